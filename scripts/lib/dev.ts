@@ -1,0 +1,166 @@
+// deno-lint-ignore-file no-console -- a script: what it prints is its interface
+/**
+ * What `scripts/dev` runs: every process of the local stack, in order, on fixed ports of 127.0.0.1, with
+ * state under `.local/`. Ctrl-C (or SIGTERM) stops them in reverse order. A start after a crash first
+ * kills what the crashed run started (found by the mark `ProcessGroup` puts in their environment, so the
+ * pid files that could name someone else's process are not trusted) and removes a dead server's
+ * `postmaster.pid`.
+ *
+ * To add a process, add an entry to `stack`: a name, its port, and a `start` that returns its URL.
+ *
+ * @module
+ */
+import {
+  acceptsConnections,
+  ensurePostgresDatabase,
+  isRunning,
+  ProcessGroup,
+  startEtcd,
+  startFerretDb,
+  startPostgres,
+  startStripeMock,
+} from "@shop/platform/testing";
+
+const root = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+const local = `${root}/.local`;
+
+/** What each entry's `start` gets: the group and the URLs of the entries before it. */
+interface DevContext {
+  group: ProcessGroup;
+  urls: Record<string, string>;
+}
+
+/** One process of the stack. */
+interface DevProcess {
+  name: string;
+  /** The ports it binds: checked to be free before anything starts. */
+  ports: number[];
+  /** Where its data lives, for the summary. */
+  data?: string;
+  start(context: DevContext): Promise<string>;
+}
+
+const stack: DevProcess[] = [
+  {
+    name: "postgres",
+    ports: [5432],
+    data: `${local}/postgres`,
+    start: async ({ group }) =>
+      (await startPostgres(group, { port: 5432, dataDir: `${local}/postgres` })).url,
+  },
+  {
+    name: "etcd",
+    ports: [2379, 2380],
+    data: `${local}/etcd`,
+    start: async ({ group }) =>
+      (await startEtcd(group, { port: 2379, peerPort: 2380, dataDir: `${local}/etcd` })).url,
+  },
+  {
+    name: "ferretdb",
+    ports: [27017],
+    data: "PostgreSQL database ferretdb",
+    start: async ({ group, urls }) => {
+      const postgresUrl = await ensurePostgresDatabase(required(urls, "postgres"), "ferretdb");
+      return (await startFerretDb(group, { port: 27017, postgresUrl, stateDir: `${local}/ferretdb` })).url;
+    },
+  },
+  {
+    name: "stripe-mock",
+    ports: [12111],
+    start: async ({ group }) => (await startStripeMock(group, { port: 12111 })).url,
+  },
+];
+
+function required(urls: Record<string, string>, name: string): string {
+  const url = urls[name];
+  if (url === undefined) throw new Error(`${name} must start before the processes that use it`);
+  return url;
+}
+
+async function main(): Promise<number> {
+  await Deno.mkdir(local, { recursive: true });
+  let group: ProcessGroup;
+  try {
+    // Kills whatever a crashed dev run left behind; refuses when a dev stack of this clone still runs.
+    group = await ProcessGroup.create({ dir: `${local}/run` });
+  } catch (error) {
+    console.error(`dev: error: ${error instanceof Error ? error.message : error}`);
+    return 1;
+  }
+  let stopping = false;
+  const stopSignal = new Promise<string>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+      Deno.addSignalListener(signal, () => {
+        stopping = true;
+        resolve(signal);
+      });
+    }
+  });
+
+  const urls: Record<string, string> = {};
+  try {
+    for (const process of stack) {
+      for (const port of process.ports) {
+        if (await acceptsConnections(port)) {
+          throw new Error(
+            `port ${port} (for ${process.name}) is taken by a process this stack did not start: ${await holder(
+              port,
+            )}`,
+          );
+        }
+      }
+    }
+    for (const process of stack) {
+      if (stopping) break;
+      console.log(`dev: starting ${process.name}`);
+      urls[process.name] = await process.start({ group, urls });
+    }
+  } catch (error) {
+    console.error(`dev: error: ${error instanceof Error ? error.message : error}`);
+    await group.stop();
+    return 1;
+  }
+
+  if (!stopping) {
+    console.log("\ndev: the stack runs (Ctrl-C stops it)");
+    for (const process of stack) {
+      const data = process.data === undefined ? "" : `  data: ${process.data}`;
+      console.log(`  ${process.name.padEnd(12)} ${(urls[process.name] ?? "").padEnd(42)}${data}`);
+    }
+    console.log(`  logs:        ${group.dir}/logs/<name>.log\n`);
+  }
+
+  const reason = await Promise.race([stopSignal, firstExit(group)]);
+  console.log(`\ndev: ${reason}; stopping`);
+  await group.stop();
+  console.log("dev: stopped");
+  return reason.startsWith("SIG") ? 0 : 1;
+}
+
+/** Resolves when a process of the stack exits on its own, with its name and the end of its log. */
+async function firstExit(group: ProcessGroup): Promise<string> {
+  while (true) {
+    for (const process of group.processes) {
+      if (!isRunning(process.pid)) {
+        const log = await Deno.readTextFile(process.logFile).catch(() => "");
+        const tail = log.trimEnd().split("\n").slice(-10).map((line) => `    ${line}`).join("\n");
+        return `${process.name} exited; its log ends with:\n${tail}\n`;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+/** Who listens on a port, as `ss` tells it, for the error message. */
+async function holder(port: number): Promise<string> {
+  try {
+    const out = await new Deno.Command("ss", { args: ["-Hltnp", `sport = :${port}`], stdout: "piped" })
+      .output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    return text === "" ? "unknown" : text.replaceAll(/\s+/g, " ");
+  } catch {
+    return "unknown (no ss)";
+  }
+}
+
+Deno.exit(await main());

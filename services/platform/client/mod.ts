@@ -1,0 +1,10 @@
+/**
+ * Calling other services: mTLS transports with deadlines and request-id propagation.
+ *
+ * @example
+ * ```ts
+ * import { createServiceTransport } from "./mod.ts";
+ * ```
+ * @module
+ */
+export * from "./service_transport.ts";

@@ -1,0 +1,13 @@
+/**
+ * Structured JSON-lines logging (LogTape) with the request id of the call being handled.
+ *
+ * @example
+ * ```ts
+ * import { serviceLogger, setupLogging } from "./mod.ts";
+ * await setupLogging({ service: "order", instance: "order-1", level: "info" });
+ * serviceLogger("saga").info("Order {orderId} paid", { orderId: "o-1" });
+ * ```
+ * @module
+ */
+export * from "./json_lines.ts";
+export * from "./logging.ts";

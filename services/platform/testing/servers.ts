@@ -1,0 +1,339 @@
+/**
+ * Starters for the real servers: each runs one server in a {@linkcode ProcessGroup} on 127.0.0.1 and
+ * returns once it serves. The test harness gives them temporary directories and free ports; the dev
+ * stack (`scripts/dev`) gives them `.local/` and fixed ports.
+ *
+ * @module
+ */
+import { isRunning, type ManagedProcess, type ProcessGroup, waitUntil } from "./process_group.ts";
+import { acceptsConnections } from "./net.ts";
+import { toolPath } from "./tools.ts";
+
+/** A server that a starter brought up. */
+export interface StartedServer {
+  /** The URL clients connect to. */
+  readonly url: string;
+  /** The port it serves on. */
+  readonly port: number;
+  /** Its process. */
+  readonly process: ManagedProcess;
+}
+
+/** Options of {@linkcode startPostgres}. */
+export interface StartPostgresOptions {
+  /** The port to serve on (127.0.0.1 only). */
+  port: number;
+  /** The data directory; created with `initdb` when it holds no cluster yet. */
+  dataDir: string;
+  /**
+   * Trade durability for speed (fsync and synchronous commit off). Right for throwaway test clusters:
+   * a test never outlives a crash of its machine.
+   */
+  fast?: boolean;
+}
+
+/**
+ * The superuser of the clusters this creates; `trust` authentication, loopback only.
+ *
+ * @example
+ * ```ts ignore
+ * `postgres://${POSTGRES_SUPERUSER}@127.0.0.1:5432/postgres`;
+ * ```
+ */
+export const POSTGRES_SUPERUSER = "postgres";
+
+/**
+ * Starts PostgreSQL on 127.0.0.1, creating the cluster first when `dataDir` holds none. As root, the
+ * server runs as the `postgres` system user (PostgreSQL refuses to run as root).
+ *
+ * @example
+ * ```ts ignore
+ * const pg = await startPostgres(group, { port: 5432, dataDir: ".local/postgres" });
+ * pg.url; // "postgres://postgres@127.0.0.1:5432/postgres"
+ * ```
+ */
+export async function startPostgres(
+  group: ProcessGroup,
+  options: StartPostgresOptions,
+): Promise<StartedServer> {
+  const { port, dataDir } = options;
+  const user = Deno.uid() === 0 ? "postgres" : undefined;
+  if (!(await exists(`${dataDir}/PG_VERSION`))) {
+    await initCluster(dataDir, user, `${group.dir}/logs/initdb.log`);
+  }
+  await removeStaleLockFiles(dataDir);
+  const args = ["-D", dataDir, "-p", String(port), "-k", dataDir, "-c", "listen_addresses=127.0.0.1"];
+  // Tests open a pool per suite; the default 100 connections run out with a few suites in parallel.
+  args.push("-c", "max_connections=300");
+  if (options.fast === true) {
+    args.push("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off");
+  }
+  // Started directly rather than through pg_ctl, which would fork a shell in between: the group then
+  // holds the postmaster's own pid, and SIGINT is PostgreSQL's "fast shutdown".
+  const process = await group.start({
+    name: "postgres",
+    command: toolPath("postgresql", "postgres"),
+    args,
+    stopSignal: "SIGINT",
+    unsetEnv: ["PGDATA", "PGPORT", "PGHOST"],
+    ...(user === undefined ? {} : { user }),
+  });
+  const isReady = toolPath("postgresql", "pg_isready");
+  await waitUntil(process, async () => {
+    const probe = new Deno.Command(isReady, {
+      args: ["-q", "-h", "127.0.0.1", "-p", String(port), "-U", POSTGRES_SUPERUSER, "-d", "postgres"],
+      stdout: "null",
+      stderr: "null",
+    });
+    return (await probe.output()).success;
+  });
+  return { url: `postgres://${POSTGRES_SUPERUSER}@127.0.0.1:${port}/postgres`, port, process };
+}
+
+async function initCluster(dataDir: string, user: string | undefined, logFile: string): Promise<void> {
+  await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  if (user !== undefined) await run("chown", [`${user}:`, dataDir]);
+  const initdb = toolPath("postgresql", "initdb");
+  const argv = [
+    initdb,
+    "-D",
+    dataDir,
+    "-U",
+    POSTGRES_SUPERUSER,
+    "--auth=trust",
+    "--encoding=UTF8",
+    "--locale=C",
+  ];
+  // A new cluster is cheap to make again; skipping its fsyncs saves about a second per start.
+  argv.push("--no-sync");
+  if (user !== undefined) argv.unshift("setpriv", `--reuid=${user}`, `--regid=${user}`, "--init-groups");
+  const [command = "", ...args] = argv;
+  const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  await Deno.writeTextFile(logFile, text, { append: true });
+  if (!out.success) throw new Error(`initdb failed for ${dataDir}:\n${text.trim()}`);
+}
+
+/**
+ * The lock files a killed server leaves (`postmaster.pid`, and `.s.PGSQL.<port>.lock` beside the socket)
+ * make the next start fail when their pid now belongs to another process or to a zombie: PostgreSQL only
+ * ignores them when the pid is free, and where nobody reaps orphans (PID 1 of some containers) a killed
+ * postmaster stays a zombie. Whatever this project started is killed before this runs, so a lock file
+ * whose pid is not a live postgres is stale.
+ */
+async function removeStaleLockFiles(dataDir: string): Promise<void> {
+  const files = [`${dataDir}/postmaster.pid`];
+  for await (const entry of Deno.readDir(dataDir)) {
+    if (/^\.s\.PGSQL\.\d+\.lock$/.test(entry.name)) files.push(`${dataDir}/${entry.name}`);
+  }
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch {
+      continue;
+    }
+    const pid = Number(text.split("\n")[0]);
+    let comm = "";
+    try {
+      comm = (await Deno.readTextFile(`/proc/${pid}/comm`)).trim();
+    } catch {
+      // No such process.
+    }
+    if (comm !== "postgres" || !isRunning(pid)) await Deno.remove(file).catch(() => {});
+  }
+}
+
+/** Options of {@linkcode startEtcd}. */
+export interface StartEtcdOptions {
+  /** The client port (127.0.0.1 only). */
+  port: number;
+  /** The peer port; etcd always listens for peers, even alone. */
+  peerPort: number;
+  /** The data directory. */
+  dataDir: string;
+}
+
+/**
+ * Starts a single-member etcd on 127.0.0.1.
+ *
+ * @example
+ * ```ts ignore
+ * const etcd = await startEtcd(group, { port: 2379, peerPort: 2380, dataDir: ".local/etcd" });
+ * etcd.url; // "http://127.0.0.1:2379"
+ * ```
+ */
+export async function startEtcd(group: ProcessGroup, options: StartEtcdOptions): Promise<StartedServer> {
+  const url = `http://127.0.0.1:${options.port}`;
+  const peer = `http://127.0.0.1:${options.peerPort}`;
+  const process = await group.start({
+    name: "etcd",
+    command: toolPath("etcd", "etcd"),
+    args: [
+      "--name=shop",
+      `--data-dir=${options.dataDir}`,
+      `--listen-client-urls=${url}`,
+      `--advertise-client-urls=${url}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=shop=${peer}`,
+      "--logger=zap",
+      "--log-outputs=stderr",
+    ],
+    // etcd refuses to start when a flag is also set as ETCD_<FLAG> in the environment.
+    unsetEnv: envNamesStartingWith("ETCD"),
+  });
+  await waitUntil(process, async () => {
+    const response = await fetch(`${url}/health`);
+    return response.ok && (await response.json()).health === "true";
+  });
+  return { url, port: options.port, process };
+}
+
+/** Options of {@linkcode startFerretDb}. */
+export interface StartFerretDbOptions {
+  /** The MongoDB wire protocol port (127.0.0.1 only). */
+  port: number;
+  /** The PostgreSQL database that stores the data, as a URL; it must exist. */
+  postgresUrl: string;
+  /** Where FerretDB keeps its state file. */
+  stateDir: string;
+}
+
+/**
+ * Starts FerretDB on 127.0.0.1, storing its data in PostgreSQL.
+ *
+ * Why PostgreSQL and not SQLite: the product service relies on unique indexes and on single inserts
+ * being atomic under concurrency. On PostgreSQL both are the database's own (a unique index on the
+ * document expression, one row per insert, row-level locking); on SQLite every write takes the one
+ * database-wide lock, and concurrent writers get SQLITE_BUSY errors instead of waiting. PostgreSQL is
+ * also FerretDB's primary backend, and the one its production users run.
+ *
+ * @example
+ * ```ts ignore
+ * const mongo = await startFerretDb(group, { port: 27017, postgresUrl, stateDir: ".local/ferretdb" });
+ * mongo.url; // "mongodb://127.0.0.1:27017/"
+ * ```
+ */
+export async function startFerretDb(
+  group: ProcessGroup,
+  options: StartFerretDbOptions,
+): Promise<StartedServer> {
+  await Deno.mkdir(options.stateDir, { recursive: true });
+  const process = await group.start({
+    name: "ferretdb",
+    command: toolPath("ferretdb", "ferretdb"),
+    args: [
+      `--listen-addr=127.0.0.1:${options.port}`,
+      "--handler=postgresql",
+      `--postgresql-url=${options.postgresUrl}`,
+      `--state-dir=${options.stateDir}`,
+      // Its debug server listens on 127.0.0.1:8088 by default: a second instance could not start.
+      "--debug-addr=-",
+      "--telemetry=disable",
+      "--log-level=warn",
+    ],
+    // FerretDB reads every flag from FERRETDB_<FLAG> too; a stray one must not override these.
+    unsetEnv: envNamesStartingWith("FERRETDB_"),
+  });
+  await waitUntil(process, () => acceptsConnections(options.port));
+  return { url: `mongodb://127.0.0.1:${options.port}/`, port: options.port, process };
+}
+
+/** Options of {@linkcode startStripeMock}. */
+export interface StartStripeMockOptions {
+  /** The HTTP port (127.0.0.1 only). */
+  port: number;
+}
+
+/**
+ * Starts stripe-mock, Stripe's official API mock, serving plain HTTP on 127.0.0.1 only (given no
+ * address it would listen on every interface, with HTTPS on a second port).
+ *
+ * @example
+ * ```ts ignore
+ * const stripe = await startStripeMock(group, { port: 12111 });
+ * stripe.url; // "http://127.0.0.1:12111"
+ * ```
+ */
+export async function startStripeMock(
+  group: ProcessGroup,
+  options: StartStripeMockOptions,
+): Promise<StartedServer> {
+  const process = await group.start({
+    name: "stripe-mock",
+    command: toolPath("stripe-mock", "stripe-mock"),
+    args: ["-http-addr", `127.0.0.1:${options.port}`],
+    // stripe-mock also listens on $PORT when that is set.
+    unsetEnv: ["PORT"],
+  });
+  await waitUntil(process, () => acceptsConnections(options.port));
+  return { url: `http://127.0.0.1:${options.port}`, port: options.port, process };
+}
+
+/**
+ * Creates a database unless it exists, connecting to `url` (a server URL on any database).
+ *
+ * @example
+ * ```ts ignore
+ * const ferretUrl = await ensurePostgresDatabase(pg.url, "ferretdb");
+ * ```
+ */
+export async function ensurePostgresDatabase(url: string, name: string): Promise<string> {
+  const { default: postgres } = await import("postgres");
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const found = await sql`SELECT 1 FROM pg_database WHERE datname = ${name}`;
+    if (found.length === 0) await sql.unsafe(`CREATE DATABASE ${quoteIdentifier(name)}`);
+  } finally {
+    await sql.end();
+  }
+  return withDatabase(url, name);
+}
+
+/**
+ * The same PostgreSQL URL on another database.
+ *
+ * @example
+ * ```ts ignore
+ * withDatabase("postgres://postgres@127.0.0.1:5432/postgres", "orders");
+ * // "postgres://postgres@127.0.0.1:5432/orders"
+ * ```
+ */
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.href;
+}
+
+/**
+ * Quotes a PostgreSQL identifier.
+ *
+ * @example
+ * ```ts ignore
+ * quoteIdentifier('my "db"'); // "\"my \"\"db\"\"\""
+ * ```
+ */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function envNamesStartingWith(prefix: string): string[] {
+  return Object.keys(Deno.env.toObject()).filter((name) => name.startsWith(prefix));
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function run(command: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`${command} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+}

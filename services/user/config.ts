@@ -1,0 +1,47 @@
+/**
+ * The user service's configuration schema (see the kit's README for how values are layered).
+ *
+ * @module
+ */
+import { duration, integer, oneOf, string, tcpPort, url } from "@shop/platform/config";
+
+/** The documented dev-only admin account, used only when `mode` is `dev` and nothing else is set. */
+export const devAdmin = { email: "admin@shop.local", password: "dev-only-admin-password" } as const;
+
+/** Every key of the user service, with its default. */
+export const userConfigSchema = {
+  /** `dev` allows the documented dev defaults (the seeded admin); `production` allows none. */
+  mode: oneOf(["dev", "production"] as const, { default: "production", env: ["SHOP_ENV"] }),
+  server: {
+    host: string({ default: "127.0.0.1" }),
+    port: tcpPort({ default: 50051 }),
+    shutdownGrace: duration({ default: 10_000 }),
+    preStopDelay: duration({ default: 0 }),
+  },
+  tls: {
+    /** Holds `user.crt`, `user.key` and `ca.crt` (scripts/certs makes them for dev). */
+    certsDir: string({ minLength: 1 }),
+  },
+  database: {
+    url: url({ schemes: ["postgres", "postgresql"], secret: true }),
+    maxConnections: integer({ default: 10, min: 1, max: 200 }),
+  },
+  jwt: {
+    /** Directory of ES256 PKCS#8 keys, `<kid>.pem`; the last by name signs. */
+    keysDir: string({ minLength: 1 }),
+    keysReloadInterval: duration({ default: 30_000, min: 1_000 }),
+    issuer: string({ default: "shop-user", minLength: 1 }),
+    audience: string({ default: "shop", minLength: 1 }),
+    accessTokenTtl: duration({ default: 15 * 60_000, min: 10_000, max: 24 * 3_600_000 }),
+    refreshTokenTtl: duration({ default: 30 * 24 * 3_600_000, min: 60_000 }),
+  },
+  password: {
+    /** scrypt cost as log2(N); 15 means 32 MiB per hash. */
+    scryptLogN: integer({ default: 15, min: 12, max: 20 }),
+  },
+  admin: {
+    email: string({ default: "", env: ["SHOP_ADMIN_EMAIL"] }),
+    password: string({ default: "", env: ["SHOP_ADMIN_PASSWORD"], secret: true }),
+  },
+  log: { level: oneOf(["debug", "info", "warning", "error"] as const, { default: "info" }) },
+};

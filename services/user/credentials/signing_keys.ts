@@ -1,0 +1,88 @@
+import { join } from "node:path";
+import { exportJWK, importPKCS8, type JWK, SignJWT } from "jose";
+import type { AccessTokenIssuer } from "../domain/ports.ts";
+
+/** One ES256 key: its id, the private key for signing, the public JWK for verifiers. */
+interface SigningKey {
+  kid: string;
+  privateKey: Awaited<ReturnType<typeof importPKCS8>>;
+  publicJwk: JWK;
+}
+
+/** The signing keys of the service: the newest signs, all of them verify. */
+export interface KeyRing {
+  /** The key that signs new tokens. */
+  readonly current: SigningKey;
+  /** Every key's public JWK, for `/.well-known/jwks.json`. */
+  readonly jwks: { keys: JWK[] };
+}
+
+/**
+ * Reads ES256 private keys (PKCS#8 PEM, one per file, named `<kid>.pem`) from a directory. The key whose
+ * file name sorts last signs new tokens; every key stays in the JWKS, so tokens signed by an older key
+ * verify until they expire. To rotate: add a newer file, and remove the old one only after the access
+ * token lifetime has passed.
+ *
+ * @example
+ * ```ts
+ * const ring = await readKeyRing("certs/dev/jwt");
+ * ring.current.kid; // "dev-2026-11-25"
+ * ```
+ */
+export async function readKeyRing(dir: string): Promise<KeyRing> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && entry.name.endsWith(".pem")) files.push(entry.name);
+  }
+  files.sort();
+  if (files.length === 0) throw new Error(`no signing keys (*.pem) in ${dir}`);
+  const keys = await Promise.all(files.map(async (file): Promise<SigningKey> => {
+    const kid = file.slice(0, -".pem".length);
+    const pem = await Deno.readTextFile(join(dir, file));
+    const privateKey = await importPKCS8(pem, "ES256", { extractable: true });
+    const { kty, crv, x, y } = await exportJWK(privateKey);
+    return { kid, privateKey, publicJwk: { kty, crv, x, y, kid, alg: "ES256", use: "sig" } as JWK };
+  }));
+  const current = keys[keys.length - 1];
+  if (!current) throw new Error(`no signing keys in ${dir}`);
+  return { current, jwks: { keys: keys.map((key) => key.publicJwk) } };
+}
+
+/** What goes into every access token. */
+export interface AccessTokenPolicy {
+  issuer: string;
+  audience: string;
+  /** Lifetime in ms. */
+  ttlMs: number;
+}
+
+/**
+ * Issues ES256 access tokens with `iss`, `aud`, `sub`, `iat`, `exp`, `jti` and the `role` claim, signed
+ * by the ring's current key and naming it in `kid`. `ring()` is read on every issue, so a reloaded ring
+ * takes effect at once.
+ *
+ * @example
+ * ```ts
+ * const ring = await readKeyRing("certs/dev/jwt");
+ * const issuer = createAccessTokenIssuer(() => ring, { issuer: "shop-user", audience: "shop", ttlMs: 900_000 });
+ * const { token } = await issuer.issue({ id: "u-1", role: "customer" });
+ * ```
+ */
+export function createAccessTokenIssuer(ring: () => KeyRing, policy: AccessTokenPolicy): AccessTokenIssuer {
+  return {
+    async issue(user) {
+      const { current } = ring();
+      const expiresInSeconds = Math.floor(policy.ttlMs / 1000);
+      const token = await new SignJWT({ role: user.role })
+        .setProtectedHeader({ alg: "ES256", kid: current.kid, typ: "JWT" })
+        .setIssuer(policy.issuer)
+        .setAudience(policy.audience)
+        .setSubject(user.id)
+        .setIssuedAt()
+        .setExpirationTime(`${expiresInSeconds}s`)
+        .setJti(crypto.randomUUID())
+        .sign(current.privateKey);
+      return { token, expiresInSeconds };
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * The user service's composition root: read config, build adapters, start the server.
+ *
+ * @module
+ */
+import { createLocalJWKSet, jwtVerify } from "jose";
+import { bearerTokenInterceptor, type UserClaims } from "@shop/platform/auth";
+import { describeConfig, loadConfigOrExit } from "@shop/platform/config";
+import { serviceLogger, setupLogging } from "@shop/platform/log";
+import { connectPostgres, migrate, readMigrations } from "@shop/platform/postgres";
+import { startServer, stopOnSignals } from "@shop/platform/server";
+import { readTlsFiles } from "@shop/platform/tls";
+import { devAdmin, userConfigSchema } from "./config.ts";
+import { createScryptHasher } from "./credentials/password_hasher.ts";
+import { createRefreshTokenMinter } from "./credentials/refresh_token_minter.ts";
+import { createAccessTokenIssuer, type KeyRing, readKeyRing } from "./credentials/signing_keys.ts";
+import { Accounts } from "./domain/accounts.ts";
+import { PostgresUserStore } from "./store/postgres_user_store.ts";
+import { jwksRoute } from "./transport/jwks_route.ts";
+import { userRoutes } from "./transport/user_routes.ts";
+
+const config = loadConfigOrExit(userConfigSchema, { envPrefix: "SHOP_USER", args: Deno.args });
+await setupLogging({
+  service: "user",
+  instance: `user-${crypto.randomUUID().slice(0, 8)}`,
+  level: config.log.level,
+});
+const log = serviceLogger("main");
+log.info("Starting with {config}", { config: describeConfig(userConfigSchema, config) });
+
+const sql = connectPostgres({
+  url: config.database.url,
+  applicationName: "user",
+  maxConnections: config.database.maxConnections,
+});
+await migrate(sql, await readMigrations(new URL("./store/migrations/", import.meta.url)));
+
+let ring: KeyRing = await readKeyRing(config.jwt.keysDir);
+const reload = setInterval(async () => {
+  try {
+    ring = await readKeyRing(config.jwt.keysDir);
+  } catch (error) {
+    log.error("Keeping the current signing keys; reloading {dir} failed: {error}", {
+      dir: config.jwt.keysDir,
+      error,
+    });
+  }
+}, config.jwt.keysReloadInterval);
+
+const accounts = new Accounts({
+  store: new PostgresUserStore(sql),
+  hasher: await createScryptHasher({ logN: config.password.scryptLogN, r: 8, p: 1 }),
+  accessTokens: createAccessTokenIssuer(() => ring, {
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    ttlMs: config.jwt.accessTokenTtl,
+  }),
+  refreshTokens: createRefreshTokenMinter(),
+  refreshTokenTtlMs: config.jwt.refreshTokenTtl,
+});
+
+const admin = config.mode === "dev"
+  ? { email: config.admin.email || devAdmin.email, password: config.admin.password || devAdmin.password }
+  : config.admin;
+if (admin.email && admin.password) {
+  const seeded = await accounts.ensureAdmin(admin);
+  log.info("Admin account {id} is ready", { id: seeded.id });
+}
+
+/** Verifies a bearer token presented directly (not through the gateway) against our own keys. */
+async function verifyBearer(token: string): Promise<UserClaims | undefined> {
+  try {
+    const { payload } = await jwtVerify(token, createLocalJWKSet(ring.jwks), {
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      algorithms: ["ES256"],
+    });
+    if (!payload.sub) return undefined;
+    return { id: payload.sub, role: payload.role === "admin" ? "admin" : "customer", claims: payload };
+  } catch {
+    return undefined;
+  }
+}
+
+const server = await startServer({
+  service: "user",
+  host: config.server.host,
+  port: config.server.port,
+  transport: { tls: await readTlsFiles(config.tls.certsDir, "user") },
+  routes: userRoutes(accounts),
+  interceptors: [bearerTokenInterceptor(verifyBearer)],
+  httpRoutes: [jwksRoute(() => ring)],
+  shutdownGraceMs: config.server.shutdownGrace,
+  preStopDelayMs: config.server.preStopDelay,
+});
+server.onShutdown("close", async () => {
+  clearInterval(reload);
+  await sql.end({ timeout: 5 });
+});
+stopOnSignals(server);

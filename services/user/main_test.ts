@@ -1,0 +1,161 @@
+/**
+ * The user service as a real process: PostgreSQL from the harness, mTLS, JWKS over HTTPS.
+ */
+import assert from "node:assert/strict";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createLocalJWKSet, jwtVerify } from "jose";
+import { createServiceTransport } from "@shop/platform/client";
+import { postgresForTests } from "@shop/platform/testing";
+import { startServiceProcess } from "../platform/testing/service_process.ts";
+import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
+import { AuthService, Role, UserService } from "@shop/proto/user";
+import { writeSigningKey } from "./testdata/fixtures.ts";
+
+const certsDir = await ensureDevCertificates();
+const main = new URL("./main.ts", import.meta.url);
+
+async function startUserService(databaseUrl: string, keysDir: string, extra: Record<string, string> = {}) {
+  return await startServiceProcess(main, {
+    env: {
+      SHOP_ENV: "dev",
+      SHOP_USER_SERVER_PORT: "0",
+      SHOP_USER_DATABASE_URL: databaseUrl,
+      SHOP_USER_TLS_CERTS_DIR: certsDir,
+      SHOP_USER_JWT_KEYS_DIR: keysDir,
+      SHOP_USER_PASSWORD_SCRYPT_LOG_N: "12",
+      ...extra,
+    },
+  });
+}
+
+Deno.test("the user service registers, signs in, serves its JWKS and answers the signed-in user", async () => {
+  await using db = await (await postgresForTests()).createDatabase({ label: "user_main" });
+  const keysDir = await Deno.makeTempDir({ prefix: "user-keys-" });
+  await writeSigningKey(keysDir, "k-1");
+  await using service = await startUserService(db.url, keysDir);
+  const gatewayTls = await readTlsFiles(certsDir, "gateway");
+  const transport = createServiceTransport({ baseUrl: service.url, tls: gatewayTls });
+  try {
+    const users = createClient(UserService, transport);
+    const auth = createClient(AuthService, transport);
+    const { user } = await users.registerUser({
+      email: "ada@example.com",
+      password: "correct horse battery",
+      displayName: "Ada",
+    });
+    const session = await auth.login({ email: "ada@example.com", password: "correct horse battery" });
+
+    // The JWKS, over the same mTLS port, verifies the token.
+    const client = Deno.createHttpClient({
+      caCerts: [gatewayTls.ca],
+      cert: gatewayTls.cert,
+      key: gatewayTls.key,
+    });
+    const response = await fetch(`${service.url}/.well-known/jwks.json`, { client });
+    const jwks = await response.json();
+    client.close();
+    const { payload } = await jwtVerify(session.accessToken, createLocalJWKSet(jwks), {
+      issuer: "shop-user",
+      audience: "shop",
+    });
+    assert.equal(payload.sub, user?.id);
+
+    // Called directly with a bearer token (no gateway claims), the service verifies it itself.
+    const me = await users.getCurrentUser({}, {
+      headers: { authorization: `Bearer ${session.accessToken}` },
+    });
+    assert.equal(me.user?.email, "ada@example.com");
+    const forged = await users.getCurrentUser({}, {
+      headers: { authorization: `Bearer ${session.accessToken}x` },
+    })
+      .then(() => undefined, (error) => ConnectError.from(error));
+    assert.equal(forged?.code, Code.Unauthenticated);
+  } finally {
+    transport.close();
+    await Deno.remove(keysDir, { recursive: true });
+  }
+});
+
+Deno.test("the dev admin is seeded from SHOP_ADMIN_EMAIL and SHOP_ADMIN_PASSWORD and may list users", async () => {
+  await using db = await (await postgresForTests()).createDatabase({ label: "user_admin" });
+  const keysDir = await Deno.makeTempDir({ prefix: "user-keys-" });
+  await writeSigningKey(keysDir, "k-1");
+  await using service = await startUserService(db.url, keysDir, {
+    SHOP_ADMIN_EMAIL: "boss@example.com",
+    SHOP_ADMIN_PASSWORD: "a long admin secret",
+  });
+  const transport = createServiceTransport({
+    baseUrl: service.url,
+    tls: await readTlsFiles(certsDir, "gateway"),
+  });
+  try {
+    const session = await createClient(AuthService, transport).login({
+      email: "boss@example.com",
+      password: "a long admin secret",
+    });
+    const headers = { authorization: `Bearer ${session.accessToken}` };
+    const { users } = await createClient(UserService, transport).listUsers({}, { headers });
+    assert.deepEqual(users.map((u) => [u.email, u.role]), [["boss@example.com", Role.ADMIN]]);
+  } finally {
+    transport.close();
+    await Deno.remove(keysDir, { recursive: true });
+  }
+});
+
+Deno.test("claims in x-jwt-payload are ignored unless the caller's certificate is the gateway's", async () => {
+  await using db = await (await postgresForTests()).createDatabase({ label: "user_claims" });
+  const keysDir = await Deno.makeTempDir({ prefix: "user-keys-" });
+  await writeSigningKey(keysDir, "k-1");
+  await using service = await startUserService(db.url, keysDir);
+  const claims = btoa(JSON.stringify({ sub: crypto.randomUUID(), role: "admin" })).replace(/=+$/, "");
+  const transport = createServiceTransport({
+    baseUrl: service.url,
+    tls: await readTlsFiles(certsDir, "order"),
+  });
+  try {
+    const error = await createClient(UserService, transport).listUsers({}, {
+      headers: { "x-jwt-payload": claims },
+    })
+      .then(() => undefined, (e) => ConnectError.from(e));
+    assert.equal(error?.code, Code.Unauthenticated);
+  } finally {
+    transport.close();
+    await Deno.remove(keysDir, { recursive: true });
+  }
+});
+
+Deno.test("unknown JSON fields are refused with INVALID_ARGUMENT and nothing is written", async () => {
+  await using db = await (await postgresForTests()).createDatabase({ label: "user_json" });
+  const keysDir = await Deno.makeTempDir({ prefix: "user-keys-" });
+  await writeSigningKey(keysDir, "k-1");
+  await using service = await startUserService(db.url, keysDir);
+  const tls = await readTlsFiles(certsDir, "gateway");
+  const client = Deno.createHttpClient({ caCerts: [tls.ca], cert: tls.cert, key: tls.key });
+  try {
+    const post = (body: unknown) =>
+      fetch(`${service.url}/shop.user.v1.UserService/RegisterUser`, {
+        method: "POST",
+        client,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const refused = await post({
+      email: "eve@example.com",
+      password: "correct horse battery",
+      displayName: "Eve",
+      role: "ROLE_ADMIN",
+    });
+    assert.equal(refused.status, 400);
+    assert.equal((await refused.json()).code, "invalid_argument");
+    const accepted = await post({
+      email: "eve@example.com",
+      password: "correct horse battery",
+      displayName: "Eve",
+    });
+    assert.equal(accepted.status, 200, "the same email is still free: the refused call wrote nothing");
+    assert.equal((await accepted.json()).user.role, "ROLE_CUSTOMER");
+  } finally {
+    client.close();
+    await Deno.remove(keysDir, { recursive: true });
+  }
+});

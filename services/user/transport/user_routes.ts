@@ -1,0 +1,102 @@
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { callerOf, requireAdmin, requireUser } from "@shop/platform/auth";
+import { decodePageToken, encodePageToken, pageSizeOf } from "@shop/platform/paging";
+import { AuthService, UserService } from "@shop/proto/user";
+import type { Accounts } from "../domain/accounts.ts";
+import type { UserCursor } from "../domain/ports.ts";
+import { roleFromProto, toUserProto } from "./mapping.ts";
+
+/** The header in which Envoy names the client's address (with `use_remote_address`). */
+const clientAddressHeader = "x-envoy-external-address";
+
+interface CursorToken {
+  t: number;
+  id: string;
+}
+
+function isCursorToken(value: unknown): value is CursorToken {
+  const v = value as Partial<CursorToken> | null;
+  return typeof v === "object" && v !== null && typeof v.t === "number" && typeof v.id === "string";
+}
+
+/** The client's address as the gateway saw it; only the gateway's word counts. */
+function clientAddress(ctx: HandlerContext): string | undefined {
+  return callerOf(ctx).peer === "gateway"
+    ? ctx.requestHeader.get(clientAddressHeader) ?? undefined
+    : undefined;
+}
+
+/**
+ * The user service's Connect handlers: `shop.user.v1.UserService` and `shop.user.v1.AuthService`, mapping
+ * the contract to the account rules and back.
+ *
+ * @example
+ * ```ts
+ * import { createRouterTransport } from "@connectrpc/connect";
+ * declare const accounts: Accounts;
+ * const transport = createRouterTransport(userRoutes(accounts));
+ * ```
+ */
+export function userRoutes(accounts: Accounts): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(UserService, {
+      async registerUser(request) {
+        const user = await accounts.register(request);
+        return { user: toUserProto(user) };
+      },
+      async getCurrentUser(_request, ctx) {
+        return { user: toUserProto(await accounts.profile(requireUser(ctx).id)) };
+      },
+      async updateCurrentUser(request, ctx) {
+        const { id } = requireUser(ctx);
+        const user = await accounts.updateProfile(id, request.updateMask?.paths ?? [], {
+          displayName: request.user?.displayName ?? "",
+        });
+        return { user: toUserProto(user) };
+      },
+      async changePassword(request, ctx) {
+        await accounts.changePassword(requireUser(ctx).id, request.currentPassword, request.newPassword);
+        return {};
+      },
+      async listUsers(request, ctx) {
+        requireAdmin(ctx);
+        const cursor = decodePageToken(request.pageToken, isCursorToken);
+        const after: UserCursor | undefined = cursor
+          ? { createTime: new Date(cursor.t), id: cursor.id }
+          : undefined;
+        const page = await accounts.listUsers(pageSizeOf(request.pageSize), after);
+        return {
+          users: page.users.map(toUserProto),
+          nextPageToken: page.next
+            ? encodePageToken({ t: page.next.createTime.getTime(), id: page.next.id })
+            : "",
+        };
+      },
+      async setUserRole(request, ctx) {
+        requireAdmin(ctx);
+        return { user: toUserProto(await accounts.setRole(request.id, roleFromProto(request.role))) };
+      },
+    });
+    router.service(AuthService, {
+      async login(request, ctx) {
+        const session = await accounts.login({ ...request, clientAddress: clientAddress(ctx) });
+        return { ...toTokens(session), tokenType: "Bearer" };
+      },
+      async refreshToken(request) {
+        return { ...toTokens(await accounts.refresh(request.refreshToken)), tokenType: "Bearer" };
+      },
+      async logout(request) {
+        await accounts.logout(request.refreshToken);
+        return {};
+      },
+    });
+  };
+}
+
+function toTokens(session: { accessToken: string; refreshToken: string; expiresInSeconds: number }) {
+  return {
+    accessToken: session.accessToken,
+    refreshToken: session.refreshToken,
+    expiresIn: session.expiresInSeconds,
+  };
+}
