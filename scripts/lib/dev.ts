@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { ensureDevCertificates } from "@shop/platform/tls";
 import {
   acceptsConnections,
   ensurePostgresDatabase,
@@ -19,6 +20,7 @@ import {
   startFerretDb,
   startPostgres,
   startStripeMock,
+  waitUntil,
 } from "@shop/platform/testing";
 
 const root = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -70,6 +72,41 @@ const stack: DevProcess[] = [
     start: async ({ group }) => (await startStripeMock(group, { port: 12111 })).url,
   },
 ];
+
+/**
+ * A shop service: `deno run` of its `main.ts` with the dev environment (`SHOP_ENV=dev` allows the
+ * documented dev defaults), ready once its port accepts connections.
+ */
+function service(
+  name: string,
+  port: number,
+  env: (context: DevContext, certsDir: string) => Promise<Record<string, string>>,
+): DevProcess {
+  return {
+    name,
+    ports: [port],
+    start: async (context) => {
+      const certsDir = await ensureDevCertificates(`${root}/certs/dev`);
+      const process = await context.group.start({
+        name,
+        command: Deno.execPath(),
+        args: ["run", "--allow-all", `${root}/services/${name}/main.ts`],
+        env: { SHOP_ENV: "dev", NO_COLOR: "1", ...await env(context, certsDir) },
+      });
+      await waitUntil(process, () => acceptsConnections(port), 60_000);
+      return `https://127.0.0.1:${port}`;
+    },
+  };
+}
+
+stack.push(
+  service("user", 50051, async ({ urls }, certsDir) => ({
+    SHOP_USER_SERVER_PORT: "50051",
+    SHOP_USER_DATABASE_URL: await ensurePostgresDatabase(required(urls, "postgres"), "shop_user"),
+    SHOP_USER_TLS_CERTS_DIR: certsDir,
+    SHOP_USER_JWT_KEYS_DIR: `${certsDir}/jwt`,
+  })),
+);
 
 function required(urls: Record<string, string>, name: string): string {
   const url = urls[name];
