@@ -1,0 +1,41 @@
+/**
+ * The order service's configuration schema (see the kit's README for how values are layered).
+ *
+ * @module
+ */
+import { duration, integer, oneOf, string, tcpPort, url } from "@shop/platform/config";
+
+/** Every key of the order service, with its default. */
+export const orderConfigSchema = {
+  mode: oneOf(["dev", "production"] as const, { default: "production", env: ["SHOP_ENV"] }),
+  server: {
+    host: string({ default: "127.0.0.1" }),
+    port: tcpPort({ default: 50053 }),
+    shutdownGrace: duration({ default: 20_000 }),
+    preStopDelay: duration({ default: 0 }),
+  },
+  tls: { certsDir: string({ minLength: 1 }) },
+  database: {
+    url: url({ schemes: ["postgres", "postgresql"], secret: true }),
+    maxConnections: integer({ default: 10, min: 1, max: 200 }),
+  },
+  /** Where the product and payment services are, until discovery finds them. */
+  product: { url: url({ schemes: ["https"], default: "https://127.0.0.1:50052" }) },
+  payment: { url: url({ schemes: ["https"], default: "https://127.0.0.1:50054" }) },
+  saga: {
+    /** How long forward steps retry a dependency that is down before the order fails. */
+    budget: duration({ default: 15_000, min: 1_000, max: 60_000 }),
+    /** How long a saga's lease lasts without progress before recovery may take the order. */
+    lease: duration({ default: 30_000, min: 1_000 }),
+    /** How often the recovery loop looks for stalled sagas. */
+    recoveryInterval: duration({ default: 5_000, min: 100 }),
+  },
+  /**
+   * TEST ONLY, off by default: kill this process with SIGKILL right after the named saga step is stored,
+   * so crash tests can check that a restarted service converges.
+   */
+  faults: {
+    crashAfter: oneOf(["", "reserved", "charged", "committed", "compensated"] as const, { default: "" }),
+  },
+  log: { level: oneOf(["debug", "info", "warning", "error"] as const, { default: "info" }) },
+};

@@ -1,0 +1,108 @@
+/**
+ * What the checkout needs from the outside world, owned here: the order store, the inventory (product
+ * service) and the payments (payment service). Adapters implement these; the rules never see a driver
+ * or a generated type.
+ *
+ * @module
+ */
+import type { Money, Order, OrderItem } from "./order.ts";
+
+/** The next thing the checkout saga must do for an order; persisted with it, so a restart resumes. */
+export type SagaStep =
+  /** Reserve the stock (idempotent by order id). */
+  | "reserve"
+  /** Charge the payment (idempotent by order id). */
+  | "charge"
+  /** Commit the reservation (idempotent by order id). */
+  | "commit"
+  /** Undo: release the stock, and refund if a charge was attempted. Both idempotent. */
+  | "compensate"
+  /** Nothing left to do. */
+  | "done";
+
+/** An order with its saga state, as stored. */
+export interface OrderRecord extends Order {
+  sagaStep: SagaStep;
+  /** True from the moment a charge may have been sent: compensation must then refund. */
+  chargeAttempted: boolean;
+}
+
+/** Who drives an order's saga, until when. Only the lease holder may advance it. */
+export interface Lease {
+  owner: string;
+  until: Date;
+}
+
+/** One page of orders, newest first. */
+export interface OrderPage {
+  orders: OrderRecord[];
+  next: OrderCursor | undefined;
+}
+
+/** A position in newest-first order: after this order. */
+export interface OrderCursor {
+  createTime: Date;
+  id: string;
+}
+
+/** Persistence of orders and their sagas. */
+export interface OrderStore {
+  /**
+   * Stores a new order under a lease, unless its (user, request id) exists: then returns the existing
+   * one and stores nothing. Of concurrent inserts with one key exactly one creates.
+   */
+  insertOrder(
+    order: OrderRecord,
+    lease: Lease,
+  ): Promise<{ created: true } | { created: false; existing: OrderRecord }>;
+  findOrder(id: string): Promise<OrderRecord | undefined>;
+  /** Saves the order's progress if `lease.owner` still holds its lease (and extends it); false if not. */
+  saveProgress(order: OrderRecord, lease: Lease): Promise<boolean>;
+  /** Takes the lease of an order whose lease is free or expired; undefined if someone else holds it. */
+  claim(id: string, lease: Lease, now: Date): Promise<OrderRecord | undefined>;
+  /** Claims up to `limit` orders with saga work left whose leases have expired (crashed or stalled). */
+  claimStalled(lease: Lease, now: Date, limit: number): Promise<OrderRecord[]>;
+  /** Gives a lease up, so the recovery loop may take the order at once. */
+  releaseLease(id: string, owner: string): Promise<void>;
+  /** Orders newest first; all users' when `userId` is undefined. */
+  listOrders(
+    userId: string | undefined,
+    pageSize: number,
+    after: OrderCursor | undefined,
+  ): Promise<OrderPage>;
+}
+
+/** A line as the inventory priced it. */
+export type PricedLine = Required<Pick<OrderItem, "productId" | "quantity" | "name">> & { unitPrice: Money };
+
+/** What reserving stock came to. */
+export type ReserveOutcome =
+  | { kind: "reserved"; lines: PricedLine[] }
+  /** Not enough stock (or no such product): a final answer, not worth retrying. */
+  | { kind: "refused"; reason: string };
+
+/** The product service's inventory, as the checkout sees it. Transient failures throw. */
+export interface Inventory {
+  reserve(
+    orderId: string,
+    items: ReadonlyArray<{ productId: string; quantity: number }>,
+  ): Promise<ReserveOutcome>;
+  /** Resolves `false` when the reservation can no longer be committed (it expired). */
+  commit(orderId: string): Promise<boolean>;
+  release(orderId: string, reason: string): Promise<void>;
+}
+
+/** What charging came to. */
+export type ChargeOutcome =
+  | { kind: "paid" }
+  /** Declined by the card issuer: final. */
+  | { kind: "declined"; reason: string };
+
+/** The payment service, as the checkout sees it. Transient failures throw. */
+export interface Payments {
+  charge(
+    input: { orderId: string; userId: string; amount: Money; paymentMethod: string },
+  ): Promise<ChargeOutcome>;
+  /** Refunds what is left of the order's payment; a no-op when there is none. */
+  refund(orderId: string, reason: string): Promise<void>;
+}

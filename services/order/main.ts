@@ -1,0 +1,88 @@
+/**
+ * The order service's composition root: read config, build adapters, start the server and the saga
+ * recovery loop.
+ *
+ * @module
+ */
+import { createClient } from "@connectrpc/connect";
+import { createServiceTransport } from "@shop/platform/client";
+import { describeConfig, loadConfigOrExit } from "@shop/platform/config";
+import { serviceLogger, setupLogging } from "@shop/platform/log";
+import { connectPostgres, migrate, readMigrations } from "@shop/platform/postgres";
+import { startServer, stopOnSignals } from "@shop/platform/server";
+import { readTlsFiles } from "@shop/platform/tls";
+import { PaymentProcessorService } from "@shop/proto/payment";
+import { InventoryService } from "@shop/proto/product";
+import { orderConfigSchema } from "./config.ts";
+import { Checkout } from "./domain/checkout.ts";
+import { PostgresOrderStore } from "./store/postgres_order_store.ts";
+import { inventoryOverConnect } from "./transport/inventory_client.ts";
+import { orderRoutes } from "./transport/order_routes.ts";
+import { paymentsOverConnect } from "./transport/payment_client.ts";
+
+const config = loadConfigOrExit(orderConfigSchema, { envPrefix: "SHOP_ORDER", args: Deno.args });
+const instanceId = `order-${crypto.randomUUID().slice(0, 8)}`;
+await setupLogging({ service: "order", instance: instanceId, level: config.log.level });
+const log = serviceLogger("main");
+log.info("Starting with {config}", { config: describeConfig(orderConfigSchema, config) });
+
+const sql = connectPostgres({
+  url: config.database.url,
+  applicationName: "order",
+  maxConnections: config.database.maxConnections,
+});
+await migrate(sql, await readMigrations(new URL("./store/migrations/", import.meta.url)));
+
+const tls = await readTlsFiles(config.tls.certsDir, "order");
+const productTransport = createServiceTransport({ baseUrl: config.product.url, tls });
+const paymentTransport = createServiceTransport({ baseUrl: config.payment.url, tls });
+
+const crashAfter = config.faults.crashAfter;
+if (crashAfter) {
+  log.warn("TEST FAULT ARMED: the process kills itself after the saga step {step}", { step: crashAfter });
+}
+
+const checkout = new Checkout({
+  store: new PostgresOrderStore(sql),
+  inventory: inventoryOverConnect(createClient(InventoryService, productTransport)),
+  payments: paymentsOverConnect(createClient(PaymentProcessorService, paymentTransport)),
+  instanceId,
+  sagaBudgetMs: config.saga.budget,
+  leaseMs: config.saga.lease,
+  ...(crashAfter
+    ? { faultAfter: (point) => point === crashAfter ? Deno.kill(Deno.pid, "SIGKILL") : undefined }
+    : {}),
+});
+
+const server = await startServer({
+  service: "order",
+  host: config.server.host,
+  port: config.server.port,
+  transport: { tls },
+  routes: orderRoutes(checkout),
+  shutdownGraceMs: config.server.shutdownGrace,
+  preStopDelayMs: config.server.preStopDelay,
+});
+
+// Resumes sagas whose process died or gave up (see domain/checkout.ts).
+let recovering = false;
+const recovery = setInterval(async () => {
+  if (recovering) return;
+  recovering = true;
+  try {
+    const resumed = await checkout.recoverStalled();
+    if (resumed > 0) log.info("Resumed {count} stalled checkouts", { count: resumed });
+  } catch (error) {
+    log.error("Saga recovery failed: {error}", { error });
+  } finally {
+    recovering = false;
+  }
+}, config.saga.recoveryInterval);
+
+server.onShutdown("deregister", () => clearInterval(recovery));
+server.onShutdown("close", async () => {
+  productTransport.close();
+  paymentTransport.close();
+  await sql.end({ timeout: 5 });
+});
+stopOnSignals(server);

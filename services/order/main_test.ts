@@ -1,0 +1,154 @@
+/**
+ * The order service as a real process, over mTLS, on a real PostgreSQL, against stand-ins for the
+ * product and payment services served in this test process (with their own certificates), including
+ * the crash test: the process is SIGKILLed right after each saga step in turn, restarted, and every
+ * order must converge.
+ */
+import assert from "node:assert/strict";
+import { createClient } from "@connectrpc/connect";
+import { createServiceTransport } from "@shop/platform/client";
+import { gatewayClaims, type RunningServer, startServer } from "@shop/platform/server";
+import { postgresForTests } from "@shop/platform/testing";
+import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
+import { OrderService, OrderStatus } from "@shop/proto/order";
+import { InventoryService } from "@shop/proto/product";
+import { PaymentProcessorService } from "@shop/proto/payment";
+import { startServiceProcess } from "../platform/testing/service_process.ts";
+import { FakeInventory, FakePayments } from "./testdata/fake_services.ts";
+
+const certsDir = await ensureDevCertificates();
+const main = new URL("./main.ts", import.meta.url);
+const customer = crypto.randomUUID();
+const address = { name: "Alice", line1: "1 Main St", city: "Berlin", postalCode: "10115", country: "DE" };
+
+async function startFakes() {
+  const inventory = new FakeInventory();
+  inventory.products.set("kettle", { name: "Kettle", priceMinor: 1999n, stock: 10 });
+  const payments = new FakePayments();
+  const product = await startServer({
+    service: "fake-product",
+    port: 0,
+    transport: { tls: await readTlsFiles(certsDir, "product") },
+    allowedPeers: { [InventoryService.typeName]: ["order"] },
+    routes: inventory.routes,
+  });
+  const payment = await startServer({
+    service: "fake-payment",
+    port: 0,
+    transport: { tls: await readTlsFiles(certsDir, "payment") },
+    allowedPeers: { [PaymentProcessorService.typeName]: ["order"] },
+    routes: payments.routes,
+  });
+  return {
+    inventory,
+    payments,
+    product,
+    payment,
+    async [Symbol.asyncDispose]() {
+      await Promise.all([product.shutdown(), payment.shutdown()]);
+    },
+  };
+}
+
+function orderEnv(
+  databaseUrl: string,
+  product: RunningServer,
+  payment: RunningServer,
+  extra: Record<string, string> = {},
+) {
+  return {
+    SHOP_ORDER_SERVER_PORT: "0",
+    SHOP_ORDER_DATABASE_URL: databaseUrl,
+    SHOP_ORDER_TLS_CERTS_DIR: certsDir,
+    SHOP_ORDER_PRODUCT_URL: product.url,
+    SHOP_ORDER_PAYMENT_URL: payment.url,
+    SHOP_ORDER_SAGA_LEASE: "1s",
+    SHOP_ORDER_SAGA_RECOVERY_INTERVAL: "200ms",
+    ...extra,
+  };
+}
+
+Deno.test("the order service places a PAID order over mTLS through the product and payment services", async () => {
+  await using db = await (await postgresForTests()).createDatabase({ label: "order_main" });
+  await using fakes = await startFakes();
+  await using service = await startServiceProcess(main, {
+    env: orderEnv(db.url, fakes.product, fakes.payment),
+  });
+  const transport = createServiceTransport({
+    baseUrl: service.url,
+    tls: await readTlsFiles(certsDir, "gateway"),
+  });
+  try {
+    const orders = createClient(OrderService, transport);
+    const { order } = await orders.createOrder({
+      requestId: "first",
+      items: [{ productId: "kettle", quantity: 3 }],
+      shippingAddress: address,
+      paymentMethod: "pm_card_visa",
+    }, { headers: gatewayClaims({ sub: customer, role: "customer" }) });
+    assert.equal(order?.status, OrderStatus.PAID);
+    assert.equal(order?.total?.amountMinor, 5997n);
+    assert.equal(fakes.inventory.products.get("kettle")?.stock, 7);
+    assert.equal(fakes.payments.netCharged(), 5997n);
+  } finally {
+    transport.close();
+  }
+});
+
+for (const step of ["reserved", "charged", "committed", "compensated"] as const) {
+  Deno.test(`SIGKILL right after the saga ${step}: after a restart the order converges`, async () => {
+    await using db = await (await postgresForTests()).createDatabase({ label: `order_crash_${step}` });
+    await using fakes = await startFakes();
+    const declined = step === "compensated";
+    const crashing = await startServiceProcess(main, {
+      env: orderEnv(db.url, fakes.product, fakes.payment, { SHOP_ORDER_FAULTS_CRASH_AFTER: step }),
+    });
+    const gateway = await readTlsFiles(certsDir, "gateway");
+    const first = createServiceTransport({ baseUrl: crashing.url, tls: gateway });
+    const request = {
+      requestId: `crash-${step}`,
+      items: [{ productId: "kettle", quantity: 2 }],
+      shippingAddress: address,
+      paymentMethod: declined ? "pm_card_chargeDeclined" : "pm_card_visa",
+    };
+    const headers = gatewayClaims({ sub: customer, role: "customer" });
+    const interrupted = await createClient(OrderService, first).createOrder(request, { headers }).then(
+      () => "answered",
+      () => "interrupted",
+    );
+    first.close();
+    assert.equal(interrupted, "interrupted");
+    assert.equal((await crashing.child.status).signal, "SIGKILL");
+
+    await using restarted = await startServiceProcess(main, {
+      env: orderEnv(db.url, fakes.product, fakes.payment),
+    });
+    const second = createServiceTransport({ baseUrl: restarted.url, tls: gateway });
+    try {
+      const orders = createClient(OrderService, second);
+      // The retried request finds the same order; the recovery loop finishes its saga.
+      let order = (await orders.createOrder(request, { headers })).order;
+      for (let i = 0; i < 100 && (order?.status === OrderStatus.PENDING); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        order = (await orders.getOrder({ id: order?.id ?? "" }, { headers })).order;
+      }
+      // Compensation may still be finishing after the status is final: give it its round.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const { orders: all } = await orders.listOrders({}, { headers });
+      assert.equal(all.length, 1, "one order, however often it was asked for");
+      if (declined) {
+        assert.equal(order?.status, OrderStatus.FAILED);
+        assert.equal(fakes.inventory.products.get("kettle")?.stock, 10, "the stock came back");
+        assert.equal(fakes.payments.netCharged(), 0n, "nothing charged");
+      } else {
+        assert.equal(order?.status, OrderStatus.PAID);
+        assert.equal(fakes.inventory.products.get("kettle")?.stock, 8);
+        assert.equal(fakes.payments.charges.size, 1, "one charge");
+        assert.equal(fakes.payments.netCharged(), 3998n);
+      }
+    } finally {
+      second.close();
+      await crashing.kill();
+    }
+  });
+}

@@ -1,0 +1,97 @@
+import type { Lease, OrderCursor, OrderPage, OrderRecord, OrderStore } from "../domain/ports.ts";
+
+interface Entry {
+  order: OrderRecord;
+  lease: Lease | undefined;
+}
+
+function newestFirst(a: OrderRecord, b: OrderRecord): number {
+  return b.createTime.getTime() - a.createTime.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+function copy(order: OrderRecord): OrderRecord {
+  return structuredClone(order);
+}
+
+/**
+ * The order store in memory, for fast handler tests. The same contract suite runs on it and on
+ * PostgreSQL.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryOrderStore();
+ * ```
+ */
+export class MemoryOrderStore implements OrderStore {
+  #entries = new Map<string, Entry>();
+
+  insertOrder(
+    order: OrderRecord,
+    lease: Lease,
+  ): Promise<{ created: true } | { created: false; existing: OrderRecord }> {
+    for (const entry of this.#entries.values()) {
+      if (entry.order.userId === order.userId && entry.order.requestId === order.requestId) {
+        return Promise.resolve({ created: false, existing: copy(entry.order) });
+      }
+    }
+    this.#entries.set(order.id, { order: copy(order), lease: { ...lease } });
+    return Promise.resolve({ created: true });
+  }
+
+  findOrder(id: string): Promise<OrderRecord | undefined> {
+    const entry = this.#entries.get(id);
+    return Promise.resolve(entry ? copy(entry.order) : undefined);
+  }
+
+  saveProgress(order: OrderRecord, lease: Lease): Promise<boolean> {
+    const entry = this.#entries.get(order.id);
+    if (!entry || entry.lease?.owner !== lease.owner) return Promise.resolve(false);
+    this.#entries.set(order.id, { order: copy(order), lease: { ...lease } });
+    return Promise.resolve(true);
+  }
+
+  claim(id: string, lease: Lease, now: Date): Promise<OrderRecord | undefined> {
+    const entry = this.#entries.get(id);
+    if (!entry || (entry.lease && entry.lease.until > now)) return Promise.resolve(undefined);
+    entry.lease = { ...lease };
+    return Promise.resolve(copy(entry.order));
+  }
+
+  claimStalled(lease: Lease, now: Date, limit: number): Promise<OrderRecord[]> {
+    const claimed: OrderRecord[] = [];
+    for (const entry of this.#entries.values()) {
+      if (claimed.length >= limit) break;
+      if (entry.order.sagaStep === "done" || (entry.lease && entry.lease.until > now)) continue;
+      entry.lease = { ...lease };
+      claimed.push(copy(entry.order));
+    }
+    return Promise.resolve(claimed);
+  }
+
+  releaseLease(id: string, owner: string): Promise<void> {
+    const entry = this.#entries.get(id);
+    if (entry?.lease?.owner === owner) entry.lease = undefined;
+    return Promise.resolve();
+  }
+
+  listOrders(
+    userId: string | undefined,
+    pageSize: number,
+    after: OrderCursor | undefined,
+  ): Promise<OrderPage> {
+    const all = [...this.#entries.values()].map((entry) => entry.order)
+      .filter((order) => userId === undefined || order.userId === userId)
+      .sort(newestFirst);
+    const rest = after
+      ? all.filter((order) =>
+        newestFirst(order, { ...order, createTime: after.createTime, id: after.id }) > 0
+      )
+      : all;
+    const orders = rest.slice(0, pageSize).map(copy);
+    const last = orders[orders.length - 1];
+    return Promise.resolve({
+      orders,
+      next: rest.length > pageSize && last ? { createTime: last.createTime, id: last.id } : undefined,
+    });
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The one contract every {@linkcode OrderStore} adapter must meet; each adapter's test file runs it.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { Lease, OrderRecord, OrderStore } from "../domain/ports.ts";
+
+/** A fresh, empty store for one test, and how to throw it away. */
+export interface StoreFixture {
+  store: OrderStore;
+  cleanup(): Promise<void>;
+}
+
+let clock = Date.parse("2026-03-01T00:00:00Z");
+function tick(): Date {
+  clock += 1000;
+  return new Date(clock);
+}
+
+function lease(owner: string, until = new Date(clock + 30_000)): Lease {
+  return { owner, until };
+}
+
+/** A pending order as the checkout creates it. */
+export function newOrder(overrides: Partial<OrderRecord> = {}): OrderRecord {
+  const now = tick();
+  return {
+    id: crypto.randomUUID(),
+    userId: crypto.randomUUID(),
+    requestId: crypto.randomUUID(),
+    items: [{ productId: "p-1", quantity: 2, name: "", unitPrice: undefined }],
+    total: undefined,
+    status: "pending",
+    statusHistory: [{ status: "pending", reason: "order placed", time: now }],
+    failureReason: "",
+    shippingAddress: {
+      name: "Ada",
+      line1: "1 Main St",
+      line2: "",
+      city: "Berlin",
+      postalCode: "10115",
+      country: "DE",
+    },
+    paymentMethod: "pm_card_visa",
+    createTime: now,
+    updateTime: now,
+    sagaStep: "reserve",
+    chargeAttempted: false,
+    ...overrides,
+  };
+}
+
+/**
+ * Registers the contract's tests for one adapter.
+ *
+ * @example
+ * ```ts
+ * import { MemoryOrderStore } from "./memory_order_store.ts";
+ * orderStoreContract("MemoryOrderStore", () => Promise.resolve({ store: new MemoryOrderStore(), cleanup: async () => {} }));
+ * ```
+ */
+export function orderStoreContract(name: string, fixture: () => Promise<StoreFixture>): void {
+  const test = (title: string, body: (store: OrderStore) => Promise<void>) =>
+    Deno.test(`${name}: ${title}`, async () => {
+      const { store, cleanup } = await fixture();
+      try {
+        await body(store);
+      } finally {
+        await cleanup();
+      }
+    });
+
+  test("an order round-trips with its priced items, total and history", async (store) => {
+    const order = newOrder();
+    assert.deepEqual(await store.insertOrder(order, lease("a")), { created: true });
+    assert.deepEqual(await store.findOrder(order.id), order);
+    const later = tick();
+    const priced: OrderRecord = {
+      ...order,
+      items: [{
+        productId: "p-1",
+        quantity: 2,
+        name: "Kettle",
+        unitPrice: { currencyCode: "USD", amountMinor: 9_007_199_254_740_993n },
+      }],
+      total: { currencyCode: "USD", amountMinor: 18_014_398_509_481_986n },
+      statusHistory: [...order.statusHistory, { status: "failed", reason: "payment declined", time: later }],
+      status: "failed",
+      failureReason: "payment declined",
+      sagaStep: "compensate",
+      chargeAttempted: true,
+      updateTime: later,
+    };
+    assert.equal(await store.saveProgress(priced, lease("a")), true);
+    assert.deepEqual(await store.findOrder(order.id), priced);
+    assert.equal(await store.findOrder(crypto.randomUUID()), undefined);
+  });
+
+  test("a second order with the same user and request id returns the first and stores nothing", async (store) => {
+    const first = newOrder();
+    await store.insertOrder(first, lease("a"));
+    const again = newOrder({ userId: first.userId, requestId: first.requestId });
+    const outcome = await store.insertOrder(again, lease("b"));
+    assert.deepEqual(outcome, { created: false, existing: first });
+    assert.equal(await store.findOrder(again.id), undefined);
+    // Another user may use the same request id.
+    assert.deepEqual(await store.insertOrder(newOrder({ requestId: first.requestId }), lease("c")), {
+      created: true,
+    });
+  });
+
+  test("of concurrent orders with one request id exactly one is created", async (store) => {
+    const userId = crypto.randomUUID();
+    const outcomes = await Promise.all(
+      Array.from(
+        { length: 10 },
+        (_, i) => store.insertOrder(newOrder({ userId, requestId: "same" }), lease(`o${i}`)),
+      ),
+    );
+    assert.equal(outcomes.filter((o) => o.created).length, 1);
+    const ids = new Set(outcomes.map((o) => o.created ? "created" : o.existing.id));
+    assert.equal(ids.size, 2, "every duplicate sees the same existing order");
+  });
+
+  test("only the lease holder saves progress; a lease is claimed only when free or expired", async (store) => {
+    const order = newOrder();
+    await store.insertOrder(order, lease("a"));
+    assert.equal(await store.saveProgress({ ...order, sagaStep: "charge" }, lease("b")), false);
+    assert.equal(await store.claim(order.id, lease("b"), tick()), undefined);
+    await store.releaseLease(order.id, "b"); // not b's: no effect
+    assert.equal(await store.claim(order.id, lease("b"), tick()), undefined);
+    await store.releaseLease(order.id, "a");
+    const claimed = await store.claim(order.id, lease("b"), tick());
+    assert.equal(claimed?.id, order.id);
+    assert.equal(await store.saveProgress({ ...order, sagaStep: "charge" }, lease("b")), true);
+    assert.equal(await store.saveProgress({ ...order, sagaStep: "commit" }, lease("a")), false);
+    assert.equal((await store.findOrder(order.id))?.sagaStep, "charge");
+  });
+
+  test("claimStalled() takes unfinished sagas whose lease expired, each by one claimer", async (store) => {
+    const now = tick();
+    const expired = new Date(now.getTime() - 1);
+    const stalled = [
+      newOrder(),
+      newOrder({ sagaStep: "compensate", status: "failed" }),
+      newOrder({ sagaStep: "commit" }),
+    ];
+    for (const order of stalled) await store.insertOrder(order, lease("dead", expired));
+    await store.insertOrder(newOrder({ sagaStep: "done", status: "paid" }), lease("dead", expired));
+    await store.insertOrder(newOrder(), lease("alive", new Date(now.getTime() + 60_000)));
+
+    const [a, b] = await Promise.all([
+      store.claimStalled(lease("x"), now, 10),
+      store.claimStalled(lease("y"), now, 10),
+    ]);
+    const claimed = [...a, ...b].map((o) => o.id).sort();
+    assert.deepEqual(claimed, stalled.map((o) => o.id).sort());
+    assert.deepEqual(await store.claimStalled(lease("z"), now, 10), []);
+  });
+
+  test("listOrders() pages newest first, per user or for everyone, each order once", async (store) => {
+    const userId = crypto.randomUUID();
+    const mine: OrderRecord[] = [];
+    for (let i = 0; i < 5; i++) {
+      const order = newOrder({ userId });
+      mine.push(order);
+      await store.insertOrder(order, lease("a"));
+      await store.insertOrder(newOrder(), lease("a"));
+    }
+    const seen: string[] = [];
+    let page = await store.listOrders(userId, 2, undefined);
+    seen.push(...page.orders.map((o) => o.id));
+    while (page.next) {
+      page = await store.listOrders(userId, 2, page.next);
+      seen.push(...page.orders.map((o) => o.id));
+    }
+    assert.deepEqual(seen, mine.map((o) => o.id).reverse());
+    assert.equal((await store.listOrders(undefined, 100, undefined)).orders.length, 10);
+  });
+}

@@ -1,0 +1,65 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Order as OrderProto, OrderSchema, OrderStatus as StatusProto } from "@shop/proto/order";
+import type { Money, Order, OrderStatus } from "../domain/order.ts";
+
+const toProto: Record<OrderStatus, StatusProto> = {
+  pending: StatusProto.PENDING,
+  paid: StatusProto.PAID,
+  shipped: StatusProto.SHIPPED,
+  delivered: StatusProto.DELIVERED,
+  failed: StatusProto.FAILED,
+  cancelled: StatusProto.CANCELLED,
+};
+
+/**
+ * The domain status of a contract status (UNSPECIFIED is refused by the proto rules first).
+ *
+ * @example
+ * ```ts
+ * statusFromProto(StatusProto.SHIPPED); // "shipped"
+ * ```
+ */
+export function statusFromProto(status: StatusProto): OrderStatus {
+  const found = (Object.entries(toProto) as Array<[OrderStatus, StatusProto]>).find(([, proto]) =>
+    proto === status
+  );
+  return found?.[0] ?? "pending";
+}
+
+function money(value: Money | undefined) {
+  return value ? { currencyCode: value.currencyCode, amountMinor: value.amountMinor } : undefined;
+}
+
+/**
+ * A domain order as the contract shows it.
+ *
+ * @example
+ * ```ts
+ * declare const order: Order;
+ * const message = toOrderProto(order);
+ * ```
+ */
+export function toOrderProto(order: Order): OrderProto {
+  return create(OrderSchema, {
+    id: order.id,
+    userId: order.userId,
+    items: order.items.map((item) => ({
+      productId: item.productId,
+      name: item.name,
+      quantity: item.quantity,
+      unitPrice: money(item.unitPrice),
+    })),
+    total: money(order.total),
+    status: toProto[order.status],
+    statusHistory: order.statusHistory.map((change) => ({
+      status: toProto[change.status],
+      reason: change.reason,
+      time: timestampFromDate(change.time),
+    })),
+    failureReason: order.failureReason,
+    shippingAddress: order.shippingAddress,
+    createTime: timestampFromDate(order.createTime),
+    updateTime: timestampFromDate(order.updateTime),
+  });
+}

@@ -1,0 +1,85 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { requireAdmin, requireUser, type UserClaims } from "@shop/platform/auth";
+import { decodePageToken, encodePageToken, pageSizeOf } from "@shop/platform/paging";
+import { OrderService } from "@shop/proto/order";
+import type { Checkout, Customer } from "../domain/checkout.ts";
+import { statusFromProto, toOrderProto } from "./mapping.ts";
+
+interface CursorToken {
+  t: number;
+  id: string;
+}
+
+function isCursorToken(value: unknown): value is CursorToken {
+  const v = value as Partial<CursorToken> | null;
+  return typeof v === "object" && v !== null && typeof v.t === "number" && typeof v.id === "string";
+}
+
+function customer(user: UserClaims): Customer {
+  return { id: user.id, role: user.role };
+}
+
+/**
+ * The order service's Connect handlers (`shop.order.v1.OrderService`).
+ *
+ * @example
+ * ```ts
+ * import { createRouterTransport } from "@connectrpc/connect";
+ * declare const checkout: Checkout;
+ * const transport = createRouterTransport(orderRoutes(checkout));
+ * ```
+ */
+export function orderRoutes(checkout: Checkout): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(OrderService, {
+      async createOrder(request, ctx) {
+        const address = request.shippingAddress;
+        const order = await checkout.placeOrder(customer(requireUser(ctx)), {
+          requestId: request.requestId,
+          items: request.items.map(({ productId, quantity }) => ({ productId, quantity })),
+          shippingAddress: {
+            name: address?.name ?? "",
+            line1: address?.line1 ?? "",
+            line2: address?.line2 ?? "",
+            city: address?.city ?? "",
+            postalCode: address?.postalCode ?? "",
+            country: address?.country ?? "",
+          },
+          paymentMethod: request.paymentMethod,
+        });
+        return { order: toOrderProto(order) };
+      },
+      async getOrder(request, ctx) {
+        return { order: toOrderProto(await checkout.getOrder(customer(requireUser(ctx)), request.id)) };
+      },
+      async listOrders(request, ctx) {
+        const cursor = decodePageToken(request.pageToken, isCursorToken);
+        const page = await checkout.listOrders(
+          customer(requireUser(ctx)),
+          request.userId,
+          pageSizeOf(request.pageSize),
+          cursor ? { createTime: new Date(cursor.t), id: cursor.id } : undefined,
+        );
+        return {
+          orders: page.orders.map(toOrderProto),
+          nextPageToken: page.next
+            ? encodePageToken({ t: page.next.createTime.getTime(), id: page.next.id })
+            : "",
+        };
+      },
+      async cancelOrder(request, ctx) {
+        const order = await checkout.cancelOrder(customer(requireUser(ctx)), request.id, request.reason);
+        return { order: toOrderProto(order) };
+      },
+      async updateOrderStatus(request, ctx) {
+        requireAdmin(ctx);
+        const order = await checkout.updateStatus(
+          request.id,
+          statusFromProto(request.status),
+          request.reason,
+        );
+        return { order: toOrderProto(order) };
+      },
+    });
+  };
+}

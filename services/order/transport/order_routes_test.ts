@@ -1,0 +1,251 @@
+import assert from "node:assert/strict";
+import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { gatewayClaims, inMemoryTransport } from "@shop/platform/server";
+import { OrderService, OrderStatus } from "@shop/proto/order";
+import { InventoryService } from "@shop/proto/product";
+import { PaymentProcessorService } from "@shop/proto/payment";
+import { Checkout, type CheckoutDeps, type FaultPoint } from "../domain/checkout.ts";
+import { MemoryOrderStore } from "../store/memory_order_store.ts";
+import { FakeInventory, FakePayments } from "../testdata/fake_services.ts";
+import { inventoryOverConnect } from "./inventory_client.ts";
+import { orderRoutes } from "./order_routes.ts";
+import { paymentsOverConnect } from "./payment_client.ts";
+
+const alice = crypto.randomUUID();
+const bob = crypto.randomUUID();
+const admin = crypto.randomUUID();
+const as = (sub: string, role: "customer" | "admin" = "customer") => ({
+  headers: gatewayClaims({ sub, role }),
+});
+
+const address = { name: "Alice", line1: "1 Main St", city: "Berlin", postalCode: "10115", country: "DE" };
+
+function setup(overrides: Partial<CheckoutDeps> = {}) {
+  const inventory = new FakeInventory();
+  inventory.products.set("kettle", { name: "Kettle", priceMinor: 1999n, stock: 5 });
+  inventory.products.set("mug", { name: "Mug", priceMinor: 450n, stock: 100 });
+  const payments = new FakePayments();
+  const store = new MemoryOrderStore();
+  const checkout = new Checkout({
+    store,
+    inventory: inventoryOverConnect(createClient(InventoryService, createRouterTransport(inventory.routes))),
+    payments: paymentsOverConnect(
+      createClient(PaymentProcessorService, createRouterTransport(payments.routes)),
+    ),
+    instanceId: "test",
+    sagaBudgetMs: 1_000,
+    ...overrides,
+  });
+  const orders = createClient(OrderService, inMemoryTransport(orderRoutes(checkout)));
+  return { inventory, payments, store, checkout, orders };
+}
+
+function placeRequest(
+  items: Array<{ productId: string; quantity: number }>,
+  extra: Record<string, string> = {},
+) {
+  return {
+    requestId: crypto.randomUUID(),
+    items,
+    shippingAddress: address,
+    paymentMethod: "pm_card_visa",
+    ...extra,
+  };
+}
+
+async function failure(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  assert.fail("expected the call to fail");
+}
+
+Deno.test("CreateOrder comes back PAID with catalog prices, stock taken and one charge", async () => {
+  const { orders, inventory, payments } = setup();
+  const { order } = await orders.createOrder(
+    placeRequest([{ productId: "kettle", quantity: 2 }, { productId: "mug", quantity: 1 }]),
+    as(alice),
+  );
+  assert.equal(order?.status, OrderStatus.PAID);
+  assert.deepEqual(order?.items.map((i) => [i.name, i.unitPrice?.amountMinor, i.quantity]), [[
+    "Kettle",
+    1999n,
+    2,
+  ], ["Mug", 450n, 1]]);
+  assert.deepEqual(order?.total, {
+    $typeName: "shop.common.v1.Money",
+    currencyCode: "USD",
+    amountMinor: 4448n,
+  });
+  assert.deepEqual(order?.statusHistory.map((s) => s.status), [OrderStatus.PENDING, OrderStatus.PAID]);
+  assert.equal(inventory.products.get("kettle")?.stock, 3);
+  assert.equal(payments.charges.size, 1);
+  assert.equal(payments.netCharged(), 4448n);
+});
+
+Deno.test("20 concurrent CreateOrder calls with one request id make one order and one charge", async () => {
+  const { orders, payments, inventory } = setup();
+  const request = placeRequest([{ productId: "kettle", quantity: 1 }]);
+  const results = await Promise.all(Array.from({ length: 20 }, () => orders.createOrder(request, as(alice))));
+  const ids = new Set(results.map((r) => r.order?.id));
+  assert.equal(ids.size, 1);
+  assert.ok(results.every((r) => r.order?.status === OrderStatus.PAID));
+  assert.equal(payments.charges.size, 1);
+  assert.equal(inventory.products.get("kettle")?.stock, 4);
+});
+
+Deno.test("an order for more than the stock FAILS as out of stock and charges nothing", async () => {
+  const { orders, payments, inventory } = setup();
+  const { order } = await orders.createOrder(placeRequest([{ productId: "kettle", quantity: 6 }]), as(alice));
+  assert.equal(order?.status, OrderStatus.FAILED);
+  assert.match(order?.failureReason ?? "", /out of stock/);
+  assert.equal(payments.chargeCalls, 0);
+  assert.equal(inventory.products.get("kettle")?.stock, 5);
+});
+
+Deno.test("a declined payment FAILS the order and returns its stock", async () => {
+  const { orders, payments, inventory } = setup();
+  const { order } = await orders.createOrder(
+    placeRequest([{ productId: "kettle", quantity: 2 }], { paymentMethod: "pm_card_chargeDeclined" }),
+    as(alice),
+  );
+  assert.equal(order?.status, OrderStatus.FAILED);
+  assert.match(order?.failureReason ?? "", /payment declined/);
+  assert.equal(inventory.products.get("kettle")?.stock, 5);
+  assert.equal(payments.netCharged(), 0n);
+});
+
+Deno.test("a product service that stays down FAILS the order within the saga's budget", async () => {
+  const { orders, inventory, payments } = setup();
+  inventory.down = true;
+  const { order } = await orders.createOrder(placeRequest([{ productId: "kettle", quantity: 1 }]), as(alice));
+  assert.equal(order?.status, OrderStatus.FAILED);
+  assert.match(order?.failureReason ?? "", /could not reach the stock service/);
+  assert.equal(payments.chargeCalls, 0);
+});
+
+Deno.test("cancelling a PAID order refunds it and returns the stock; a SHIPPED one cannot be cancelled", async () => {
+  const { orders, payments, inventory } = setup();
+  const { order } = await orders.createOrder(placeRequest([{ productId: "kettle", quantity: 2 }]), as(alice));
+  const id = order?.id ?? "";
+  const cancelled = await orders.cancelOrder({ id, reason: "changed my mind" }, as(alice));
+  assert.equal(cancelled.order?.status, OrderStatus.CANCELLED);
+  assert.equal(inventory.products.get("kettle")?.stock, 5);
+  assert.equal(payments.netCharged(), 0n);
+
+  const second =
+    (await orders.createOrder(placeRequest([{ productId: "mug", quantity: 1 }]), as(alice))).order;
+  await orders.updateOrderStatus({ id: second?.id ?? "", status: OrderStatus.SHIPPED }, as(admin, "admin"));
+  const tooLate = await failure(orders.cancelOrder({ id: second?.id ?? "" }, as(alice)));
+  assert.equal(tooLate.code, Code.FailedPrecondition);
+  assert.match(tooLate.rawMessage, /SHIPPED.*CANCELLED/);
+});
+
+Deno.test("another user's order is NOT_FOUND; its owner and admins see it", async () => {
+  const { orders } = setup();
+  const { order } = await orders.createOrder(placeRequest([{ productId: "mug", quantity: 1 }]), as(alice));
+  const id = order?.id ?? "";
+  assert.equal((await orders.getOrder({ id }, as(alice))).order?.id, id);
+  assert.equal((await orders.getOrder({ id }, as(admin, "admin"))).order?.id, id);
+  assert.equal((await failure(orders.getOrder({ id }, as(bob)))).code, Code.NotFound);
+  assert.equal((await failure(orders.cancelOrder({ id }, as(bob)))).code, Code.NotFound);
+  assert.equal((await failure(orders.getOrder({ id }))).code, Code.Unauthenticated);
+});
+
+Deno.test("ListOrders pages the caller's orders newest first; admins see all or one user's", async () => {
+  const { orders } = setup();
+  const mine: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    mine.push(
+      (await orders.createOrder(placeRequest([{ productId: "mug", quantity: 1 }]), as(alice))).order?.id ??
+        "",
+    );
+    await orders.createOrder(placeRequest([{ productId: "mug", quantity: 1 }]), as(bob));
+  }
+  const seen: string[] = [];
+  let pageToken = "";
+  do {
+    const page = await orders.listOrders({ pageSize: 2, pageToken }, as(alice));
+    seen.push(...page.orders.map((o) => o.id));
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  assert.deepEqual(seen, [...mine].reverse());
+  assert.equal((await orders.listOrders({ pageSize: 100 }, as(admin, "admin"))).orders.length, 6);
+  assert.equal((await orders.listOrders({ userId: alice }, as(admin, "admin"))).orders.length, 3);
+  assert.equal((await failure(orders.listOrders({ userId: bob }, as(alice)))).code, Code.PermissionDenied);
+});
+
+Deno.test("UpdateOrderStatus is admin only and follows PAID -> SHIPPED -> DELIVERED", async () => {
+  const { orders } = setup();
+  const { order } = await orders.createOrder(placeRequest([{ productId: "mug", quantity: 1 }]), as(alice));
+  const id = order?.id ?? "";
+  assert.equal(
+    (await failure(orders.updateOrderStatus({ id, status: OrderStatus.SHIPPED }, as(alice)))).code,
+    Code.PermissionDenied,
+  );
+  const skip = await failure(
+    orders.updateOrderStatus({ id, status: OrderStatus.DELIVERED }, as(admin, "admin")),
+  );
+  assert.equal(skip.code, Code.FailedPrecondition);
+  assert.match(skip.rawMessage, /PAID.*DELIVERED/);
+  assert.equal(
+    (await orders.updateOrderStatus({ id, status: OrderStatus.SHIPPED }, as(admin, "admin"))).order?.status,
+    OrderStatus.SHIPPED,
+  );
+  const delivered = await orders.updateOrderStatus({ id, status: OrderStatus.DELIVERED }, as(admin, "admin"));
+  assert.deepEqual(delivered.order?.statusHistory.map((s) => s.status), [
+    OrderStatus.PENDING,
+    OrderStatus.PAID,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+  ]);
+  const byHand = await failure(
+    orders.updateOrderStatus({ id, status: OrderStatus.PAID }, as(admin, "admin")),
+  );
+  assert.equal(byHand.code, Code.FailedPrecondition);
+});
+
+Deno.test("bad place-order input is INVALID_ARGUMENT naming the field, and no order is made", async () => {
+  const { orders, store } = setup();
+  const twice = await failure(
+    orders.createOrder(
+      placeRequest([{ productId: "mug", quantity: 1 }, { productId: "mug", quantity: 2 }]),
+      as(alice),
+    ),
+  );
+  assert.equal(twice.code, Code.InvalidArgument);
+  assert.match(twice.rawMessage, /items\[1\]\.product_id/);
+  const noItems = await failure(orders.createOrder(placeRequest([]), as(alice)));
+  assert.equal(noItems.code, Code.InvalidArgument);
+  const injected = await failure(
+    orders.createOrder(placeRequest([{ productId: '{"$ne":1}', quantity: 1 }]), as(alice)),
+  );
+  assert.equal(injected.code, Code.InvalidArgument);
+  assert.equal((await store.listOrders(undefined, 10, undefined)).orders.length, 0);
+});
+
+for (const point of ["reserved", "charged", "committed"] as const) {
+  Deno.test(`a checkout interrupted after it ${point} converges when the recovery loop resumes it`, async () => {
+    class Crash extends Error {}
+    let crashAt: FaultPoint | undefined = point;
+    const { orders, checkout, inventory, payments, store } = setup({
+      faultAfter: (at) => {
+        if (at === crashAt) {
+          crashAt = undefined;
+          throw new Crash(at);
+        }
+      },
+      leaseMs: 1,
+    });
+    await failure(orders.createOrder(placeRequest([{ productId: "kettle", quantity: 2 }]), as(alice)));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(await checkout.recoverStalled(), point === "committed" ? 0 : 1);
+    const [order] = (await store.listOrders(undefined, 10, undefined)).orders;
+    assert.equal(order?.status, "paid");
+    assert.equal(inventory.products.get("kettle")?.stock, 3);
+    assert.equal(payments.charges.size, 1);
+    assert.equal(payments.netCharged(), 3998n);
+  });
+}
