@@ -10,7 +10,10 @@ import {
   toBinary,
   toJson,
 } from "@bufbuild/protobuf";
-import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import {
+  FileDescriptorSetSchema,
+  MethodOptions_IdempotencyLevel as MethodIdempotency,
+} from "@bufbuild/protobuf/wkt";
 import { createFileRegistry } from "@bufbuild/protobuf";
 import { validateRequest, type ValidationResult } from "@shop/platform";
 import { http } from "./google.ts";
@@ -200,5 +203,18 @@ Deno.test("the descriptor set for Envoy holds every service and its imports", as
     const file of ["google/api/annotations.proto", "google/rpc/status.proto", "buf/validate/validate.proto"]
   ) {
     assert.ok(registry.getFile(file), `${file} is missing`);
+  }
+});
+
+Deno.test("reads are marked side-effect free and the saga's internal calls idempotent, so callers may retry them", () => {
+  for (const service of publicServices) {
+    for (const method of service.methods.filter((m) => /^(Get|List)/.test(m.name))) {
+      assert.equal(method.idempotency, MethodIdempotency.NO_SIDE_EFFECTS, `${method.name}`);
+    }
+  }
+  for (const service of internalServices) {
+    for (const method of service.methods) {
+      assert.equal(method.idempotency, MethodIdempotency.IDEMPOTENT, `${method.name}`);
+    }
   }
 });

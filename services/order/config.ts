@@ -4,6 +4,7 @@
  * @module
  */
 import { duration, integer, oneOf, string, tcpPort, url } from "@shop/platform/config";
+import { discoveryConfigSchema } from "@shop/platform/discovery";
 
 /** Every key of the order service, with its default. */
 export const orderConfigSchema = {
@@ -12,16 +13,22 @@ export const orderConfigSchema = {
     host: string({ default: "127.0.0.1" }),
     port: tcpPort({ default: 50053 }),
     shutdownGrace: duration({ default: 20_000 }),
-    preStopDelay: duration({ default: 0 }),
+    /** Time between leaving the registry and closing connections, so callers notice first. */
+    preStopDelay: duration({ default: 2_000 }),
   },
   tls: { certsDir: string({ minLength: 1 }) },
   database: {
     url: url({ schemes: ["postgres", "postgresql"], secret: true }),
     maxConnections: integer({ default: 10, min: 1, max: 200 }),
   },
-  /** Where the product and payment services are, until discovery finds them. */
-  product: { url: url({ schemes: ["https"], default: "https://127.0.0.1:50052" }) },
-  payment: { url: url({ schemes: ["https"], default: "https://127.0.0.1:50054" }) },
+  /** A fixed address of the product service; empty (the default) finds its instances through discovery. */
+  product: {
+    url: string({ default: "", pattern: /^(https:\/\/\S+)?$/, describe: "empty or an https:// URL" }),
+  },
+  /** A fixed address of the payment service; empty (the default) finds its instances through discovery. */
+  payment: {
+    url: string({ default: "", pattern: /^(https:\/\/\S+)?$/, describe: "empty or an https:// URL" }),
+  },
   saga: {
     /** How long forward steps retry a dependency that is down before the order fails. */
     budget: duration({ default: 15_000, min: 1_000, max: 60_000 }),
@@ -37,5 +44,6 @@ export const orderConfigSchema = {
   faults: {
     crashAfter: oneOf(["", "reserved", "charged", "committed", "compensated"] as const, { default: "" }),
   },
+  discovery: discoveryConfigSchema(),
   log: { level: oneOf(["debug", "info", "warning", "error"] as const, { default: "info" }) },
 };

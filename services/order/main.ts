@@ -5,8 +5,14 @@
  * @module
  */
 import { createClient } from "@connectrpc/connect";
-import { createServiceTransport } from "@shop/platform/client";
+import { type ClosableTransport, createServiceTransport } from "@shop/platform/client";
 import { describeConfig, loadConfigOrExit } from "@shop/platform/config";
+import {
+  createDiscoveryTransport,
+  createResolver,
+  joinDiscovery,
+  type Resolver,
+} from "@shop/platform/discovery";
 import { serviceLogger, setupLogging } from "@shop/platform/log";
 import { connectPostgres, migrate, readMigrations } from "@shop/platform/postgres";
 import { startServer, stopOnSignals } from "@shop/platform/server";
@@ -34,8 +40,18 @@ const sql = connectPostgres({
 await migrate(sql, await readMigrations(new URL("./store/migrations/", import.meta.url)));
 
 const tls = await readTlsFiles(config.tls.certsDir, "order");
-const productTransport = createServiceTransport({ baseUrl: config.product.url, tls });
-const paymentTransport = createServiceTransport({ baseUrl: config.payment.url, tls });
+// Each dependency at a fixed address when one is configured, else every live instance found in etcd.
+let resolver: Resolver | undefined;
+function transportTo(service: "product" | "payment", fixedUrl: string): ClosableTransport {
+  if (fixedUrl) return createServiceTransport({ baseUrl: fixedUrl, tls });
+  resolver ??= createResolver({
+    etcd: { endpoints: [...config.discovery.etcd] },
+    prefix: config.discovery.prefix,
+  });
+  return createDiscoveryTransport({ resolver, service, tls });
+}
+const productTransport = transportTo("product", config.product.url);
+const paymentTransport = transportTo("payment", config.payment.url);
 
 const crashAfter = config.faults.crashAfter;
 if (crashAfter) {
@@ -80,9 +96,11 @@ const recovery = setInterval(async () => {
 }, config.saga.recoveryInterval);
 
 server.onShutdown("deregister", () => clearInterval(recovery));
+await joinDiscovery(server, config.discovery, "order");
 server.onShutdown("close", async () => {
   productTransport.close();
   paymentTransport.close();
+  await resolver?.close();
   await sql.end({ timeout: 5 });
 });
 stopOnSignals(server);

@@ -64,6 +64,7 @@ function orderEnv(
     SHOP_ORDER_PAYMENT_URL: payment.url,
     SHOP_ORDER_SAGA_LEASE: "1s",
     SHOP_ORDER_SAGA_RECOVERY_INTERVAL: "200ms",
+    SHOP_ORDER_DISCOVERY_ENABLED: "false",
     ...extra,
   };
 }

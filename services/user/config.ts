@@ -4,6 +4,7 @@
  * @module
  */
 import { duration, integer, oneOf, string, tcpPort, url } from "@shop/platform/config";
+import { discoveryConfigSchema } from "@shop/platform/discovery";
 
 /** The documented dev-only admin account, used only when `mode` is `dev` and nothing else is set. */
 export const devAdmin = { email: "admin@shop.local", password: "dev-only-admin-password" } as const;
@@ -16,7 +17,8 @@ export const userConfigSchema = {
     host: string({ default: "127.0.0.1" }),
     port: tcpPort({ default: 50051 }),
     shutdownGrace: duration({ default: 10_000 }),
-    preStopDelay: duration({ default: 0 }),
+    /** Time between leaving the registry and closing connections, so callers notice first. */
+    preStopDelay: duration({ default: 2_000 }),
   },
   tls: {
     /** Holds `user.crt`, `user.key` and `ca.crt` (scripts/certs makes them for dev). */
@@ -43,5 +45,6 @@ export const userConfigSchema = {
     email: string({ default: "", env: ["SHOP_ADMIN_EMAIL"] }),
     password: string({ default: "", env: ["SHOP_ADMIN_PASSWORD"], secret: true }),
   },
+  discovery: discoveryConfigSchema(),
   log: { level: oneOf(["debug", "info", "warning", "error"] as const, { default: "info" }) },
 };

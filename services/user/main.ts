@@ -6,6 +6,7 @@
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { bearerTokenInterceptor, type UserClaims } from "@shop/platform/auth";
 import { describeConfig, loadConfigOrExit } from "@shop/platform/config";
+import { joinDiscovery } from "@shop/platform/discovery";
 import { serviceLogger, setupLogging } from "@shop/platform/log";
 import { connectPostgres, migrate, readMigrations } from "@shop/platform/postgres";
 import { startServer, stopOnSignals } from "@shop/platform/server";
@@ -97,4 +98,5 @@ server.onShutdown("close", async () => {
   clearInterval(reload);
   await sql.end({ timeout: 5 });
 });
+await joinDiscovery(server, config.discovery, "user");
 stopOnSignals(server);

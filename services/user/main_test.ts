@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { createServiceTransport } from "@shop/platform/client";
-import { postgresForTests } from "@shop/platform/testing";
+import { createResolver } from "@shop/platform/discovery";
+import { etcdForTests, postgresForTests } from "@shop/platform/testing";
 import { startServiceProcess } from "../platform/testing/service_process.ts";
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
 import { AuthService, Role, UserService } from "@shop/proto/user";
@@ -23,6 +24,7 @@ async function startUserService(databaseUrl: string, keysDir: string, extra: Rec
       SHOP_USER_TLS_CERTS_DIR: certsDir,
       SHOP_USER_JWT_KEYS_DIR: keysDir,
       SHOP_USER_PASSWORD_SCRYPT_LOG_N: "12",
+      SHOP_USER_DISCOVERY_ENABLED: "false",
       ...extra,
     },
   });
@@ -156,6 +158,36 @@ Deno.test("unknown JSON fields are refused with INVALID_ARGUMENT and nothing is 
     assert.equal((await accepted.json()).user.role, "ROLE_CUSTOMER");
   } finally {
     client.close();
+    await Deno.remove(keysDir, { recursive: true });
+  }
+});
+
+Deno.test("the user service registers in etcd at start and leaves it on SIGTERM before it stops", async () => {
+  await using db = await (await postgresForTests()).createDatabase({ label: "user_discovery" });
+  await using ns = await (await etcdForTests()).createNamespace({ label: "user" });
+  const keysDir = await Deno.makeTempDir({ prefix: "user-keys-" });
+  await writeSigningKey(keysDir, "k-1");
+  const prefix = `${ns.prefix}services`;
+  await using service = await startUserService(db.url, keysDir, {
+    SHOP_USER_DISCOVERY_ENABLED: "true",
+    SHOP_USER_DISCOVERY_ETCD: ns.url,
+    SHOP_USER_DISCOVERY_PREFIX: prefix,
+    SHOP_USER_SERVER_PRE_STOP_DELAY: "500ms",
+  });
+  await using resolver = createResolver({ etcd: ns.url, prefix });
+  try {
+    await resolver.ready();
+    for (let i = 0; i < 50 && resolver.endpoints("user").length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(resolver.endpoints("user").map((e) => e.url), [service.url]);
+    service.signal("SIGTERM");
+    for (let i = 0; i < 50 && resolver.endpoints("user").length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(resolver.endpoints("user"), []);
+    assert.equal((await service.child.status).code, 0);
+  } finally {
     await Deno.remove(keysDir, { recursive: true });
   }
 });

@@ -127,6 +127,17 @@ function sendJson(res: http2.Http2ServerResponse, status: number, body: unknown)
   res.end(JSON.stringify(body));
 }
 
+/** Resolves true when `promise` settles within `ms`, false when the time runs out first. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Starts a service: its Connect routes on `node:http2` (gRPC, gRPC-Web and Connect, HTTP/2 and HTTP/1.1),
  * over mTLS that refuses clients without a certificate from the shop's CA, with gRPC health, server
@@ -211,13 +222,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
 
+  const http1Sockets = new Set<Socket>();
   const onRequest = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     inFlight++;
     res.on("close", () => {
       inFlight--;
       if (inFlight === 0) drained?.();
     });
-    if (draining && req.httpVersionMajor === 1) res.setHeader("connection", "close");
+    if (req.httpVersionMajor === 1) {
+      const socket = req.socket as Socket;
+      if (!http1Sockets.has(socket)) {
+        http1Sockets.add(socket);
+        socket.once("close", () => http1Sockets.delete(socket));
+      }
+      if (draining) res.setHeader("connection", "close");
+    }
     handler(req, res);
   };
 
@@ -279,20 +298,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     draining = true;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const session of sessions) session.close();
-    if (inFlight > 0) {
-      const done = new Promise<void>((resolve) => drained = resolve);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<"timeout">((resolve) =>
-        timer = setTimeout(() => resolve("timeout"), graceMs)
-      );
-      if (await Promise.race([done, timeout]) === "timeout") {
-        log.warn("{inFlight} calls still running after {graceMs} ms; cutting them off", {
-          inFlight,
-          graceMs,
-        });
-      }
-      clearTimeout(timer);
+    const deadline = Date.now() + graceMs;
+    if (inFlight > 0 && !await within(new Promise<void>((resolve) => drained = resolve), graceMs)) {
+      log.warn("{inFlight} calls still running after {graceMs} ms; cutting them off", { inFlight, graceMs });
     }
+    // The last responses may still be on their way out: let connections close on their own (HTTP/2
+    // sessions do once their streams end; idle HTTP/1.1 keep-alive sockets are ended gracefully), and
+    // destroy only what is left when the grace period is over.
+    for (const socket of http1Sockets) socket.end();
+    const settled = Promise.all(
+      [...sockets].map((socket) => new Promise((resolve) => socket.once("close", resolve))),
+    );
+    await within(settled, Math.max(100, Math.min(2_000, deadline - Date.now())));
     for (const session of sessions) session.destroy();
     for (const socket of sockets) socket.destroy();
     await closed;

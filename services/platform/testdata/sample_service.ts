@@ -2,13 +2,19 @@
  * A small service built only from the kit, run as its own process by the kit's tests. It serves the
  * catalog's GetProduct (public) and the InventoryService (for the order service only), with three ways
  * to misbehave on purpose: product id `slow-<ms>` answers after that many milliseconds, `boom` throws an
- * unexpected error, anything else answers at once.
+ * unexpected error, anything else answers at once. Every answer carries `x-served-by: <instance id>`.
+ *
+ * With `discovery.etcd` set it registers itself in etcd as service `sample` and calls its peers by
+ * name: product id `relay-<id>` asks some instance of `sample` (through the discovery transport) for
+ * `<id>` and answers with that, naming the instance that answered in `x-relayed-to`.
  *
  * @module
  */
 import { create } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
 import { InventoryService, ProductSchema, ProductService, ReservationStatus } from "@shop/proto/product";
-import { loadConfigOrExit, string, tcpPort } from "../config/mod.ts";
+import { duration, integer, loadConfigOrExit, string, tcpPort } from "../config/mod.ts";
+import { createDiscoveryTransport, createResolver, registerInstance } from "../discovery/mod.ts";
 import { setupLogging } from "../log/mod.ts";
 import { startServer, stopOnSignals } from "../server/mod.ts";
 import { readTlsFiles } from "../tls/mod.ts";
@@ -17,18 +23,43 @@ const config = loadConfigOrExit({
   server: { port: tcpPort({ default: 0 }) },
   certsDir: string({ minLength: 1 }),
   logLevel: string({ default: "info" }),
+  preStopDelay: duration({ default: 0 }),
+  discovery: {
+    etcd: string({ default: "" }),
+    prefix: string({ default: "/shop/services" }),
+    ttlSeconds: integer({ default: 10, min: 2, max: 300 }),
+  },
 }, { envPrefix: "SHOP_SAMPLE", args: Deno.args });
 
-await setupLogging({ service: "sample", instance: `sample-${Deno.pid}`, level: "debug" });
+const instance = `sample-${Deno.pid}`;
+await setupLogging({ service: "sample", instance, level: "debug" });
+const tls = await readTlsFiles(config.certsDir, "product");
+const discovery = config.discovery.etcd === "" ? undefined : (() => {
+  const resolver = createResolver({ etcd: config.discovery.etcd, prefix: config.discovery.prefix });
+  const peers = createDiscoveryTransport({ resolver, service: "sample", tls, defaultTimeoutMs: 3_000 });
+  return { resolver, catalog: createClient(ProductService, peers), peers };
+})();
+
 const server = await startServer({
   service: "sample",
   port: config.server.port,
-  transport: { tls: await readTlsFiles(config.certsDir, "product") },
+  transport: { tls },
   allowedPeers: { [InventoryService.typeName]: ["order"] },
   shutdownGraceMs: 10_000,
+  preStopDelayMs: config.preStopDelay,
   routes(router) {
     router.service(ProductService, {
-      async getProduct(request) {
+      async getProduct(request, context) {
+        context.responseHeader.set("x-served-by", instance);
+        const relay = /^relay-(.+)$/.exec(request.id);
+        if (relay?.[1] !== undefined && discovery !== undefined) {
+          let relayedTo = "";
+          const answer = await discovery.catalog.getProduct({ id: relay[1] }, {
+            onHeader: (headers) => relayedTo = headers.get("x-served-by") ?? "",
+          });
+          context.responseHeader.set("x-relayed-to", relayedTo);
+          return answer;
+        }
         const slow = /^slow-(\d+)$/.exec(request.id);
         if (slow) await new Promise((resolve) => setTimeout(resolve, Number(slow[1])));
         if (request.id === "boom") throw new Error("database password is hunter2 and the disk is on fire");
@@ -56,4 +87,18 @@ const server = await startServer({
     });
   },
 });
+if (discovery !== undefined) {
+  await registerInstance(server, {
+    etcd: config.discovery.etcd,
+    service: "sample",
+    instanceId: instance,
+    prefix: config.discovery.prefix,
+    ttlSeconds: config.discovery.ttlSeconds,
+  });
+  // Closed after the in-flight calls have drained: a relay still running needs them.
+  server.onShutdown("close", async () => {
+    discovery.peers.close();
+    await discovery.resolver.close();
+  });
+}
 stopOnSignals(server);

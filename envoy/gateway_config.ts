@@ -1,0 +1,756 @@
+/**
+ * The gateway's Envoy configuration, built as data from settings: one TLS listener (HTTP/1.1 and HTTP/2),
+ * REST/JSON transcoding, gRPC-Web, JWT verification, admin-only methods, per-client rate limits, JSON
+ * error bodies, and one mTLS HTTP/2 cluster per service with endpoints from EDS files.
+ *
+ * Every per-method rule (who may call, retries, the sign-in limit) is keyed on the gRPC method path
+ * `/<package>.<Service>/<Method>`: the transcoder rewrites a REST request to that path before the JWT,
+ * RBAC and rate limit filters run, so REST, native gRPC, gRPC-Web and Connect calls meet the same rule.
+ *
+ * @module
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import { OrderService } from "@shop/proto/order";
+import { PaymentService } from "@shop/proto/payment";
+import { ProductService } from "@shop/proto/product";
+import { AuthService, UserService } from "@shop/proto/user";
+
+/** The upstream services behind the gateway, each one cluster. */
+export const upstreamServices = ["user", "product", "order", "payment"] as const;
+
+/** The name of an upstream service (and of its cluster, certificate identity and EDS file). */
+export type UpstreamService = (typeof upstreamServices)[number];
+
+/** Who may call a method through the gateway. */
+export type Access = "public" | "signed_in" | "admin";
+
+/** A method the gateway routes, with its rules. */
+export interface MethodPolicy {
+  /** `/shop.user.v1.UserService/ListUsers`. */
+  path: string;
+  /** The upstream that serves it. */
+  upstream: UpstreamService;
+  access: Access;
+  /** Read-only, so a retry after UNAVAILABLE cannot do anything twice. */
+  safe: boolean;
+  /** Counted against the per-address sign-in limit (login, register). */
+  signIn: boolean;
+}
+
+/** The public gRPC services: the transcoder and the routes know these and nothing else. */
+export const publicServices: ReadonlyArray<{ service: DescService; upstream: UpstreamService }> = [
+  { service: UserService, upstream: "user" },
+  { service: AuthService, upstream: "user" },
+  { service: ProductService, upstream: "product" },
+  { service: OrderService, upstream: "order" },
+  { service: PaymentService, upstream: "payment" },
+];
+
+/** Methods anyone may call without a token (a valid token is still verified and forwarded). */
+const publicMethods = new Set([
+  "shop.user.v1.UserService/RegisterUser",
+  "shop.user.v1.AuthService/Login",
+  "shop.user.v1.AuthService/RefreshToken",
+  "shop.product.v1.ProductService/ListProducts",
+  "shop.product.v1.ProductService/GetProduct",
+]);
+
+/** Methods only a token with `role: admin` may call (the services check again). */
+const adminMethods = new Set([
+  "shop.user.v1.UserService/ListUsers",
+  "shop.user.v1.UserService/SetUserRole",
+  "shop.product.v1.ProductService/CreateProduct",
+  "shop.product.v1.ProductService/UpdateProduct",
+  "shop.product.v1.ProductService/DeleteProduct",
+  "shop.order.v1.OrderService/UpdateOrderStatus",
+  "shop.payment.v1.PaymentService/RefundPayment",
+]);
+
+/** Read-only methods: retried on UNAVAILABLE. Anything else is retried only when it never left Envoy. */
+const safeMethods = new Set([
+  "shop.user.v1.UserService/GetCurrentUser",
+  "shop.user.v1.UserService/ListUsers",
+  "shop.product.v1.ProductService/ListProducts",
+  "shop.product.v1.ProductService/GetProduct",
+  "shop.order.v1.OrderService/GetOrder",
+  "shop.order.v1.OrderService/ListOrders",
+  "shop.payment.v1.PaymentService/ListPayments",
+  "shop.payment.v1.PaymentService/GetPayment",
+]);
+
+const signInMethods = new Set(["shop.user.v1.AuthService/Login", "shop.user.v1.UserService/RegisterUser"]);
+
+/**
+ * Every method of the public services with its rules. A method added to a proto is routed as
+ * `signed_in`, not safe, until someone decides otherwise here.
+ *
+ * @example
+ * ```ts
+ * const admin = methodPolicies().filter((m) => m.access === "admin").map((m) => m.path);
+ * ```
+ */
+export function methodPolicies(): MethodPolicy[] {
+  return publicServices.flatMap(({ service, upstream }) =>
+    service.methods.map((method) => {
+      const key = `${service.typeName}/${method.name}`;
+      const access: Access = adminMethods.has(key)
+        ? "admin"
+        : publicMethods.has(key)
+        ? "public"
+        : "signed_in";
+      return {
+        path: `/${key}`,
+        upstream,
+        access,
+        safe: safeMethods.has(key),
+        signIn: signInMethods.has(key),
+      };
+    })
+  );
+}
+
+/** A token bucket: `rate` requests per second on average, up to `burst` at once. */
+export interface RateLimit {
+  rate: number;
+  burst: number;
+}
+
+/** Everything the rendered configuration depends on. */
+export interface GatewaySettings {
+  /** The address the listener binds, `127.0.0.1` in dev. */
+  host: string;
+  /** The HTTPS port (`SHOP_GATEWAY_PORT`, 8443 in dev). */
+  port: number;
+  /** The admin port, bound to 127.0.0.1 only (`/ready`, `/stats/prometheus`). */
+  adminPort: number;
+  /** Holds `gateway.crt`, `gateway.key` and `ca.crt`. */
+  certsDir: string;
+  /** Where the EDS files `<service>.json` live (written by services/edge). */
+  endpointsDir: string;
+  /** The descriptor set for the transcoder (`proto/gen/shop.binpb`). */
+  descriptorPath: string;
+  limits: {
+    /** Every request, per client address. */
+    perAddress: RateLimit;
+    /** Login and register, each per client address. */
+    signIn: RateLimit;
+    /** Requests carrying a verified token, per user (`sub`). */
+    perUser: RateLimit;
+    /** How many distinct clients (addresses, users) each limit tracks before forgetting the least recent. */
+    maxTrackedClients: number;
+  };
+  jwt: {
+    issuer: string;
+    audience: string;
+    /** How long Envoy keeps the JWKS before fetching it again (a new key is seen within this time). */
+    jwksCacheSeconds: number;
+  };
+  /** The deadline of a call upstream unless the client asks for a shorter one (`grpc-timeout`). */
+  upstreamTimeoutMs: number;
+  /** The active gRPC health check interval. */
+  healthCheckIntervalMs: number;
+}
+
+/**
+ * The dev defaults of ARCHITECTURE.md section 5 (rate limits) and the user service's JWT settings.
+ *
+ * @example
+ * ```ts
+ * const settings = { ...defaultGatewaySettings("certs/dev", ".local/envoy/endpoints", "proto/gen/shop.binpb") };
+ * ```
+ */
+export function defaultGatewaySettings(
+  certsDir: string,
+  endpointsDir: string,
+  descriptorPath: string,
+): GatewaySettings {
+  return {
+    host: "127.0.0.1",
+    port: 8443,
+    adminPort: 9901,
+    certsDir,
+    endpointsDir,
+    descriptorPath,
+    limits: {
+      perAddress: { rate: 200, burst: 400 },
+      signIn: { rate: 5, burst: 20 },
+      perUser: { rate: 50, burst: 100 },
+      maxTrackedClients: 10_000,
+    },
+    jwt: { issuer: "shop-user", audience: "shop", jwksCacheSeconds: 60 },
+    upstreamTimeoutMs: 15_000,
+    healthCheckIntervalMs: 2_000,
+  };
+}
+
+/** The header in which Envoy forwards the verified token payload (base64url JSON). */
+export const forwardedClaimsHeader = "x-jwt-payload";
+
+/** The numeric gRPC code of each HTTP status Envoy itself answers with, for its JSON error bodies. */
+export const localReplyCodes: Readonly<Record<number, { code: number; message?: string }>> = {
+  400: { code: 3 },
+  401: { code: 16 },
+  403: { code: 7 },
+  404: { code: 5 },
+  405: { code: 12 },
+  408: { code: 4 },
+  413: { code: 8, message: "request too large" },
+  429: { code: 8, message: "too many requests: slow down and retry after the time in retry-after" },
+  431: { code: 8, message: "request headers too large" },
+  500: { code: 13 },
+  501: { code: 12 },
+  502: { code: 14 },
+  503: { code: 14 },
+  504: { code: 4 },
+};
+
+const type = {
+  hcm:
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+  router: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+  grpcWeb: "type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb",
+  transcoder: "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+  jwt: "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+  jwtPerRoute: "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig",
+  rbac: "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+  rbacPerRoute: "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute",
+  localRateLimit: "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+  filterConfig: "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+  downstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+  upstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+  httpOptions: "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+  stdoutLog: "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+  earlyHeaderMutation:
+    "type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation",
+  downstreamConnections:
+    "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
+} as const;
+
+/** HTTP filter names: the keys of per-route configuration. */
+const filter = {
+  perAddressLimit: "shop.ratelimit.per_address",
+  grpcWeb: "envoy.filters.http.grpc_web",
+  transcoder: "envoy.filters.http.grpc_json_transcoder",
+  signInLimit: "shop.ratelimit.sign_in",
+  jwt: "envoy.filters.http.jwt_authn",
+  rbac: "envoy.filters.http.rbac",
+  perUserLimit: "shop.ratelimit.per_user",
+  router: "envoy.filters.http.router",
+} as const;
+
+const jwtMetadataNamespace = filter.jwt;
+const jwtPayloadKey = "jwt_payload";
+
+function seconds(ms: number): string {
+  return `${ms / 1000}s`;
+}
+
+function fullyEnabled(key: string) {
+  return { runtime_key: key, default_value: { numerator: 100, denominator: "HUNDRED" } };
+}
+
+function tokenBucket(limit: RateLimit) {
+  // Envoy refills continuously at tokens_per_fill / fill_interval, so 1 s intervals give a smooth rate.
+  return { max_tokens: limit.burst, tokens_per_fill: limit.rate, fill_interval: "1s" };
+}
+
+/** One local rate limit filter: each distinct descriptor value (address, user) gets its own bucket. */
+function rateLimitFilter(
+  name: string,
+  statPrefix: string,
+  maxTracked: number,
+  rules: Array<{ actions: unknown[]; entries: Array<{ key: string; value?: string }>; limit: RateLimit }>,
+) {
+  return {
+    name,
+    typed_config: {
+      "@type": type.localRateLimit,
+      stat_prefix: statPrefix,
+      // No token_bucket of its own: a request that matches no descriptor is not limited by this filter.
+      filter_enabled: fullyEnabled(`${statPrefix}.enabled`),
+      filter_enforced: fullyEnabled(`${statPrefix}.enforced`),
+      rate_limited_as_resource_exhausted: true,
+      max_dynamic_descriptors: maxTracked,
+      response_headers_to_add: [
+        { header: { key: "retry-after", value: "1" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
+      ],
+      rate_limits: rules.map((rule) => ({ actions: rule.actions })),
+      // An entry without a value is a wildcard: one token bucket per distinct value seen.
+      descriptors: rules.map((rule) => ({
+        entries: rule.entries.map((entry) => entry.value === undefined ? { key: entry.key } : entry),
+        token_bucket: tokenBucket(rule.limit),
+      })),
+    },
+  };
+}
+
+function upstreamTls(settings: GatewaySettings, sni: string, peerIdentity: string) {
+  return {
+    name: "envoy.transport_sockets.tls",
+    typed_config: {
+      "@type": type.upstreamTls,
+      sni,
+      common_tls_context: {
+        alpn_protocols: ["h2"],
+        // The services trust forwarded claims only from the identity `gateway`.
+        tls_certificates: [{
+          certificate_chain: { filename: `${settings.certsDir}/gateway.crt` },
+          private_key: { filename: `${settings.certsDir}/gateway.key` },
+        }],
+        validation_context: {
+          trusted_ca: { filename: `${settings.certsDir}/ca.crt` },
+          match_typed_subject_alt_names: [{
+            san_type: "URI",
+            matcher: { exact: `spiffe://shop.local/${peerIdentity}` },
+          }],
+        },
+      },
+    },
+  };
+}
+
+/** The EDS file of one service, relative to the endpoints directory. */
+export function endpointsFile(endpointsDir: string, service: UpstreamService): string {
+  return `${endpointsDir}/${service}.json`;
+}
+
+function cluster(settings: GatewaySettings, service: UpstreamService) {
+  return {
+    name: service,
+    type: "EDS",
+    eds_cluster_config: {
+      service_name: service,
+      eds_config: {
+        resource_api_version: "V3",
+        // Envoy picks up a change only when the file is replaced by a rename (services/edge does so).
+        path_config_source: {
+          path: endpointsFile(settings.endpointsDir, service),
+          watched_directory: { path: settings.endpointsDir },
+        },
+      },
+    },
+    connect_timeout: "2s",
+    lb_policy: "LEAST_REQUEST",
+    typed_extension_protocol_options: {
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": type.httpOptions,
+        explicit_http_config: {
+          http2_protocol_options: { connection_keepalive: { interval: "30s", timeout: "5s" } },
+        },
+      },
+    },
+    transport_socket: upstreamTls(settings, service, service),
+    health_checks: [{
+      timeout: "1s",
+      interval: seconds(settings.healthCheckIntervalMs),
+      interval_jitter: "0.1s",
+      unhealthy_threshold: 2,
+      healthy_threshold: 1,
+      // Checks a new endpoint before it gets traffic, so an instance still starting is not sent calls.
+      initial_jitter: "0s",
+      grpc_health_check: { service_name: "" },
+    }],
+    ignore_health_on_host_removal: true,
+    outlier_detection: {
+      consecutive_5xx: 5,
+      consecutive_gateway_failure: 3,
+      interval: "5s",
+      base_ejection_time: "10s",
+      max_ejection_percent: 50,
+    },
+  };
+}
+
+function retryPolicy(safe: boolean) {
+  return {
+    // `unavailable` is the gRPC status (a draining or overloaded instance); the others mean the call
+    // never reached an application, so even a call that writes may be sent again.
+    retry_on: safe
+      ? "unavailable,connect-failure,refused-stream,reset-before-request"
+      : "connect-failure,refused-stream,reset-before-request",
+    num_retries: 2,
+    retry_host_predicate: [{
+      name: "envoy.retry_host_predicates.previous_hosts",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
+      },
+    }],
+    host_selection_retry_max_attempts: 3,
+  };
+}
+
+const transcoderOff = { [filter.transcoder]: { "@type": type.filterConfig, disabled: true } };
+
+function jwtRequirement(name: "required" | "optional" | "disabled") {
+  return {
+    [filter.jwt]: name === "disabled"
+      ? { "@type": type.jwtPerRoute, disabled: true }
+      : { "@type": type.jwtPerRoute, requirement_name: name },
+  };
+}
+
+const adminOnly = {
+  [filter.rbac]: {
+    "@type": type.rbacPerRoute,
+    rbac: {
+      rules: {
+        action: "ALLOW",
+        policies: {
+          "admin-role": {
+            permissions: [{ any: true }],
+            principals: [{
+              sourced_metadata: {
+                metadata_source: "DYNAMIC",
+                metadata_matcher: {
+                  filter: jwtMetadataNamespace,
+                  path: [{ key: jwtPayloadKey }, { key: "role" }],
+                  value: { string_match: { exact: "admin" } },
+                },
+              },
+            }],
+          },
+        },
+      },
+    },
+  },
+};
+
+function methodRoute(settings: GatewaySettings, method: MethodPolicy) {
+  return {
+    name: method.path.slice(1),
+    match: { path: method.path },
+    route: {
+      cluster: method.upstream,
+      timeout: seconds(settings.upstreamTimeoutMs),
+      // A gRPC client's own deadline (grpc-timeout) wins when it is shorter.
+      max_stream_duration: { grpc_timeout_header_max: seconds(settings.upstreamTimeoutMs) },
+      retry_policy: retryPolicy(method.safe),
+    },
+    typed_per_filter_config: {
+      // Requests that arrive on the method path already are gRPC, gRPC-Web or Connect: passed through.
+      ...transcoderOff,
+      ...jwtRequirement(method.access === "public" ? "optional" : "required"),
+      ...(method.access === "admin" ? adminOnly : {}),
+    },
+  };
+}
+
+function routes(settings: GatewaySettings) {
+  return [
+    {
+      name: "jwks",
+      match: {
+        path: "/.well-known/jwks.json",
+        headers: [{ name: ":method", string_match: { exact: "GET" } }],
+      },
+      route: { cluster: "user", timeout: "5s", retry_policy: retryPolicy(true) },
+      typed_per_filter_config: { ...transcoderOff, ...jwtRequirement("disabled") },
+    },
+    {
+      // Stripe signs the raw body: plain HTTP, no transcoding, no token (the payment service checks the
+      // signature).
+      name: "stripe-webhook",
+      match: { path: "/v1/webhooks/stripe", headers: [{ name: ":method", string_match: { exact: "POST" } }] },
+      route: { cluster: "payment", timeout: "10s", retry_policy: retryPolicy(false) },
+      typed_per_filter_config: { ...transcoderOff, ...jwtRequirement("disabled") },
+    },
+    ...methodPolicies().map((method) => methodRoute(settings, method)),
+    {
+      // Everything else, the internal services included. A REST request is matched here first and then,
+      // rewritten by the transcoder, again against the method routes above.
+      name: "not-found",
+      match: { prefix: "/" },
+      direct_response: { status: 404, body: { inline_string: "no such route" } },
+      typed_per_filter_config: jwtRequirement("disabled"),
+    },
+  ];
+}
+
+/**
+ * Local replies to native gRPC and gRPC-Web clients keep Envoy's grpc-status and plain grpc-message; a
+ * REST request that the transcoder rewrote to gRPC (it has x-envoy-original-path) still gets JSON.
+ */
+const answeredWithJson = {
+  or_filter: {
+    filters: [
+      { header_filter: { header: { name: "x-envoy-original-path", present_match: true } } },
+      {
+        header_filter: {
+          header: {
+            name: "content-type",
+            string_match: { prefix: "application/grpc" },
+            invert_match: true,
+            treat_missing_header_as_empty: true,
+          },
+        },
+      },
+    ],
+  },
+};
+
+const jwtAudienceRefusal = [
+  {
+    status_code_filter: {
+      comparison: { op: "EQ", value: { default_value: 403, runtime_key: "local_reply.jwt_403" } },
+    },
+  },
+  {
+    extension_filter: {
+      name: "envoy.access_loggers.extension_filters.cel",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+        expression: "response.code_details.startsWith('jwt_authn_access_denied')",
+      },
+    },
+  },
+];
+
+function localReplyConfig() {
+  return {
+    mappers: [
+      // jwt_authn answers 403 for a token issued for another audience; to a client that is a token that
+      // does not work here, like an expired one: 401 (UNAUTHENTICATED).
+      {
+        filter: { and_filter: { filters: [...jwtAudienceRefusal, answeredWithJson] } },
+        status_code: 401,
+        body_format_override: {
+          json_format: { code: 16, message: "%LOCAL_REPLY_BODY%" },
+          content_type: "application/json",
+        },
+      },
+      { filter: { and_filter: { filters: jwtAudienceRefusal } }, status_code: 401 },
+      ...jsonErrorMappers(),
+    ],
+  };
+}
+
+function jsonErrorMappers() {
+  return Object.entries(localReplyCodes).map(([status, { code, message }]) => ({
+    filter: {
+      and_filter: {
+        filters: [
+          {
+            status_code_filter: {
+              comparison: {
+                op: "EQ",
+                value: { default_value: Number(status), runtime_key: `local_reply.${status}` },
+              },
+            },
+          },
+          answeredWithJson,
+        ],
+      },
+    },
+    body_format_override: {
+      json_format: { code, message: message ?? "%LOCAL_REPLY_BODY%" },
+      content_type: "application/json",
+    },
+  }));
+}
+
+const accessLogFormat = {
+  time: "%START_TIME%",
+  request_id: "%REQ(X-REQUEST-ID)%",
+  client: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
+  method: "%REQ(X-ENVOY-ORIGINAL-METHOD?:METHOD)%",
+  path: "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+  grpc_method: "%REQ(:PATH)%",
+  protocol: "%PROTOCOL%",
+  status: "%RESPONSE_CODE%",
+  grpc_status: "%GRPC_STATUS_NUMBER%",
+  flags: "%RESPONSE_FLAGS%",
+  details: "%RESPONSE_CODE_DETAILS%",
+  route: "%ROUTE_NAME%",
+  upstream: "%UPSTREAM_HOST%",
+  duration_ms: "%DURATION%",
+  upstream_ms: "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
+  bytes_in: "%BYTES_RECEIVED%",
+  bytes_out: "%BYTES_SENT%",
+  user_agent: "%REQ(USER-AGENT)%",
+};
+
+function httpFilters(settings: GatewaySettings) {
+  const { limits, jwt } = settings;
+  return [
+    // 1. Every request, per client address (the socket's, since use_remote_address trusts no header).
+    rateLimitFilter(filter.perAddressLimit, "per_address", limits.maxTrackedClients, [{
+      actions: [{ remote_address: {} }],
+      entries: [{ key: "remote_address" }],
+      limit: limits.perAddress,
+    }]),
+    // 2. gRPC-Web to gRPC (and back).
+    { name: filter.grpcWeb, typed_config: { "@type": type.grpcWeb } },
+    // 3. REST/JSON to gRPC: after it, the path is the gRPC method path for every kind of client.
+    {
+      name: filter.transcoder,
+      typed_config: {
+        "@type": type.transcoder,
+        proto_descriptor: settings.descriptorPath,
+        services: publicServices.map(({ service }) => service.typeName),
+        convert_grpc_status: true,
+        print_options: { always_print_primitive_fields: true },
+        request_validation_options: { reject_unknown_method: true, reject_unknown_query_parameters: true },
+      },
+    },
+    // 4. Login and register, per method and client address.
+    rateLimitFilter(
+      filter.signInLimit,
+      "sign_in",
+      limits.maxTrackedClients,
+      methodPolicies().filter((m) => m.signIn).map((m) => ({
+        actions: [
+          {
+            header_value_match: {
+              descriptor_key: "method",
+              descriptor_value: m.path,
+              headers: [{ name: ":path", string_match: { exact: m.path } }],
+            },
+          },
+          { remote_address: {} },
+        ],
+        entries: [{ key: "method", value: m.path }, { key: "remote_address" }],
+        limit: limits.signIn,
+      })),
+    ),
+    // 5. JWT: the route says whether a token is required, optional or not looked at.
+    {
+      name: filter.jwt,
+      typed_config: {
+        "@type": type.jwt,
+        providers: {
+          shop: {
+            issuer: jwt.issuer,
+            audiences: [jwt.audience],
+            remote_jwks: {
+              http_uri: { uri: "https://user/.well-known/jwks.json", cluster: "user", timeout: "2s" },
+              cache_duration: `${jwt.jwksCacheSeconds}s`,
+              // Fetched at start and refreshed in the background, so no request waits for it.
+              async_fetch: { failed_refetch_duration: "1s" },
+              retry_policy: { num_retries: 2 },
+            },
+            forward_payload_header: forwardedClaimsHeader,
+            payload_in_metadata: jwtPayloadKey,
+            clock_skew_seconds: 30,
+          },
+        },
+        requirement_map: {
+          required: { provider_name: "shop" },
+          optional: {
+            requires_any: { requirements: [{ provider_name: "shop" }, { allow_missing_or_failed: {} }] },
+          },
+        },
+        // A route without a requirement of its own needs a token: new routes are closed by default.
+        rules: [{ match: { prefix: "/" }, requires: { provider_name: "shop" } }],
+      },
+    },
+    // 6. Admin-only methods (per route): the verified token's `role` claim must be `admin`.
+    { name: filter.rbac, typed_config: { "@type": type.rbac } },
+    // 7. Requests with a verified token, per user.
+    rateLimitFilter(filter.perUserLimit, "per_user", limits.maxTrackedClients, [{
+      actions: [{
+        metadata: {
+          descriptor_key: "user",
+          metadata_key: { key: jwtMetadataNamespace, path: [{ key: jwtPayloadKey }, { key: "sub" }] },
+          source: "DYNAMIC",
+          skip_if_absent: true,
+        },
+      }],
+      entries: [{ key: "user" }],
+      limit: limits.perUser,
+    }]),
+    { name: filter.router, typed_config: { "@type": type.router } },
+  ];
+}
+
+/**
+ * The complete Envoy bootstrap for the gateway, as a JSON-serializable object.
+ *
+ * @example
+ * ```ts
+ * const config = gatewayConfig(defaultGatewaySettings("certs/dev", "/tmp/eds", "proto/gen/shop.binpb"));
+ * const text = JSON.stringify(config, null, 2);
+ * ```
+ */
+export function gatewayConfig(settings: GatewaySettings): Record<string, unknown> {
+  return {
+    node: { id: "gateway", cluster: "gateway" },
+    admin: {
+      address: { socket_address: { address: "127.0.0.1", port_value: settings.adminPort } },
+    },
+    overload_manager: {
+      resource_monitors: [{
+        name: "envoy.resource_monitors.global_downstream_max_connections",
+        typed_config: { "@type": type.downstreamConnections, max_active_downstream_connections: 50_000 },
+      }],
+    },
+    static_resources: {
+      listeners: [{
+        name: "gateway",
+        address: { socket_address: { address: settings.host, port_value: settings.port } },
+        per_connection_buffer_limit_bytes: 1_048_576,
+        filter_chains: [{
+          transport_socket: {
+            name: "envoy.transport_sockets.tls",
+            typed_config: {
+              "@type": type.downstreamTls,
+              common_tls_context: {
+                alpn_protocols: ["h2", "http/1.1"],
+                tls_params: { tls_minimum_protocol_version: "TLSv1_2" },
+                tls_certificates: [{
+                  certificate_chain: { filename: `${settings.certsDir}/gateway.crt` },
+                  private_key: { filename: `${settings.certsDir}/gateway.key` },
+                }],
+              },
+            },
+          },
+          filters: [{
+            name: "envoy.filters.network.http_connection_manager",
+            typed_config: {
+              "@type": type.hcm,
+              stat_prefix: "gateway",
+              codec_type: "AUTO",
+              // The client address is the socket's; a client-sent x-forwarded-for is not believed.
+              use_remote_address: true,
+              xff_num_trusted_hops: 0,
+              generate_request_id: true,
+              preserve_external_request_id: true,
+              always_set_request_id_in_response: true,
+              normalize_path: true,
+              merge_slashes: true,
+              path_with_escaped_slashes_action: "REJECT_REQUEST",
+              server_name: "shop-gateway",
+              common_http_protocol_options: {
+                idle_timeout: "300s",
+                headers_with_underscores_action: "REJECT_REQUEST",
+              },
+              http2_protocol_options: { max_concurrent_streams: 100 },
+              stream_idle_timeout: "60s",
+              request_headers_timeout: "10s",
+              // The verified claims are the only x-jwt-payload a service may see: a client's copy goes
+              // before any filter runs (a route-level request_headers_to_remove would run after jwt_authn
+              // and drop the verified copy too).
+              early_header_mutation_extensions: [{
+                name: "envoy.http.early_header_mutation.header_mutation",
+                typed_config: {
+                  "@type": type.earlyHeaderMutation,
+                  mutations: [{ remove: forwardedClaimsHeader }],
+                },
+              }],
+              access_log: [{
+                name: "envoy.access_loggers.stdout",
+                typed_config: { "@type": type.stdoutLog, log_format: { json_format: accessLogFormat } },
+              }],
+              local_reply_config: localReplyConfig(),
+              route_config: {
+                name: "shop",
+                virtual_hosts: [{ name: "shop", domains: ["*"], routes: routes(settings) }],
+              },
+              http_filters: httpFilters(settings),
+            },
+          }],
+        }],
+      }],
+      clusters: upstreamServices.map((service) => cluster(settings, service)),
+    },
+  };
+}

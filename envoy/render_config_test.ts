@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { envoyBinary } from "@shop/platform/testing";
+import { InventoryService } from "@shop/proto/product";
+import { PaymentProcessorService } from "@shop/proto/payment";
+import { defaultGatewaySettings, gatewayConfig, methodPolicies, publicServices } from "./gateway_config.ts";
+import { writeGatewayConfig } from "./render_config.ts";
+
+const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+async function validate(path: string): Promise<{ success: boolean; output: string }> {
+  const out = await new Deno.Command(envoyBinary(), {
+    args: ["--mode", "validate", "-c", path, "--use-dynamic-base-id"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { success: out.success, output: decoder.decode(out.stdout) + decoder.decode(out.stderr) };
+}
+
+type Route = { name: string; match: { path?: string; prefix?: string }; typed_per_filter_config?: object };
+
+function routesOf(config: Record<string, unknown>): Route[] {
+  // deno-lint-ignore no-explicit-any -- walking the rendered JSON
+  const listener = (config as any).static_resources.listeners[0];
+  return listener.filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+}
+
+Deno.test("the rendered configuration passes envoy --mode validate, with its EDS files in place", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gateway-render-" });
+  try {
+    const settings = defaultGatewaySettings(
+      `${root}/certs/dev`,
+      `${dir}/endpoints`,
+      `${root}/proto/gen/shop.binpb`,
+    );
+    await writeGatewayConfig(settings, `${dir}/envoy.json`);
+    const { success, output } = await validate(`${dir}/envoy.json`);
+    assert.ok(success, output);
+    assert.match(output, /OK/);
+    for (const service of ["user", "product", "order", "payment"]) {
+      await Deno.stat(`${dir}/endpoints/${service}.json`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the renderer reads SHOP_GATEWAY_PORT and limits from the environment", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gateway-render-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${root}/envoy/render_config.ts`,
+        `--out=${dir}/envoy.json`,
+        `--endpoints.dir=${dir}/eds`,
+      ],
+      env: { SHOP_GATEWAY_PORT: "9443", SHOP_GATEWAY_LIMITS_SIGN_IN_RATE: "7", NO_COLOR: "1" },
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const text = await Deno.readTextFile(`${dir}/envoy.json`);
+    const config = JSON.parse(text);
+    assert.equal(config.static_resources.listeners[0].address.socket_address.port_value, 9443);
+    assert.match(text, /"tokens_per_fill": 7/);
+    assert.equal(config.admin.address.socket_address.address, "127.0.0.1", "admin is loopback only");
+
+    const bad = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${root}/envoy/render_config.ts`, `--out=${dir}/x.json`],
+      env: { SHOP_GATEWAY_PORT: "99999", NO_COLOR: "1" },
+      stderr: "piped",
+    }).output();
+    assert.equal(bad.code, 2);
+    assert.match(new TextDecoder().decode(bad.stderr), /port/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("every public method has its own route and rule; internal services have none", () => {
+  const config = gatewayConfig(defaultGatewaySettings("/c", "/e", "/d"));
+  const routes = routesOf(config);
+  const methodRoutes = routes.filter((r) => r.match.path?.startsWith("/shop."));
+  const publicMethods = publicServices.flatMap(({ service }) =>
+    service.methods.map((m) => `/${service.typeName}/${m.name}`)
+  );
+  assert.deepEqual(methodRoutes.map((r) => r.match.path).sort(), publicMethods.sort());
+  for (const internal of [InventoryService, PaymentProcessorService]) {
+    assert.ok(!JSON.stringify(config).includes(internal.typeName), `${internal.typeName} is never routed`);
+  }
+  // Every route says what jwt_authn does on it: nothing is left to chance.
+  for (const route of routes) {
+    assert.ok(
+      route.typed_per_filter_config && "envoy.filters.http.jwt_authn" in route.typed_per_filter_config,
+      route.name,
+    );
+  }
+  assert.deepEqual(
+    methodPolicies().filter((m) => m.access === "admin").map((m) => m.path).sort(),
+    [
+      "/shop.order.v1.OrderService/UpdateOrderStatus",
+      "/shop.payment.v1.PaymentService/RefundPayment",
+      "/shop.product.v1.ProductService/CreateProduct",
+      "/shop.product.v1.ProductService/DeleteProduct",
+      "/shop.product.v1.ProductService/UpdateProduct",
+      "/shop.user.v1.UserService/ListUsers",
+      "/shop.user.v1.UserService/SetUserRole",
+    ],
+  );
+  assert.deepEqual(
+    methodPolicies().filter((m) => m.access === "public").map((m) => m.path).sort(),
+    [
+      "/shop.product.v1.ProductService/GetProduct",
+      "/shop.product.v1.ProductService/ListProducts",
+      "/shop.user.v1.AuthService/Login",
+      "/shop.user.v1.AuthService/RefreshToken",
+      "/shop.user.v1.UserService/RegisterUser",
+    ],
+  );
+  const last = routes.at(-1);
+  assert.deepEqual(last?.match, { prefix: "/" }, "the catch-all 404 comes last");
+});

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { startBridge } from "./bridge.ts";
+import { edsDocument, endpointsFilePath, ensureEndpointFiles, writeFileAtomically } from "./eds_files.ts";
+import { parseStaticEndpoints, StaticEndpointSource } from "./endpoint_source.ts";
+
+Deno.test("static endpoints are read from service=address:port and bad entries are refused by name", () => {
+  assert.deepEqual(parseStaticEndpoints(["user=127.0.0.1:50051", "order=[::1]:50053"]), [
+    { service: "user", address: "127.0.0.1", port: 50051 },
+    { service: "order", address: "::1", port: 50053 },
+  ]);
+  for (const bad of ["user=localhost:50051", "user=127.0.0.1", "user=127.0.0.1:70000", "=127.0.0.1:1"]) {
+    assert.throws(() => parseStaticEndpoints([bad]), new RegExp(bad.replace(/[[\]]/g, "\\$&")));
+  }
+});
+
+Deno.test("an EDS document lists only its service's endpoints, in a stable order", () => {
+  const doc = edsDocument("product", [
+    { service: "product", address: "127.0.0.1", port: 50060 },
+    { service: "user", address: "127.0.0.1", port: 50051 },
+    { service: "product", address: "127.0.0.1", port: 50052 },
+  ], "7");
+  assert.deepEqual(doc, {
+    version_info: "7",
+    resources: [{
+      "@type": "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+      cluster_name: "product",
+      endpoints: [{
+        lb_endpoints: [50052, 50060].map((port) => ({
+          endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } },
+        })),
+      }],
+    }],
+  });
+});
+
+Deno.test("the bridge rewrites every service's file on each change, atomically, leaving no temp files", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "edge-test-" });
+  try {
+    await ensureEndpointFiles(dir, ["user"]);
+    const source = new StaticEndpointSource([{ service: "user", address: "127.0.0.1", port: 50051 }]);
+    const bridge = await startBridge({ source, dir, services: ["user", "order"] });
+    const read = async (service: string) =>
+      JSON.parse(await Deno.readTextFile(endpointsFilePath(dir, service)));
+    const ports = async (service: string) =>
+      (await read(service)).resources[0].endpoints.flatMap((group: { lb_endpoints: unknown[] }) =>
+        group.lb_endpoints.map((e) =>
+          (e as { endpoint: { address: { socket_address: { port_value: number } } } })
+            .endpoint.address.socket_address.port_value
+        )
+      );
+    assert.deepEqual(await ports("user"), [50051]);
+    assert.deepEqual(await ports("order"), [], "a service without instances gets an empty assignment");
+    const before = (await read("user")).version_info;
+
+    await source.set([
+      { service: "user", address: "127.0.0.1", port: 50051 },
+      { service: "user", address: "127.0.0.1", port: 50061 },
+    ]);
+    assert.deepEqual(await ports("user"), [50051, 50061]);
+    assert.notEqual((await read("user")).version_info, before, "every write has a new version");
+    await bridge.stop();
+    const names = [];
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    assert.deepEqual(names.sort(), ["order.json", "user.json"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an atomic write replaces the file by a rename, so a reader never sees half of it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "edge-test-" });
+  try {
+    const path = `${dir}/user.json`;
+    await writeFileAtomically(path, "old");
+    const inode = (await Deno.stat(path)).ino;
+    await writeFileAtomically(path, "new");
+    assert.equal(await Deno.readTextFile(path), "new");
+    assert.notEqual((await Deno.stat(path)).ino, inode, "a new file was moved into place");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,275 @@
+import postgres, { type Sql, type TransactionSql } from "postgres";
+import { invalidPaymentState, refundExceedsPayment } from "../domain/errors.ts";
+import type { ChargeStatus, Payment, Refund, RefundStatus } from "../domain/payment.ts";
+import type {
+  ChargeSettlement,
+  LedgerEffect,
+  NewPayment,
+  NewRefund,
+  PaymentCursor,
+  PaymentPage,
+  PaymentStore,
+  RefundSettlement,
+} from "../domain/ports.ts";
+
+interface PaymentRow {
+  id: string;
+  order_id: string;
+  user_id: string;
+  currency_code: string;
+  amount_minor: string;
+  payment_method: string;
+  idempotency_key: string;
+  charge_status: ChargeStatus;
+  stripe_payment_intent_id: string | null;
+  failure_reason: string;
+  decline_code: string;
+  create_time: Date;
+  update_time: Date;
+}
+
+interface RefundRow {
+  id: string;
+  payment_id: string;
+  amount_minor: string;
+  reason: string;
+  idempotency_key: string;
+  status: RefundStatus;
+  stripe_refund_id: string | null;
+  failure_reason: string;
+  create_time: Date;
+  update_time: Date;
+}
+
+const paymentColumns = `id, order_id, user_id, currency_code, amount_minor, payment_method, idempotency_key,
+  charge_status, stripe_payment_intent_id, failure_reason, decline_code, create_time, update_time`;
+
+function toRefund(row: RefundRow): Refund {
+  return {
+    id: row.id,
+    paymentId: row.payment_id,
+    amountMinor: BigInt(row.amount_minor),
+    reason: row.reason,
+    idempotencyKey: row.idempotency_key,
+    status: row.status,
+    stripeRefundId: row.stripe_refund_id ?? undefined,
+    failureReason: row.failure_reason,
+    createTime: row.create_time,
+    updateTime: row.update_time,
+  };
+}
+
+function toPayment(row: PaymentRow, refunds: Refund[]): Payment {
+  return {
+    id: row.id,
+    orderId: row.order_id,
+    userId: row.user_id,
+    amount: { currencyCode: row.currency_code, amountMinor: BigInt(row.amount_minor) },
+    paymentMethod: row.payment_method,
+    idempotencyKey: row.idempotency_key,
+    chargeStatus: row.charge_status,
+    stripePaymentIntentId: row.stripe_payment_intent_id ?? undefined,
+    failureReason: row.failure_reason,
+    declineCode: row.decline_code,
+    refunds,
+    createTime: row.create_time,
+    updateTime: row.update_time,
+  };
+}
+
+/**
+ * The payment ledger on PostgreSQL (schema in `migrations/`). The unique order id arbitrates concurrent
+ * charges; refunds reserve their amount under the payment's row lock, and a trigger plus a CHECK keep the
+ * reserved total within the captured amount whatever the code does; webhook events are applied in the
+ * same transaction that stores their id.
+ *
+ * @example
+ * ```ts
+ * import postgres from "postgres";
+ * const store = new PostgresPaymentStore(postgres("postgres://127.0.0.1:5432/payments"));
+ * ```
+ */
+export class PostgresPaymentStore implements PaymentStore {
+  #sql: Sql;
+
+  /** Uses a pool the caller owns (and closes). */
+  constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  async beginCharge(payment: NewPayment): Promise<{ payment: Payment; created: boolean }> {
+    const [inserted] = await this.#sql<{ id: string }[]>`
+      INSERT INTO payments (id, order_id, user_id, currency_code, amount_minor, payment_method, idempotency_key,
+                            charge_status, create_time, update_time)
+      VALUES (${payment.id}, ${payment.orderId}, ${payment.userId}, ${payment.amount.currencyCode},
+              ${payment.amount.amountMinor.toString()}, ${payment.paymentMethod}, ${payment.idempotencyKey},
+              'pending', ${payment.createTime}, ${payment.createTime})
+      ON CONFLICT (order_id) DO NOTHING
+      RETURNING id`;
+    // ON CONFLICT waits for a concurrent insert of the same order to commit, so the row is there now.
+    const stored = await this.findPaymentByOrder(payment.orderId);
+    if (!stored) throw new Error(`payment of order ${payment.orderId} neither inserted nor found`);
+    return { payment: stored, created: inserted !== undefined };
+  }
+
+  async settleCharge(
+    paymentId: string,
+    settlement: ChargeSettlement,
+    now: Date,
+  ): Promise<Payment | undefined> {
+    await this.#sql.begin((tx) => settleCharge(tx, paymentId, settlement, now));
+    return await this.findPayment(paymentId);
+  }
+
+  async findPayment(id: string): Promise<Payment | undefined> {
+    const rows = await this.#sql<PaymentRow[]>`
+      SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments WHERE id = ${id}`;
+    return (await this.#withRefunds(rows))[0];
+  }
+
+  async findPaymentByOrder(orderId: string): Promise<Payment | undefined> {
+    const rows = await this.#sql<PaymentRow[]>`
+      SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments WHERE order_id = ${orderId}`;
+    return (await this.#withRefunds(rows))[0];
+  }
+
+  async findPaymentByIntent(paymentIntentId: string): Promise<Payment | undefined> {
+    const rows = await this.#sql<PaymentRow[]>`
+      SELECT ${
+      this.#sql.unsafe(paymentColumns)
+    } FROM payments WHERE stripe_payment_intent_id = ${paymentIntentId}`;
+    return (await this.#withRefunds(rows))[0];
+  }
+
+  async listPayments(
+    orderId: string,
+    pageSize: number,
+    after: PaymentCursor | undefined,
+  ): Promise<PaymentPage> {
+    const rows = after
+      ? await this.#sql<PaymentRow[]>`
+          SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments
+          WHERE order_id = ${orderId} AND (create_time, id) > (${after.createTime}, ${after.id})
+          ORDER BY create_time, id LIMIT ${pageSize + 1}`
+      : await this.#sql<PaymentRow[]>`
+          SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments
+          WHERE order_id = ${orderId} ORDER BY create_time, id LIMIT ${pageSize + 1}`;
+    const payments = await this.#withRefunds(rows.slice(0, pageSize));
+    const last = payments[payments.length - 1];
+    return {
+      payments,
+      next: rows.length > pageSize && last ? { createTime: last.createTime, id: last.id } : undefined,
+    };
+  }
+
+  async beginRefund(refund: NewRefund): Promise<{ refund: Refund; created: boolean }> {
+    try {
+      return await this.#sql.begin(async (tx) => {
+        // The payment's row lock serializes refunds of one payment: what is left is read and reserved
+        // by one transaction at a time.
+        const [payment] = await tx<
+          { amount_minor: string; refund_reserved_minor: string; charge_status: string }[]
+        >`
+          SELECT amount_minor, refund_reserved_minor, charge_status FROM payments
+          WHERE id = ${refund.paymentId} FOR UPDATE`;
+        if (!payment) throw new Error(`payment ${refund.paymentId} not found`);
+        const [existing] = await tx<RefundRow[]>`
+          SELECT * FROM refunds WHERE idempotency_key = ${refund.idempotencyKey}`;
+        if (existing) return { refund: toRefund(existing), created: false };
+        if (payment.charge_status !== "succeeded") {
+          throw invalidPaymentState("only a successful payment can be refunded");
+        }
+        const left = BigInt(payment.amount_minor) - BigInt(payment.refund_reserved_minor);
+        if (refund.amountMinor <= 0n || refund.amountMinor > left) throw refundExceedsPayment(left);
+        const [row] = await tx<RefundRow[]>`
+          INSERT INTO refunds (id, payment_id, amount_minor, reason, idempotency_key, status, create_time, update_time)
+          VALUES (${refund.id}, ${refund.paymentId}, ${refund.amountMinor.toString()}, ${refund.reason},
+                  ${refund.idempotencyKey}, 'pending', ${refund.createTime}, ${refund.createTime})
+          RETURNING *`;
+        if (!row) throw new Error("INSERT returned no row");
+        await tx`UPDATE payments SET update_time = ${refund.createTime} WHERE id = ${refund.paymentId}`;
+        return { refund: toRefund(row), created: true };
+      });
+    } catch (error) {
+      // The CHECK on payments is the backstop should anything above ever let too much through.
+      if (error instanceof postgres.PostgresError && error.code === "23514") {
+        const payment = await this.findPayment(refund.paymentId);
+        const reserved = payment?.refunds.reduce((s, r) =>
+          r.status === "failed" ? s : s + r.amountMinor, 0n) ?? 0n;
+        throw refundExceedsPayment((payment?.amount.amountMinor ?? 0n) - reserved);
+      }
+      throw error;
+    }
+  }
+
+  async settleRefund(refundId: string, settlement: RefundSettlement, now: Date): Promise<void> {
+    await this.#sql.begin((tx) => settleRefund(tx, refundId, settlement, now));
+  }
+
+  async applyWebhookEvent(
+    event: { id: string; type: string },
+    effects: LedgerEffect[],
+    now: Date,
+  ): Promise<boolean> {
+    return await this.#sql.begin(async (tx) => {
+      const [fresh] = await tx`
+        INSERT INTO webhook_events (event_id, type, receive_time) VALUES (${event.id}, ${event.type}, ${now})
+        ON CONFLICT (event_id) DO NOTHING RETURNING event_id`;
+      if (!fresh) return false;
+      for (const effect of effects) {
+        if (effect.kind === "charge") await settleCharge(tx, effect.paymentId, effect.settlement, now);
+        else await settleRefund(tx, effect.refundId, effect.settlement, now);
+      }
+      return true;
+    });
+  }
+
+  async #withRefunds(rows: PaymentRow[]): Promise<Payment[]> {
+    if (rows.length === 0) return [];
+    const refunds = await this.#sql<RefundRow[]>`
+      SELECT * FROM refunds WHERE payment_id IN ${this.#sql(rows.map((row) => row.id))}
+      ORDER BY create_time, id`;
+    return rows.map((row) => toPayment(row, refunds.filter((r) => r.payment_id === row.id).map(toRefund)));
+  }
+}
+
+/** Only a pending charge takes an outcome; a missing PaymentIntent id is always recorded. */
+async function settleCharge(
+  tx: TransactionSql,
+  id: string,
+  settlement: ChargeSettlement,
+  now: Date,
+): Promise<void> {
+  const status = settlement.kind;
+  const failureReason = settlement.kind === "failed" ? settlement.failureReason : "";
+  const declineCode = settlement.kind === "failed" ? settlement.declineCode : "";
+  // Every right-hand side reads the row as it was before this UPDATE.
+  await tx`
+    UPDATE payments SET
+      stripe_payment_intent_id = COALESCE(stripe_payment_intent_id, ${settlement.paymentIntentId ?? null}),
+      charge_status = CASE WHEN charge_status = 'pending' THEN ${status} ELSE charge_status END,
+      failure_reason = CASE WHEN charge_status = 'pending' AND ${status} = 'failed' THEN ${failureReason}
+                            ELSE failure_reason END,
+      decline_code = CASE WHEN charge_status = 'pending' AND ${status} = 'failed' THEN ${declineCode}
+                          ELSE decline_code END,
+      update_time = ${now}
+    WHERE id = ${id}`;
+}
+
+/** Only a pending refund takes an outcome; the trigger frees the amount of a failed one. */
+async function settleRefund(
+  tx: TransactionSql,
+  id: string,
+  settlement: RefundSettlement,
+  now: Date,
+): Promise<void> {
+  const [row] = await tx<{ payment_id: string }[]>`
+    UPDATE refunds SET
+      status = ${settlement.kind},
+      stripe_refund_id = COALESCE(${settlement.stripeRefundId ?? null}, stripe_refund_id),
+      failure_reason = ${settlement.kind === "failed" ? settlement.failureReason : ""},
+      update_time = ${now}
+    WHERE id = ${id} AND status = 'pending'
+    RETURNING payment_id`;
+  if (row) await tx`UPDATE payments SET update_time = ${now} WHERE id = ${row.payment_id}`;
+}

@@ -1,0 +1,64 @@
+/**
+ * DEV/TEST TOOL: runs the Stripe test-mode simulator as its own process, in front of stripe-mock, for
+ * `deno task dev`. Never part of a production deployment.
+ *
+ * ```sh
+ * SHOP_STRIPE_SIMULATOR_UPSTREAM_URL=http://127.0.0.1:12111 \
+ * SHOP_STRIPE_SIMULATOR_WEBHOOK_URL=https://127.0.0.1:50054/v1/webhooks/stripe \
+ * SHOP_STRIPE_SIMULATOR_WEBHOOK_CERTS_DIR=certs/dev \
+ *   deno run -A services/payment/stripe_simulator/main.ts
+ * ```
+ *
+ * @module
+ */
+import { loadConfigOrExit, string, tcpPort, url } from "@shop/platform/config";
+import { serviceLogger, setupLogging } from "@shop/platform/log";
+import { readTlsFiles } from "@shop/platform/tls";
+import { devStripe } from "../config.ts";
+import { startStripeSimulator, type WebhookTarget } from "./simulator.ts";
+
+const config = loadConfigOrExit({
+  server: { host: string({ default: "127.0.0.1" }), port: tcpPort({ default: 12112 }) },
+  upstream: { url: url({ schemes: ["http", "https"], default: "http://127.0.0.1:12111" }) },
+  webhook: {
+    /** Where events go; none are sent when empty. */
+    url: string({ default: "" }),
+    secret: string({ default: devStripe.webhookSecret, secret: true }),
+    /** When set, events are sent with this client certificate (the payment service wants mTLS). */
+    certsDir: string({ default: "" }),
+    identity: string({ default: "client" }),
+  },
+}, { envPrefix: "SHOP_STRIPE_SIMULATOR", args: Deno.args });
+
+await setupLogging({ service: "stripe-simulator", instance: "stripe-simulator", level: "info" });
+const log = serviceLogger("main");
+
+let webhook: WebhookTarget | undefined;
+if (config.webhook.url) {
+  const tls = config.webhook.certsDir
+    ? await readTlsFiles(config.webhook.certsDir, config.webhook.identity)
+    : undefined;
+  webhook = {
+    url: config.webhook.url,
+    secret: config.webhook.secret,
+    ...(tls ? { client: Deno.createHttpClient({ caCerts: [tls.ca], cert: tls.cert, key: tls.key }) } : {}),
+  };
+}
+const simulator = await startStripeSimulator({
+  upstream: config.upstream.url,
+  port: config.server.port,
+  hostname: config.server.host,
+  ...(webhook ? { webhook } : {}),
+});
+log.info("Serving stripe-simulator (DEV/TEST ONLY) on {url}", {
+  url: simulator.url,
+  upstream: config.upstream.url,
+});
+
+const stop = async () => {
+  await simulator.close();
+  webhook?.client?.close();
+  Deno.exit(0);
+};
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);

@@ -1,0 +1,181 @@
+import assert from "node:assert/strict";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { ProductSchema, ProductService } from "@shop/proto/product";
+import { DomainError } from "../errors/domain_error.ts";
+import { type RunningServer, startServer } from "../server/start_server.ts";
+import { etcdForTests } from "../testing/etcd.ts";
+import { freePort } from "../testing/net.ts";
+import { ensureDevCertificates, readTlsFiles } from "../tls/tls_files.ts";
+import { createDiscoveryTransport } from "./discovery_transport.ts";
+import { EtcdClient } from "./etcd_client.ts";
+import { registerInstance } from "./registration.ts";
+import { createResolver } from "./resolver.ts";
+
+const certsDir = await ensureDevCertificates();
+const serverTls = await readTlsFiles(certsDir, "product");
+const clientTls = await readTlsFiles(certsDir, "gateway");
+
+/** A catalog server that names itself in `x-served-by` and counts the calls its handler ran. */
+async function catalogServer(name: string, options: { refuseAsShuttingDown?: boolean } = {}) {
+  const handled: string[] = [];
+  const server = await startServer({
+    service: "sample",
+    port: 0,
+    transport: { tls: serverTls },
+    // Stands in for the kit's drain interceptor, which refuses calls this way while a server drains.
+    interceptors: options.refuseAsShuttingDown
+      ? [() => () => {
+        throw new DomainError("unavailable", "SHUTTING_DOWN", "server is shutting down");
+      }]
+      : [],
+    routes(router) {
+      router.service(ProductService, {
+        getProduct(request, context) {
+          handled.push(request.id);
+          context.responseHeader.set("x-served-by", name);
+          if (request.id === "flaky") {
+            throw new DomainError("unavailable", "DEPENDENCY_UNAVAILABLE", "the database is away");
+          }
+          return { product: create(ProductSchema, { id: request.id, name }) };
+        },
+      });
+    },
+  });
+  return { name, server, handled };
+}
+
+async function registerAll(etcdUrl: string, prefix: string, servers: RunningServer[]) {
+  for (const [i, server] of servers.entries()) {
+    await registerInstance(server, { etcd: etcdUrl, service: "sample", instanceId: `s-${i}`, prefix });
+  }
+}
+
+Deno.test("calls are spread over every instance, and an instance that refuses connections is skipped", async () => {
+  await using ns = await (await etcdForTests()).createNamespace({ label: "spread" });
+  const prefix = `${ns.prefix}services`;
+  const a = await catalogServer("a");
+  const b = await catalogServer("b");
+  const etcd = new EtcdClient({ endpoints: ns.url });
+  // An instance that died without leaving: its key is still there, its port refuses connections.
+  const deadPort = freePort();
+  await etcd.put(
+    `${prefix}/sample/dead`,
+    JSON.stringify({ service: "sample", instanceId: "dead", address: "127.0.0.1", port: deadPort }),
+  );
+  await registerAll(ns.url, prefix, [a.server, b.server]);
+  const resolver = createResolver({ etcd: ns.url, prefix });
+  const transport = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
+  try {
+    await resolver.ready();
+    assert.equal(resolver.endpoints("sample").length, 3);
+    const catalog = createClient(ProductService, transport);
+    const servedBy: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      await catalog.getProduct({ id: `p-${i}` }, {
+        onHeader: (headers) => servedBy.push(headers.get("x-served-by") ?? "?"),
+      });
+    }
+    assert.equal(servedBy.length, 30, "every call succeeded");
+    const count = (name: string) => servedBy.filter((s) => s === name).length;
+    assert.ok(count("a") >= 10 && count("b") >= 10, `a: ${count("a")}, b: ${count("b")}`);
+    assert.equal(a.handled.length + b.handled.length, 30, "no call ran twice");
+  } finally {
+    transport.close();
+    await resolver.close();
+    etcd.close();
+    await a.server.shutdown();
+    await b.server.shutdown();
+  }
+});
+
+Deno.test("an UNAVAILABLE from a handler is retried elsewhere only for methods declared idempotent", async () => {
+  // GetProduct is declared NO_SIDE_EFFECTS in the proto, so the default transport retries it; a caller
+  // that says otherwise gets one attempt.
+  await using ns = await (await etcdForTests()).createNamespace({ label: "idempotent" });
+  const prefix = `${ns.prefix}services`;
+  const a = await catalogServer("a");
+  const b = await catalogServer("b");
+  await registerAll(ns.url, prefix, [a.server, b.server]);
+  const resolver = createResolver({ etcd: ns.url, prefix });
+  const plain = createDiscoveryTransport({
+    resolver,
+    service: "sample",
+    tls: clientTls,
+    isIdempotent: () => false,
+  });
+  const idempotent = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
+  try {
+    await resolver.ready();
+    const once = await createClient(ProductService, plain).getProduct({ id: "flaky" }).catch(
+      ConnectError.from,
+    );
+    assert.ok(once instanceof ConnectError);
+    assert.equal(once.code, Code.Unavailable);
+    assert.equal(
+      a.handled.length + b.handled.length,
+      1,
+      "declared not idempotent by the caller: one attempt",
+    );
+
+    const before = [a.handled.length, b.handled.length];
+    const twice = await createClient(ProductService, idempotent).getProduct({ id: "flaky" }).catch(
+      ConnectError.from,
+    );
+    assert.ok(twice instanceof ConnectError);
+    assert.equal(
+      a.handled.length + b.handled.length,
+      3,
+      "declared idempotent by the proto: tried on the other instance too",
+    );
+    assert.deepEqual([a.handled.length, b.handled.length], [(before[0] ?? 0) + 1, (before[1] ?? 0) + 1]);
+  } finally {
+    plain.close();
+    idempotent.close();
+    await resolver.close();
+    await a.server.shutdown();
+    await b.server.shutdown();
+  }
+});
+
+Deno.test("a call refused with SHUTTING_DOWN is sent to another instance, idempotent or not", async () => {
+  await using ns = await (await etcdForTests()).createNamespace({ label: "draining" });
+  const prefix = `${ns.prefix}services`;
+  const leaving = await catalogServer("leaving", { refuseAsShuttingDown: true });
+  const staying = await catalogServer("staying");
+  await registerAll(ns.url, prefix, [leaving.server, staying.server]);
+  const resolver = createResolver({ etcd: ns.url, prefix });
+  const transport = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
+  try {
+    await resolver.ready();
+    const catalog = createClient(ProductService, transport);
+    for (let i = 0; i < 6; i++) {
+      const { product } = await catalog.getProduct({ id: `p-${i}` });
+      assert.equal(product?.name, "staying");
+    }
+    assert.equal(staying.handled.length, 6);
+  } finally {
+    transport.close();
+    await resolver.close();
+    await leaving.server.shutdown();
+    await staying.server.shutdown();
+  }
+});
+
+Deno.test("a service with no registered instance fails with UNAVAILABLE naming it", async () => {
+  await using ns = await (await etcdForTests()).createNamespace({ label: "none" });
+  const resolver = createResolver({ etcd: ns.url, prefix: `${ns.prefix}services` });
+  const transport = createDiscoveryTransport({ resolver, service: "payment", tls: clientTls });
+  try {
+    await resolver.ready();
+    const error = await createClient(ProductService, transport).getProduct({ id: "p-1" }).catch(
+      ConnectError.from,
+    );
+    assert.ok(error instanceof ConnectError);
+    assert.equal(error.code, Code.Unavailable);
+    assert.match(error.rawMessage, /no endpoint of service payment to call \(none is registered\)/);
+  } finally {
+    transport.close();
+    await resolver.close();
+  }
+});

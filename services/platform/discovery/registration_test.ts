@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import type { ShutdownPhase } from "../server/start_server.ts";
+import { etcdForTests } from "../testing/etcd.ts";
+import { delay } from "../testing/process_group.ts";
+import { EtcdClient } from "./etcd_client.ts";
+import { parseInstanceRecord } from "./instance.ts";
+import { registerInstance } from "./registration.ts";
+
+/** Stands in for a RunningServer: registration only needs its URL and its shutdown hooks. */
+function fakeServer(url: string) {
+  const hooks: Record<ShutdownPhase, Array<() => unknown>> = { deregister: [], close: [] };
+  return {
+    url,
+    onShutdown(phase: ShutdownPhase, hook: () => unknown) {
+      hooks[phase].push(hook);
+    },
+    async runDeregisterHooks() {
+      for (const hook of hooks.deregister) await hook();
+    },
+  };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await delay(100);
+  }
+  throw new Error(`gave up waiting ${timeoutMs} ms for ${what}`);
+}
+
+Deno.test("an instance registers under <prefix>/<service>/<instance-id> with a leased JSON record", async () => {
+  await using ns = await (await etcdForTests()).createNamespace({ label: "register" });
+  const etcd = new EtcdClient({ endpoints: ns.url });
+  const server = fakeServer("https://127.0.0.1:45123");
+  const prefix = `${ns.prefix}services`;
+  try {
+    const registration = await registerInstance(server, {
+      etcd,
+      service: "product",
+      instanceId: "product-a",
+      prefix,
+      ttlSeconds: 7,
+      version: "1.2.3",
+      metadata: { zone: "z1" },
+    });
+    assert.equal(registration.key, `${prefix}/product/product-a`);
+    assert.equal(registration.registered, true);
+
+    const { kvs } = await etcd.rangePrefix(`${prefix}/`);
+    assert.equal(kvs.length, 1);
+    const [stored] = kvs;
+    assert.ok(stored);
+    assert.equal(stored.key, `${prefix}/product/product-a`);
+    assert.notEqual(stored.lease, "0", "the key is attached to a lease");
+    const record = parseInstanceRecord(stored.value);
+    assert.deepEqual(
+      { ...record, startTime: typeof record?.startTime, hostname: typeof record?.hostname },
+      {
+        service: "product",
+        instanceId: "product-a",
+        address: "127.0.0.1",
+        port: 45123,
+        url: "https://127.0.0.1:45123",
+        protocols: ["grpc", "grpc-web", "connect"],
+        tls: true,
+        mtls: true,
+        metricsPath: "/metrics",
+        healthService: "grpc.health.v1.Health",
+        version: "1.2.3",
+        startTime: "string",
+        hostname: "string",
+        pid: Deno.pid,
+        metadata: { zone: "z1" },
+      },
+    );
+    const ttl = await etcd.keepAlive(stored.lease);
+    assert.ok(ttl > 0 && ttl <= 7, `TTL ${ttl}`);
+
+    await server.runDeregisterHooks();
+    assert.equal(registration.registered, false);
+    assert.deepEqual((await etcd.rangePrefix(`${prefix}/`)).kvs, [], "the key is gone at once");
+    assert.equal(await etcd.keepAlive(stored.lease), 0, "the lease is revoked");
+  } finally {
+    etcd.close();
+  }
+});
+
+Deno.test("an instance registers again by itself after its lease is lost", async () => {
+  await using ns = await (await etcdForTests()).createNamespace({ label: "reregister" });
+  const etcd = new EtcdClient({ endpoints: ns.url });
+  const server = fakeServer("https://127.0.0.1:45124");
+  const prefix = `${ns.prefix}services`;
+  try {
+    const registration = await registerInstance(server, { etcd, service: "order", prefix, ttlSeconds: 3 });
+    const first = (await etcd.rangePrefix(`${prefix}/`)).kvs[0];
+    assert.ok(first);
+    // As if etcd had lost the lease (a restart without its data, or a pause longer than the TTL).
+    await etcd.revokeLease(first.lease);
+    const again = await waitFor("the key to come back", async () => {
+      const kv = (await etcd.rangePrefix(`${prefix}/`)).kvs[0];
+      return kv !== undefined && kv.lease !== first.lease ? kv : undefined;
+    });
+    assert.equal(again.key, registration.key);
+    assert.equal(again.value, first.value, "the same record, under a new lease");
+    await server.runDeregisterHooks();
+    assert.deepEqual((await etcd.rangePrefix(`${prefix}/`)).kvs, []);
+  } finally {
+    etcd.close();
+  }
+});
+
+Deno.test("an instance id or service name that cannot be one key segment is refused", async () => {
+  await assert.rejects(
+    registerInstance(fakeServer("https://127.0.0.1:1"), { etcd: "http://127.0.0.1:1", service: "a/b" }),
+    /service "a\/b" must match/,
+  );
+});
