@@ -113,6 +113,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
         SHOP_USER_JWT_KEYS_DIR: keysDir,
         SHOP_USER_JWT_KEYS_RELOAD_INTERVAL: "1s",
         SHOP_USER_PASSWORD_SCRYPT_LOG_N: "12",
+        SHOP_USER_DISCOVERY_ENABLED: "false",
         SHOP_ADMIN_EMAIL: admin.email,
         SHOP_ADMIN_PASSWORD: admin.password,
       },

@@ -16,6 +16,7 @@ import {
   ensurePostgresDatabase,
   isRunning,
   ProcessGroup,
+  startEnvoy,
   startEtcd,
   startFerretDb,
   startPostgres,
@@ -99,13 +100,99 @@ function service(
   };
 }
 
+/** A helper program of the stack (not a shop service), run with `deno run`. */
+function program(
+  name: string,
+  ports: number[],
+  script: string,
+  env: (context: DevContext, certsDir: string) => Promise<Record<string, string>> | Record<string, string>,
+  url: string,
+  ready: () => Promise<boolean>,
+): DevProcess {
+  return {
+    name,
+    ports,
+    start: async (context) => {
+      const certsDir = await ensureDevCertificates(`${root}/certs/dev`);
+      const process = await context.group.start({
+        name,
+        command: Deno.execPath(),
+        args: ["run", "--allow-all", `${root}/${script}`],
+        env: { NO_COLOR: "1", ...await env(context, certsDir) },
+      });
+      await waitUntil(process, ready, 60_000);
+      return url;
+    },
+  };
+}
+
+const gatewayPort = Number(Deno.env.get("SHOP_GATEWAY_PORT") ?? "8443");
+const envoyDir = `${local}/envoy`;
+
 stack.push(
+  program(
+    "stripe-simulator",
+    [12112],
+    "services/payment/stripe_simulator/main.ts",
+    (_context, certsDir) => ({
+      SHOP_STRIPE_SIMULATOR_SERVER_PORT: "12112",
+      SHOP_STRIPE_SIMULATOR_UPSTREAM_URL: "http://127.0.0.1:12111",
+      // Webhooks arrive as Stripe's would: through the gateway, which passes the raw body on.
+      SHOP_STRIPE_SIMULATOR_WEBHOOK_URL: `https://127.0.0.1:${gatewayPort}/v1/webhooks/stripe`,
+      SHOP_STRIPE_SIMULATOR_WEBHOOK_CERTS_DIR: certsDir,
+    }),
+    "http://127.0.0.1:12112",
+    () => acceptsConnections(12112),
+  ),
   service("user", 50051, async ({ urls }, certsDir) => ({
     SHOP_USER_SERVER_PORT: "50051",
     SHOP_USER_DATABASE_URL: await ensurePostgresDatabase(required(urls, "postgres"), "shop_user"),
     SHOP_USER_TLS_CERTS_DIR: certsDir,
     SHOP_USER_JWT_KEYS_DIR: `${certsDir}/jwt`,
   })),
+  service("product", 50052, ({ urls }, certsDir) =>
+    Promise.resolve({
+      SHOP_PRODUCT_SERVER_PORT: "50052",
+      SHOP_PRODUCT_MONGO_URL: required(urls, "ferretdb"),
+      SHOP_PRODUCT_TLS_CERTS_DIR: certsDir,
+    })),
+  service("payment", 50054, async ({ urls }, certsDir) => ({
+    SHOP_PAYMENT_SERVER_PORT: "50054",
+    SHOP_PAYMENT_DATABASE_URL: await ensurePostgresDatabase(required(urls, "postgres"), "shop_payment"),
+    SHOP_PAYMENT_TLS_CERTS_DIR: certsDir,
+    SHOP_PAYMENT_STRIPE_BASE_URL: required(urls, "stripe-simulator"),
+  })),
+  service("order", 50053, async ({ urls }, certsDir) => ({
+    SHOP_ORDER_SERVER_PORT: "50053",
+    SHOP_ORDER_DATABASE_URL: await ensurePostgresDatabase(required(urls, "postgres"), "shop_order"),
+    SHOP_ORDER_TLS_CERTS_DIR: certsDir,
+  })),
+  program(
+    "edge",
+    [],
+    "services/edge/main.ts",
+    () => ({ SHOP_EDGE_ENDPOINTS_DIR: `${envoyDir}/endpoints`, SHOP_EDGE_ETCD_URL: "http://127.0.0.1:2379" }),
+    `${envoyDir}/endpoints`,
+    async () => {
+      for await (const entry of Deno.readDir(`${envoyDir}/endpoints`)) if (entry.isFile) return true;
+      return false;
+    },
+  ),
+  {
+    name: "envoy",
+    ports: [gatewayPort, 9901],
+    start: async ({ group }) => {
+      const render = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", `${root}/envoy/render_config.ts`, `--out=${envoyDir}/envoy.json`],
+        env: { SHOP_GATEWAY_ENDPOINTS_DIR: `${envoyDir}/endpoints` },
+        stdout: "inherit",
+        stderr: "inherit",
+      }).output();
+      if (!render.success) throw new Error("rendering the Envoy configuration failed");
+      await startEnvoy(group, { configPath: `${envoyDir}/envoy.json`, adminPort: 9901 });
+      return `https://127.0.0.1:${gatewayPort}  (admin http://127.0.0.1:9901)`;
+    },
+  },
 );
 
 function required(urls: Record<string, string>, name: string): string {

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { discoveryConfigSchema } from "@shop/platform/discovery";
 import { duration, integer, oneOf, string, tcpPort, url } from "@shop/platform/config";
 
 /**
@@ -23,7 +24,8 @@ export const paymentConfigSchema = {
     host: string({ default: "127.0.0.1" }),
     port: tcpPort({ default: 50054 }),
     shutdownGrace: duration({ default: 10_000 }),
-    preStopDelay: duration({ default: 0 }),
+    /** Time between leaving the registry and closing connections, so callers notice first. */
+    preStopDelay: duration({ default: 2_000 }),
   },
   tls: {
     /** Holds `payment.crt`, `payment.key` and `ca.crt` (scripts/certs makes them for dev). */
@@ -57,6 +59,7 @@ export const paymentConfigSchema = {
     /** How long applying one webhook event may take (it may list refunds at Stripe). */
     webhook: duration({ default: 10_000, min: 500, max: 60_000 }),
   },
+  discovery: discoveryConfigSchema(),
   log: { level: oneOf(["debug", "info", "warning", "error"] as const, { default: "info" }) },
 };
 

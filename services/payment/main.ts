@@ -4,6 +4,7 @@
  * @module
  */
 import { describeConfig, loadConfigOrExit } from "@shop/platform/config";
+import { joinDiscovery } from "@shop/platform/discovery";
 import { serviceLogger, setupLogging } from "@shop/platform/log";
 import { connectPostgres, migrate, readMigrations } from "@shop/platform/postgres";
 import { startServer, stopOnSignals } from "@shop/platform/server";
@@ -69,4 +70,5 @@ const server = await startServer({
 server.onShutdown("close", async () => {
   await sql.end({ timeout: 5 });
 });
+await joinDiscovery(server, config.discovery, "payment");
 stopOnSignals(server);

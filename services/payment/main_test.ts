@@ -46,6 +46,7 @@ async function withStack(
     env: {
       SHOP_ENV: "dev",
       SHOP_PAYMENT_SERVER_PORT: "0",
+      SHOP_PAYMENT_DISCOVERY_ENABLED: "false",
       SHOP_PAYMENT_DATABASE_URL: db.url,
       SHOP_PAYMENT_TLS_CERTS_DIR: certsDir,
       SHOP_PAYMENT_STRIPE_BASE_URL: sim.url,

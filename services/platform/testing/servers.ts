@@ -263,7 +263,9 @@ export async function startStripeMock(
   const process = await group.start({
     name: "stripe-mock",
     command: toolPath("stripe-mock", "stripe-mock"),
-    args: ["-http-addr", `127.0.0.1:${options.port}`],
+    // Its HTTPS listener is on by default, on every interface at 12112 even when only -http-addr is
+    // given: keep it on loopback and on a port the system picks, so it never collides or leaks.
+    args: ["-http-addr", `127.0.0.1:${options.port}`, "-https-addr", "127.0.0.1:"],
     // stripe-mock also listens on $PORT when that is set.
     unsetEnv: ["PORT"],
   });

@@ -1,0 +1,49 @@
+/**
+ * The product service's configuration schema (see the kit's README for how values are layered).
+ *
+ * @module
+ */
+import { duration, integer, oneOf, string, tcpPort } from "@shop/platform/config";
+import { discoveryConfigSchema } from "@shop/platform/discovery";
+
+/** Every key of the product service, with its default. */
+export const productConfigSchema = {
+  /** `dev` seeds the demo catalog at start; `production` seeds nothing. */
+  mode: oneOf(["dev", "production"] as const, { default: "production", env: ["SHOP_ENV"] }),
+  server: {
+    host: string({ default: "127.0.0.1" }),
+    port: tcpPort({ default: 50052 }),
+    shutdownGrace: duration({ default: 10_000 }),
+    /** Time between leaving the registry and closing connections, so callers notice first. */
+    preStopDelay: duration({ default: 2_000 }),
+  },
+  tls: {
+    /** Holds `product.crt`, `product.key` and `ca.crt` (scripts/certs makes them for dev). */
+    certsDir: string({ minLength: 1 }),
+  },
+  mongo: {
+    /**
+     * A MongoDB connection string. Not the kit's `url` field: a replica set names several hosts
+     * (`mongodb://a:27017,b:27017/?replicaSet=rs0`), which WHATWG URL parsing refuses.
+     */
+    url: string({
+      secret: true,
+      pattern: /^mongodb(\+srv)?:\/\/\S+$/,
+      describe: "a MongoDB connection string (mongodb:// or mongodb+srv://)",
+    }),
+    database: string({ default: "shop_product", minLength: 1 }),
+    maxPoolSize: integer({ default: 20, min: 1, max: 500 }),
+    /** How long a call waits for a reachable server before it fails. */
+    serverSelectionTimeout: duration({ default: 5_000, min: 100 }),
+  },
+  inventory: {
+    /** How long a reservation holds its units unless committed or released. */
+    reservationTtl: duration({ default: 15 * 60_000, min: 100, max: 7 * 24 * 3_600_000 }),
+    /** How often each instance looks for expired reservations and half-done work. */
+    sweepInterval: duration({ default: 30_000, min: 50, max: 3_600_000 }),
+    /** How old half-done work must be before a sweep finishes it for a process presumed dead. */
+    repairAfter: duration({ default: 30_000, min: 100 }),
+  },
+  discovery: discoveryConfigSchema(),
+  log: { level: oneOf(["debug", "info", "warning", "error"] as const, { default: "info" }) },
+};

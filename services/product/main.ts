@@ -1,0 +1,66 @@
+/**
+ * The product service's composition root: read config, build adapters, start the server.
+ *
+ * @module
+ */
+import { MongoClient } from "mongodb";
+import { describeConfig, loadConfigOrExit } from "@shop/platform/config";
+import { joinDiscovery } from "@shop/platform/discovery";
+import { serviceLogger, setupLogging } from "@shop/platform/log";
+import { startServer, stopOnSignals } from "@shop/platform/server";
+import { readTlsFiles } from "@shop/platform/tls";
+import { productConfigSchema } from "./config.ts";
+import { Catalog } from "./domain/catalog.ts";
+import { Inventory } from "./domain/inventory.ts";
+import { seedDemoCatalog } from "./seed.ts";
+import { MongoProductStore } from "./store/mongo_product_store.ts";
+import { startSweeper } from "./sweeper.ts";
+import { inventoryAllowedPeers, productRoutes } from "./transport/product_routes.ts";
+
+const config = loadConfigOrExit(productConfigSchema, { envPrefix: "SHOP_PRODUCT", args: Deno.args });
+await setupLogging({
+  service: "product",
+  instance: `product-${crypto.randomUUID().slice(0, 8)}`,
+  level: config.log.level,
+});
+const log = serviceLogger("main");
+log.info("Starting with {config}", { config: describeConfig(productConfigSchema, config) });
+
+const client = new MongoClient(config.mongo.url, {
+  appName: "product",
+  maxPoolSize: config.mongo.maxPoolSize,
+  serverSelectionTimeoutMS: config.mongo.serverSelectionTimeout,
+  // Every call has a deadline: no database operation may hang a handler for ever.
+  socketTimeoutMS: 30_000,
+});
+await client.connect();
+const store = new MongoProductStore(client.db(config.mongo.database), {
+  repairAfterMs: config.inventory.repairAfter,
+});
+await store.ensureIndexes();
+
+if (config.mode === "dev") {
+  const created = await seedDemoCatalog(store);
+  log.info("Demo catalog ready ({created} products created)", { created });
+}
+
+const catalog = new Catalog({ store });
+const inventory = new Inventory({ store, reservationTtlMs: config.inventory.reservationTtl });
+const sweeper = startSweeper(inventory, config.inventory.sweepInterval);
+
+const server = await startServer({
+  service: "product",
+  host: config.server.host,
+  port: config.server.port,
+  transport: { tls: await readTlsFiles(config.tls.certsDir, "product") },
+  routes: productRoutes(catalog, inventory),
+  allowedPeers: inventoryAllowedPeers,
+  shutdownGraceMs: config.server.shutdownGrace,
+  preStopDelayMs: config.server.preStopDelay,
+});
+server.onShutdown("close", async () => {
+  await sweeper.stop();
+  await client.close();
+});
+await joinDiscovery(server, config.discovery, "product");
+stopOnSignals(server);

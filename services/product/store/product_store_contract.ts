@@ -1,0 +1,305 @@
+/**
+ * The one contract every {@linkcode ProductStore} adapter must meet; each adapter's test file runs it.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { DomainError } from "@shop/platform/errors";
+import type { ProductStore } from "../domain/ports.ts";
+import type { Product } from "../domain/product.ts";
+import type { ReservedLine } from "../domain/reservation.ts";
+
+/** A fresh, empty store for one test, and how to throw it away. */
+export interface StoreFixture {
+  store: ProductStore;
+  cleanup(): Promise<void>;
+}
+
+let clock = Date.parse("2026-01-01T00:00:00Z");
+function tick(): Date {
+  clock += 1000;
+  return new Date(clock);
+}
+
+/**
+ * A product to store, with defaults for what a test does not care about.
+ *
+ * @example
+ * ```ts
+ * const kettle = newProduct({ name: "Kettle", stock: 3 });
+ * ```
+ */
+export function newProduct(overrides: Partial<Product> = {}): Product {
+  const now = tick();
+  const id = crypto.randomUUID();
+  return {
+    id,
+    sku: `SKU-${id.slice(0, 8)}`,
+    name: "Kettle",
+    description: "Boils water.",
+    category: "kitchen",
+    price: { currencyCode: "USD", amountMinor: 2_500n },
+    stock: 10,
+    createTime: now,
+    updateTime: now,
+    ...overrides,
+  };
+}
+
+function line(product: Product, quantity: number): ReservedLine {
+  return { productId: product.id, name: product.name, unitPrice: product.price, quantity };
+}
+
+function reservationOf(lines: ReservedLine[], ttlMs = 60_000) {
+  const now = tick();
+  return { orderId: crypto.randomUUID(), lines, now, expireTime: new Date(now.getTime() + ttlMs) };
+}
+
+async function kindOf(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return "ok";
+  } catch (error) {
+    if (error instanceof DomainError) return error.kind;
+    throw error;
+  }
+}
+
+/**
+ * Registers the contract's tests for one adapter.
+ *
+ * @example
+ * ```ts
+ * import { MemoryProductStore } from "./memory_product_store.ts";
+ * productStoreContract("MemoryProductStore", () =>
+ *   Promise.resolve({ store: new MemoryProductStore(), cleanup: async () => {} }));
+ * ```
+ */
+export function productStoreContract(name: string, fixture: () => Promise<StoreFixture>): void {
+  const test = (title: string, body: (store: ProductStore) => Promise<void>) =>
+    Deno.test(`${name}: ${title}`, async () => {
+      const { store, cleanup } = await fixture();
+      try {
+        await body(store);
+      } finally {
+        await cleanup();
+      }
+    });
+
+  test("a created product is found by id with its price as bigint minor units", async (store) => {
+    const kettle = newProduct({ price: { currencyCode: "EUR", amountMinor: 99_999_999_999n } });
+    assert.deepEqual(await store.createProduct(kettle), { created: true, product: kettle });
+    assert.deepEqual(await store.findProduct(kettle.id), kettle);
+    assert.deepEqual(await store.findProducts([kettle.id, crypto.randomUUID()]), [kettle]);
+    assert.equal(await store.findProduct(crypto.randomUUID()), undefined);
+  });
+
+  test("a used SKU is ALREADY_EXISTS; a used id returns the first product unchanged", async (store) => {
+    const kettle = newProduct();
+    await store.createProduct(kettle);
+    assert.equal(await kindOf(store.createProduct(newProduct({ sku: kettle.sku }))), "already_exists");
+    const retry = await store.createProduct({ ...kettle, name: "Other" });
+    assert.deepEqual(retry, { created: false, product: kettle });
+  });
+
+  test("concurrent creates of one SKU store exactly one product", async (store) => {
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, () => kindOf(store.createProduct(newProduct({ sku: "RACE-1" })))),
+    );
+    assert.deepEqual(outcomes.sort(), [
+      "already_exists",
+      "already_exists",
+      "already_exists",
+      "already_exists",
+      "already_exists",
+      "ok",
+    ]);
+  });
+
+  test("updates change only the named fields; a SKU of another product is ALREADY_EXISTS", async (store) => {
+    const kettle = newProduct();
+    const other = newProduct();
+    await store.createProduct(kettle);
+    await store.createProduct(other);
+    const later = tick();
+    const renamed = await store.updateProduct(kettle.id, {
+      name: "Tea kettle",
+      price: { currencyCode: "USD", amountMinor: 3_000n },
+    }, later);
+    assert.deepEqual(renamed, {
+      ...kettle,
+      name: "Tea kettle",
+      price: { currencyCode: "USD", amountMinor: 3_000n },
+      updateTime: later,
+    });
+    assert.equal(await kindOf(store.updateProduct(kettle.id, { sku: other.sku }, tick())), "already_exists");
+    assert.equal(await store.updateProduct(crypto.randomUUID(), { name: "x" }, tick()), undefined);
+    assert.equal((await store.setStock(kettle.id, 42, tick()))?.stock, 42);
+    assert.equal((await store.findProduct(kettle.id))?.stock, 42);
+    assert.equal(await store.setStock(crypto.randomUUID(), 1, tick()), undefined);
+    assert.equal(await store.deleteProduct(kettle.id), true);
+    assert.equal(await store.deleteProduct(kettle.id), false);
+    assert.equal(await store.findProduct(kettle.id), undefined);
+  });
+
+  test("listProducts() filters by category, price range and literal words in any case", async (store) => {
+    const a = newProduct({
+      name: "Blue Kettle",
+      category: "kitchen",
+      price: { currencyCode: "USD", amountMinor: 1_000n },
+    });
+    const b = newProduct({
+      name: "Red kettle",
+      description: "Costs (a lot).*",
+      category: "kitchen",
+      price: { currencyCode: "USD", amountMinor: 5_000n },
+    });
+    const c = newProduct({
+      name: "Dune",
+      description: "A novel about a blue planet",
+      category: "books",
+      price: { currencyCode: "USD", amountMinor: 1_500n },
+    });
+    for (const p of [a, b, c]) await store.createProduct(p);
+    const ids = async (filter: Parameters<ProductStore["listProducts"]>[0]) =>
+      (await store.listProducts(filter, 100, undefined)).products.map((p) => p.id);
+    assert.deepEqual(await ids({}), [a.id, b.id, c.id]);
+    assert.deepEqual(await ids({ category: "kitchen" }), [a.id, b.id]);
+    assert.deepEqual(await ids({ minPriceMinor: 1_500n }), [b.id, c.id]);
+    assert.deepEqual(await ids({ minPriceMinor: 1_000n, maxPriceMinor: 1_500n }), [a.id, c.id]);
+    assert.deepEqual(await ids({ words: ["KETTLE"] }), [a.id, b.id]);
+    assert.deepEqual(await ids({ words: ["blue"] }), [a.id, c.id]);
+    assert.deepEqual(await ids({ words: ["blue", "novel"] }), [c.id]);
+    assert.deepEqual(await ids({ words: ["(a lot).*"] }), [b.id], "regex characters match themselves");
+    assert.deepEqual(await ids({ words: [".*"] }), [b.id]);
+    assert.deepEqual(await ids({ words: ["^"] }), []);
+    assert.deepEqual(await ids({ category: "kitchen", words: ["blue"], maxPriceMinor: 2_000n }), [a.id]);
+  });
+
+  test("listProducts() pages every product exactly once while others are being inserted", async (store) => {
+    const before: string[] = [];
+    for (let i = 0; i < 9; i++) before.push((await store.createProduct(newProduct())).product.id);
+    const seen: string[] = [];
+    let page = await store.listProducts({}, 2, undefined);
+    seen.push(...page.products.map((p) => p.id));
+    while (page.next) {
+      // A newer product lands after the cursor, an older-looking one before it: neither disturbs paging.
+      await store.createProduct(newProduct());
+      await store.createProduct(newProduct({ createTime: new Date(Date.parse("2025-01-01T00:00:00Z")) }));
+      page = await store.listProducts({}, 2, page.next);
+      seen.push(...page.products.map((p) => p.id));
+    }
+    assert.equal(new Set(seen).size, seen.length, "no product twice");
+    assert.deepEqual(
+      seen.filter((id) => before.includes(id)),
+      before,
+      "every product that existed, in order",
+    );
+  });
+
+  test("a reservation takes every line or none and reports every short product", async (store) => {
+    const kettle = newProduct({ stock: 5 });
+    const mug = newProduct({ stock: 1 });
+    const pan = newProduct({ stock: 0 });
+    for (const p of [kettle, mug, pan]) await store.createProduct(p);
+    const failed = await store.reserve(reservationOf([line(kettle, 2), line(mug, 2), line(pan, 1)]));
+    assert.equal(failed.status, "failed");
+    assert.deepEqual([...failed.shortProductIds].sort(), [mug.id, pan.id].sort());
+    assert.deepEqual((await store.findProducts([kettle.id, mug.id, pan.id])).map((p) => p.stock).sort(), [
+      0,
+      1,
+      5,
+    ]);
+
+    const placed = reservationOf([line(kettle, 2), line(mug, 1)]);
+    const reserved = await store.reserve(placed);
+    assert.equal(reserved.status, "reserved");
+    assert.deepEqual(reserved.lines, placed.lines);
+    assert.equal((await store.findProduct(kettle.id))?.stock, 3);
+    assert.equal((await store.findProduct(mug.id))?.stock, 0);
+    assert.deepEqual(await store.findReservation(placed.orderId), reserved);
+    // Placing it again changes nothing and answers the same; so does the failed one.
+    assert.deepEqual(await store.reserve(placed), reserved);
+    assert.equal((await store.findProduct(kettle.id))?.stock, 3);
+    assert.equal(
+      (await store.reserve({ ...reservationOf([line(kettle, 2)]), orderId: failed.orderId })).status,
+      "failed",
+    );
+    assert.equal((await store.findProduct(kettle.id))?.stock, 3);
+  });
+
+  test("commit keeps the units out; release after commit brings them back once", async (store) => {
+    const kettle = newProduct({ stock: 4 });
+    await store.createProduct(kettle);
+    const placed = reservationOf([line(kettle, 3)]);
+    await store.reserve(placed);
+    assert.equal((await store.commit(placed.orderId, tick()))?.status, "committed");
+    assert.equal((await store.commit(placed.orderId, tick()))?.status, "committed");
+    assert.equal((await store.findProduct(kettle.id))?.stock, 1);
+    assert.equal((await store.release(placed.orderId, tick()))?.status, "released");
+    assert.equal((await store.release(placed.orderId, tick()))?.status, "released");
+    assert.equal((await store.findProduct(kettle.id))?.stock, 4);
+    assert.equal(
+      (await store.commit(placed.orderId, tick()))?.status,
+      "released",
+      "a released one stays released",
+    );
+    assert.equal(await store.commit(crypto.randomUUID(), tick()), undefined);
+    assert.equal(await store.release(crypto.randomUUID(), tick()), undefined);
+  });
+
+  test("concurrent repeats of reserve, commit and release change the stock once", async (store) => {
+    const kettle = newProduct({ stock: 5 });
+    await store.createProduct(kettle);
+    const placed = reservationOf([line(kettle, 2)]);
+    const reserved = await Promise.all(Array.from({ length: 4 }, () => store.reserve(placed)));
+    assert.deepEqual(reserved.map((r) => r.status), ["reserved", "reserved", "reserved", "reserved"]);
+    assert.equal((await store.findProduct(kettle.id))?.stock, 3);
+    await Promise.all(Array.from({ length: 3 }, () => store.commit(placed.orderId, tick())));
+    assert.equal((await store.findProduct(kettle.id))?.stock, 3);
+    const released = await Promise.all(
+      Array.from({ length: 4 }, () => store.release(placed.orderId, tick())),
+    );
+    assert.deepEqual(released.map((r) => r?.status), ["released", "released", "released", "released"]);
+    assert.equal((await store.findProduct(kettle.id))?.stock, 5);
+  });
+
+  test("of N concurrent single-unit reservations on stock S exactly S succeed", async (store) => {
+    const kettle = newProduct({ stock: 4 });
+    await store.createProduct(kettle);
+    const outcomes = await Promise.all(
+      Array.from({ length: 9 }, () => store.reserve(reservationOf([line(kettle, 1)]))),
+    );
+    assert.equal(outcomes.filter((r) => r.status === "reserved").length, 4);
+    assert.equal(outcomes.filter((r) => r.status === "failed").length, 5);
+    assert.equal((await store.findProduct(kettle.id))?.stock, 0);
+  });
+
+  test("setting the stock leaves reserved units reserved", async (store) => {
+    const kettle = newProduct({ stock: 5 });
+    await store.createProduct(kettle);
+    const placed = reservationOf([line(kettle, 2)]);
+    await store.reserve(placed);
+    await store.setStock(kettle.id, 10, tick());
+    await store.release(placed.orderId, tick());
+    assert.equal((await store.findProduct(kettle.id))?.stock, 12);
+  });
+
+  test("a reservation past its expiry is expired by a sweep and its stock returns", async (store) => {
+    const kettle = newProduct({ stock: 3 });
+    await store.createProduct(kettle);
+    const placed = reservationOf([line(kettle, 2)], 5_000);
+    const kept = reservationOf([line(kettle, 1)], 60_000);
+    await store.reserve(placed);
+    await store.reserve(kept);
+    assert.equal((await store.sweep(new Date(placed.now.getTime() + 1_000))).expired, 0);
+    assert.equal((await store.sweep(new Date(placed.now.getTime() + 6_000))).expired, 1);
+    assert.equal((await store.findReservation(placed.orderId))?.status, "expired");
+    assert.equal((await store.findReservation(kept.orderId))?.status, "reserved");
+    assert.equal((await store.findProduct(kettle.id))?.stock, 2);
+    assert.equal((await store.sweep(new Date(placed.now.getTime() + 7_000))).expired, 0, "once only");
+    assert.equal((await store.commit(placed.orderId, tick()))?.status, "expired", "too late to commit");
+    assert.equal((await store.release(placed.orderId, tick()))?.status, "expired");
+    assert.equal((await store.findProduct(kettle.id))?.stock, 2);
+  });
+}
