@@ -1,3 +1,4 @@
+import { KeyedLock } from "./keyed_lock.ts";
 import { type Collection, type Db, type Filter, MongoServerError } from "mongodb";
 import { skuTaken, stockContention } from "../domain/errors.ts";
 import type {
@@ -155,6 +156,7 @@ export class MongoProductStore implements ProductStore {
   #decisions: Collection<DecisionDoc>;
   #repairAfterMs: number;
   #maxMoveAttempts: number;
+  #productLocks = new KeyedLock();
 
   /** Uses a database of a client the caller owns (and closes). */
   constructor(db: Db, options: MongoProductStoreOptions = {}) {
@@ -555,7 +557,21 @@ export class MongoProductStore implements ProductStore {
    * the plan; the insert of `head + 1` succeeds only if nobody appended since. A duplicate key (the
    * sequence, or the operation already done) sends it round again, after a random backoff.
    */
-  async #append<T>(
+  #append<T>(
+    productId: string,
+    now: Date,
+    opKeys: string[],
+    plan: (
+      head: { seq: number; stock: number },
+      seen: Set<string>,
+    ) => { move?: Pick<MoveDoc, "kind" | "delta" | "opKey"> & { orderId?: string }; result: T },
+  ): Promise<T> {
+    // Moves of one product queue up inside this instance; the unique insert below still decides
+    // between instances.
+    return this.#productLocks.run(productId, () => this.#appendNow(productId, now, opKeys, plan));
+  }
+
+  async #appendNow<T>(
     productId: string,
     now: Date,
     opKeys: string[],
