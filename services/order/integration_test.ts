@@ -174,7 +174,7 @@ Deno.test("with the real services an order is PAID at catalog prices, its stock 
   const user = crypto.randomUUID();
   const kettle = await newProduct(s, 5, 1999n);
   const order = await place(s, user, [{ productId: kettle, quantity: 2 }]);
-  assert.equal(order?.status, OrderStatus.PAID, order?.failureReason);
+  assert.equal(order?.status, OrderStatus.PAID, order?.failureReason ?? "");
   assert.equal(order?.total?.amountMinor, 3998n);
   assert.equal(order?.items[0]?.unitPrice?.amountMinor, 1999n);
   assert.equal(await stockOf(s, kettle), 3);

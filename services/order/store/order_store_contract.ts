@@ -3,14 +3,12 @@
  *
  * @module
  */
+import { contractTest, type StoreFixture as KitStoreFixture } from "@shop/platform/testing";
 import assert from "node:assert/strict";
 import type { Lease, OrderRecord, OrderStore } from "../domain/ports.ts";
 
 /** A fresh, empty store for one test, and how to throw it away. */
-export interface StoreFixture {
-  store: OrderStore;
-  cleanup(): Promise<void>;
-}
+export type StoreFixture = KitStoreFixture<OrderStore>;
 
 let clock = Date.parse("2026-03-01T00:00:00Z");
 function tick(): Date {
@@ -61,15 +59,7 @@ export function newOrder(overrides: Partial<OrderRecord> = {}): OrderRecord {
  * ```
  */
 export function orderStoreContract(name: string, fixture: () => Promise<StoreFixture>): void {
-  const test = (title: string, body: (store: OrderStore) => Promise<void>) =>
-    Deno.test(`${name}: ${title}`, async () => {
-      const { store, cleanup } = await fixture();
-      try {
-        await body(store);
-      } finally {
-        await cleanup();
-      }
-    });
+  const test = contractTest(name, fixture);
 
   test("an order round-trips with its priced items, total and history", async (store) => {
     const order = newOrder();

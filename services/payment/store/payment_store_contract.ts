@@ -3,16 +3,14 @@
  *
  * @module
  */
+import { contractTest, type StoreFixture as KitStoreFixture } from "@shop/platform/testing";
 import assert from "node:assert/strict";
 import { DomainError } from "@shop/platform/errors";
 import { chargeIdempotencyKey, paymentStatusOf, refundableMinor } from "../domain/payment.ts";
 import type { NewPayment, NewRefund, PaymentStore } from "../domain/ports.ts";
 
 /** A fresh, empty store for one test, and how to throw it away. */
-export interface StoreFixture {
-  store: PaymentStore;
-  cleanup(): Promise<void>;
-}
+export type StoreFixture = KitStoreFixture<PaymentStore>;
 
 let clock = Date.parse("2026-01-01T00:00:00Z");
 function tick(): Date {
@@ -75,15 +73,7 @@ async function succeeded(store: PaymentStore, overrides: Partial<NewPayment> = {
  * ```
  */
 export function paymentStoreContract(name: string, fixture: () => Promise<StoreFixture>): void {
-  const test = (title: string, body: (store: PaymentStore) => Promise<void>) =>
-    Deno.test(`${name}: ${title}`, async () => {
-      const { store, cleanup } = await fixture();
-      try {
-        await body(store);
-      } finally {
-        await cleanup();
-      }
-    });
+  const test = contractTest(name, fixture);
 
   test("a charge is written PENDING with its idempotency key and found by id and order", async (store) => {
     const input = newPayment();

@@ -77,4 +77,6 @@ export {
   withDatabase,
 } from "./servers.ts";
 export { acceptsConnections, freePort, withFreePorts } from "./net.ts";
+export { contractTest, type StoreFixture } from "./contract_suite.ts";
+export { type ServiceProcess, startServiceProcess } from "./service_process.ts";
 export { type ToolName, toolPath, toolsDir, toolVersion } from "./tools.ts";

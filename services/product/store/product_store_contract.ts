@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { contractTest, type StoreFixture as KitStoreFixture } from "@shop/platform/testing";
 import assert from "node:assert/strict";
 import { DomainError } from "@shop/platform/errors";
 import type { ProductStore } from "../domain/ports.ts";
@@ -10,10 +11,7 @@ import type { Product } from "../domain/product.ts";
 import type { ReservedLine } from "../domain/reservation.ts";
 
 /** A fresh, empty store for one test, and how to throw it away. */
-export interface StoreFixture {
-  store: ProductStore;
-  cleanup(): Promise<void>;
-}
+export type StoreFixture = KitStoreFixture<ProductStore>;
 
 let clock = Date.parse("2026-01-01T00:00:00Z");
 function tick(): Date {
@@ -76,15 +74,7 @@ async function kindOf(call: Promise<unknown>): Promise<string> {
  * ```
  */
 export function productStoreContract(name: string, fixture: () => Promise<StoreFixture>): void {
-  const test = (title: string, body: (store: ProductStore) => Promise<void>) =>
-    Deno.test(`${name}: ${title}`, async () => {
-      const { store, cleanup } = await fixture();
-      try {
-        await body(store);
-      } finally {
-        await cleanup();
-      }
-    });
+  const test = contractTest(name, fixture);
 
   test("a created product is found by id with its price as bigint minor units", async (store) => {
     const kettle = newProduct({ price: { currencyCode: "EUR", amountMinor: 99_999_999_999n } });

@@ -3,16 +3,14 @@
  *
  * @module
  */
+import { contractTest, type StoreFixture as KitStoreFixture } from "@shop/platform/testing";
 import assert from "node:assert/strict";
 import { DomainError } from "@shop/platform/errors";
 import type { UserStore } from "../domain/ports.ts";
 import type { User } from "../domain/user.ts";
 
 /** A fresh, empty store for one test, and how to throw it away. */
-export interface StoreFixture {
-  store: UserStore;
-  cleanup(): Promise<void>;
-}
+export type StoreFixture = KitStoreFixture<UserStore>;
 
 let clock = Date.parse("2026-01-01T00:00:00Z");
 function tick(): Date {
@@ -64,15 +62,7 @@ async function isAlreadyExists(call: Promise<unknown>): Promise<boolean> {
  * ```
  */
 export function userStoreContract(name: string, fixture: () => Promise<StoreFixture>): void {
-  const test = (title: string, body: (store: UserStore) => Promise<void>) =>
-    Deno.test(`${name}: ${title}`, async () => {
-      const { store, cleanup } = await fixture();
-      try {
-        await body(store);
-      } finally {
-        await cleanup();
-      }
-    });
+  const test = contractTest(name, fixture);
 
   test("a created user is found by id and by email key, with its password hash", async (store) => {
     const user = await store.createUser(newUser("Ada@Example.com"), "hash-1");
