@@ -352,6 +352,10 @@ function cluster(settings: GatewaySettings, service: UpstreamService) {
     }],
     ignore_health_on_host_removal: true,
     outlier_detection: {
+      // A host whose connections fail (a killed instance not yet out of the registry) is ejected after
+      // two local failures, instead of waiting for health checks or five 5xx answers.
+      split_external_local_origin_errors: true,
+      consecutive_local_origin_failure: 2,
       consecutive_5xx: 5,
       consecutive_gateway_failure: 3,
       interval: "5s",
@@ -363,10 +367,11 @@ function cluster(settings: GatewaySettings, service: UpstreamService) {
 
 function retryPolicy(safe: boolean) {
   return {
-    // `unavailable` is the gRPC status (a draining or overloaded instance); the others mean the call
-    // never reached an application, so even a call that writes may be sent again.
+    // `unavailable` is the gRPC status (a draining or overloaded instance) and `reset` a connection that
+    // died under the call (an instance that was killed): both safe to repeat for reads and idempotent
+    // calls only. The others mean the call never reached an application, so even a write may go again.
     retry_on: safe
-      ? "unavailable,connect-failure,refused-stream,reset-before-request"
+      ? "unavailable,reset,connect-failure,refused-stream,reset-before-request"
       : "connect-failure,refused-stream,reset-before-request",
     num_retries: 2,
     retry_host_predicate: [{

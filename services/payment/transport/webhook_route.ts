@@ -37,7 +37,7 @@ export function stripeWebhookRoute(
     async handle(request) {
       const signature = request.headers.get("stripe-signature");
       if (!signature) {
-        return reply(400, { code: "invalid_argument", message: "the Stripe-Signature header is missing" });
+        return reply(400, { code: 3, message: "the Stripe-Signature header is missing" });
       }
       const body = new Uint8Array(await request.arrayBuffer());
       let event;
@@ -46,7 +46,7 @@ export function stripeWebhookRoute(
       } catch (error) {
         if (error instanceof InvalidSignatureError) {
           log.warning("Refused a webhook whose signature does not verify");
-          return reply(400, { code: "invalid_argument", message: "the Stripe-Signature does not verify" });
+          return reply(400, { code: 3, message: "the Stripe-Signature does not verify" });
         }
         throw error;
       }
@@ -66,7 +66,7 @@ export function stripeWebhookRoute(
           error,
         });
         const message = error instanceof DomainError ? error.message : "the event could not be applied";
-        return reply(503, { code: "unavailable", message });
+        return reply(503, { code: 14, message });
       }
     },
   };
