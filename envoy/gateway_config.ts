@@ -352,10 +352,6 @@ function cluster(settings: GatewaySettings, service: UpstreamService) {
     }],
     ignore_health_on_host_removal: true,
     outlier_detection: {
-      // A host whose connections fail (a killed instance not yet out of the registry) is ejected after
-      // two local failures, instead of waiting for health checks or five 5xx answers.
-      split_external_local_origin_errors: true,
-      consecutive_local_origin_failure: 2,
       consecutive_5xx: 5,
       consecutive_gateway_failure: 3,
       interval: "5s",
