@@ -12,6 +12,12 @@
  */
 import { ensureDevCertificates } from "@shop/platform/tls";
 import {
+  prometheusConfig,
+  startAlertmanager,
+  startPrometheus,
+  startVictoriaLogs,
+} from "../../observability/servers.ts";
+import {
   acceptsConnections,
   ensurePostgresDatabase,
   isRunning,
@@ -72,7 +78,20 @@ const stack: DevProcess[] = [
     ports: [12111],
     start: async ({ group }) => (await startStripeMock(group, { port: 12111 })).url,
   },
+  {
+    // First of the shop's own processes: every service ships its log lines here from its first line.
+    name: "victoria-logs",
+    ports: [9428],
+    data: `${local}/victoria-logs`,
+    start: async ({ group }) => {
+      await startVictoriaLogs(group, { port: 9428, dataDir: `${local}/victoria-logs` });
+      return "http://127.0.0.1:9428/select/vmui/  (logs UI)";
+    },
+  },
 ];
+
+/** Where every process of the stack ships its log lines (VictoriaLogs' Elasticsearch bulk endpoint). */
+const logShipUrl = "http://127.0.0.1:9428/insert/elasticsearch/_bulk";
 
 /**
  * A shop service: `deno run` of its `main.ts` with the dev environment (`SHOP_ENV=dev` allows the
@@ -92,7 +111,12 @@ function service(
         name,
         command: Deno.execPath(),
         args: ["run", "--allow-all", `${root}/services/${name}/main.ts`],
-        env: { SHOP_ENV: "dev", NO_COLOR: "1", ...await env(context, certsDir) },
+        env: {
+          SHOP_ENV: "dev",
+          NO_COLOR: "1",
+          SHOP_LOG_SHIP_URL: logShipUrl,
+          ...await env(context, certsDir),
+        },
       });
       await waitUntil(process, () => acceptsConnections(port), 60_000);
       return `https://127.0.0.1:${port}`;
@@ -128,6 +152,7 @@ function program(
 
 const gatewayPort = Number(Deno.env.get("SHOP_GATEWAY_PORT") ?? "8443");
 const envoyDir = `${local}/envoy`;
+const prometheusDir = `${local}/prometheus`;
 
 stack.push(
   program(
@@ -193,6 +218,60 @@ stack.push(
       return `https://127.0.0.1:${gatewayPort}  (admin http://127.0.0.1:9901)`;
     },
   },
+  // Envoy's JSON access log goes to its stdout, which the group writes to logs/envoy.log: ship from there.
+  program(
+    "envoy-log-shipper",
+    [],
+    "observability/ship_file.ts",
+    ({ group }) => ({
+      SHOP_SHIP_FILE_FILE: `${group.dir}/logs/envoy.log`,
+      SHOP_SHIP_FILE_SERVICE: "envoy",
+      SHOP_LOG_SHIP_URL: logShipUrl,
+    }),
+    "(tails logs/envoy.log)",
+    () => Promise.resolve(true),
+  ),
+  // Prometheus' targets: the registry, written as file_sd JSON, kept current from etcd.
+  program(
+    "prometheus-targets",
+    [],
+    "observability/prometheus_targets.ts",
+    () => ({
+      SHOP_TARGETS_OUT: `${prometheusDir}/targets.json`,
+      SHOP_ETCD_ENDPOINTS: "http://127.0.0.1:2379",
+      SHOP_LOG_SHIP_URL: logShipUrl,
+    }),
+    `${prometheusDir}/targets.json`,
+    async () => (await Deno.stat(`${prometheusDir}/targets.json`).catch(() => undefined)) !== undefined,
+  ),
+  {
+    name: "alertmanager",
+    ports: [9093],
+    data: `${local}/alertmanager`,
+    start: async ({ group }) => {
+      await startAlertmanager(group, { port: 9093, dataDir: `${local}/alertmanager` });
+      return "http://127.0.0.1:9093  (API: /api/v2/alerts)";
+    },
+  },
+  {
+    name: "prometheus",
+    ports: [9090],
+    data: `${prometheusDir}/data`,
+    start: async ({ group }) => {
+      await startPrometheus(group, {
+        port: 9090,
+        dataDir: prometheusDir,
+        config: prometheusConfig({
+          scrapeInterval: "5s",
+          targetsFile: `${prometheusDir}/targets.json`,
+          certsDir: await ensureDevCertificates(`${root}/certs/dev`),
+          envoyTargets: ["127.0.0.1:9901"],
+          alertmanagers: ["127.0.0.1:9093"],
+        }),
+      });
+      return "http://127.0.0.1:9090  (alerts: /alerts, targets: /targets)";
+    },
+  },
 );
 
 function required(urls: Record<string, string>, name: string): string {
@@ -249,7 +328,7 @@ async function main(): Promise<number> {
     console.log("\ndev: the stack runs (Ctrl-C stops it)");
     for (const process of stack) {
       const data = process.data === undefined ? "" : `  data: ${process.data}`;
-      console.log(`  ${process.name.padEnd(12)} ${(urls[process.name] ?? "").padEnd(42)}${data}`);
+      console.log(`  ${process.name.padEnd(19)} ${(urls[process.name] ?? "").padEnd(42)}${data}`);
     }
     console.log(`  logs:        ${group.dir}/logs/<name>.log\n`);
   }

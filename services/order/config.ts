@@ -5,6 +5,7 @@
  */
 import { duration, integer, oneOf, string, tcpPort, url } from "@shop/platform/config";
 import { discoveryConfigSchema } from "@shop/platform/discovery";
+import { logConfigSchema } from "@shop/platform/log";
 
 /** Every key of the order service, with its default. */
 export const orderConfigSchema = {
@@ -45,5 +46,6 @@ export const orderConfigSchema = {
     crashAfter: oneOf(["", "reserved", "charged", "committed", "compensated"] as const, { default: "" }),
   },
   discovery: discoveryConfigSchema(),
-  log: { level: oneOf(["debug", "info", "warning", "error"] as const, { default: "info" }) },
+  /** `log.level`, and `log.ship.*`: the log store to ship lines to (`SHOP_LOG_SHIP_URL`), off by default. */
+  log: logConfigSchema(),
 };

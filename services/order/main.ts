@@ -5,6 +5,7 @@
  * @module
  */
 import { createClient } from "@connectrpc/connect";
+import { Counter } from "prom-client";
 import { type ClosableTransport, createServiceTransport } from "@shop/platform/client";
 import { describeConfig, loadConfigOrExit } from "@shop/platform/config";
 import {
@@ -13,7 +14,8 @@ import {
   joinDiscovery,
   type Resolver,
 } from "@shop/platform/discovery";
-import { serviceLogger, setupLogging } from "@shop/platform/log";
+import { flushLogs, serviceLogger, setupLogging, shipOptionsOf } from "@shop/platform/log";
+import { createServiceMetrics, instrumentStore } from "@shop/platform/metrics";
 import { connectPostgres, migrate, readMigrations } from "@shop/platform/postgres";
 import { startServer, stopOnSignals } from "@shop/platform/server";
 import { readTlsFiles } from "@shop/platform/tls";
@@ -28,7 +30,12 @@ import { paymentsOverConnect } from "./transport/payment_client.ts";
 
 const config = loadConfigOrExit(orderConfigSchema, { envPrefix: "SHOP_ORDER", args: Deno.args });
 const instanceId = `order-${crypto.randomUUID().slice(0, 8)}`;
-await setupLogging({ service: "order", instance: instanceId, level: config.log.level });
+await setupLogging({
+  service: "order",
+  instance: instanceId,
+  level: config.log.level,
+  ship: shipOptionsOf(config.log),
+});
 const log = serviceLogger("main");
 log.info("Starting with {config}", { config: describeConfig(orderConfigSchema, config) });
 
@@ -58,12 +65,36 @@ if (crashAfter) {
   log.warn("TEST FAULT ARMED: the process kills itself after the saga step {step}", { step: crashAfter });
 }
 
+// The operator's counters (README "Metrics"), on the registry /metrics serves.
+const metrics = createServiceMetrics("order");
+const orders = new Counter({
+  name: "shop_orders_total",
+  help: "Orders that reached an outcome: paid, failed (the saga compensates) or cancelled.",
+  labelNames: ["outcome"],
+  registers: [metrics.registry],
+});
+const compensations = new Counter({
+  name: "shop_saga_compensations_total",
+  help: "Checkout sagas that turned to compensation (stock released, charge refunded), by reason.",
+  labelNames: ["reason"],
+  registers: [metrics.registry],
+});
+for (const outcome of ["paid", "failed", "cancelled"]) orders.inc({ outcome }, 0);
+
 const checkout = new Checkout({
-  store: new PostgresOrderStore(sql),
+  store: instrumentStore(new PostgresOrderStore(sql), {
+    registry: metrics.registry,
+    store: "postgres",
+    poolSize: config.database.maxConnections,
+  }),
   inventory: inventoryOverConnect(createClient(InventoryService, productTransport)),
   payments: paymentsOverConnect(createClient(PaymentProcessorService, paymentTransport)),
   instanceId,
   sagaBudgetMs: config.saga.budget,
+  onEvent: (event) =>
+    event.type === "order_settled"
+      ? orders.inc({ outcome: event.outcome })
+      : compensations.inc({ reason: event.reason }),
   leaseMs: config.saga.lease,
   ...(crashAfter
     ? { faultAfter: (point) => point === crashAfter ? Deno.kill(Deno.pid, "SIGKILL") : undefined }
@@ -76,6 +107,7 @@ const server = await startServer({
   port: config.server.port,
   transport: { tls },
   routes: orderRoutes(checkout),
+  metrics,
   shutdownGraceMs: config.server.shutdownGrace,
   preStopDelayMs: config.server.preStopDelay,
 });
@@ -102,5 +134,6 @@ server.onShutdown("close", async () => {
   paymentTransport.close();
   await resolver?.close();
   await sql.end({ timeout: 5 });
+  await flushLogs();
 });
 stopOnSignals(server);

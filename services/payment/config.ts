@@ -4,6 +4,7 @@
  * @module
  */
 import { discoveryConfigSchema } from "@shop/platform/discovery";
+import { logConfigSchema } from "@shop/platform/log";
 import { duration, integer, oneOf, string, tcpPort, url } from "@shop/platform/config";
 
 /**
@@ -60,7 +61,8 @@ export const paymentConfigSchema = {
     webhook: duration({ default: 10_000, min: 500, max: 60_000 }),
   },
   discovery: discoveryConfigSchema(),
-  log: { level: oneOf(["debug", "info", "warning", "error"] as const, { default: "info" }) },
+  /** `log.level`, and `log.ship.*`: the log store to ship lines to (`SHOP_LOG_SHIP_URL`), off by default. */
+  log: logConfigSchema(),
 };
 
 /**

@@ -3,9 +3,11 @@
  *
  * @module
  */
+import { Counter } from "prom-client";
 import { describeConfig, loadConfigOrExit } from "@shop/platform/config";
 import { joinDiscovery } from "@shop/platform/discovery";
-import { serviceLogger, setupLogging } from "@shop/platform/log";
+import { flushLogs, serviceLogger, setupLogging, shipOptionsOf } from "@shop/platform/log";
+import { createServiceMetrics, instrumentStore } from "@shop/platform/metrics";
 import { connectPostgres, migrate, readMigrations } from "@shop/platform/postgres";
 import { startServer, stopOnSignals } from "@shop/platform/server";
 import { readTlsFiles } from "@shop/platform/tls";
@@ -26,6 +28,7 @@ await setupLogging({
   service: "payment",
   instance: `payment-${crypto.randomUUID().slice(0, 8)}`,
   level: config.log.level,
+  ship: shipOptionsOf(config.log),
 });
 const log = serviceLogger("main");
 log.info("Starting with {config}", { config: describeConfig(paymentConfigSchema, config) });
@@ -41,8 +44,23 @@ const sql = connectPostgres({
 await migrate(sql, await readMigrations(new URL("./store/migrations/", import.meta.url)));
 
 const stripe = createStripeClient({ apiKey: credentials.apiKey, baseUrl: config.stripe.baseUrl });
+// The operator's counters (README "Metrics"), on the registry /metrics serves.
+const metrics = createServiceMetrics("payment");
+const charges = new Counter({
+  name: "shop_payments_total",
+  help: "Charges sent to Stripe, by outcome: succeeded, pending, declined, rejected, unavailable.",
+  labelNames: ["outcome"],
+  registers: [metrics.registry],
+});
+for (const outcome of ["succeeded", "declined", "unavailable"]) charges.inc({ outcome }, 0);
+
 const payments = new Payments({
-  store: new PostgresPaymentStore(sql),
+  store: instrumentStore(new PostgresPaymentStore(sql), {
+    registry: metrics.registry,
+    store: "postgres",
+    poolSize: config.database.maxConnections,
+  }),
+  onEvent: (event) => charges.inc({ outcome: event.outcome }),
   gateway: new StripePaymentGateway(stripe),
   retry: {
     attemptTimeoutMs: config.timeouts.stripeRequest,
@@ -58,6 +76,7 @@ const server = await startServer({
   port: config.server.port,
   transport: { tls: await readTlsFiles(config.tls.certsDir, "payment") },
   routes: paymentRoutes(payments),
+  metrics,
   allowedPeers: paymentAllowedPeers,
   httpRoutes: [
     stripeWebhookRoute(payments, new StripeWebhookVerifier(stripe, credentials.webhookSecret), {
@@ -69,6 +88,7 @@ const server = await startServer({
 });
 server.onShutdown("close", async () => {
   await sql.end({ timeout: 5 });
+  await flushLogs();
 });
 await joinDiscovery(server, config.discovery, "payment");
 stopOnSignals(server);

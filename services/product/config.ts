@@ -5,6 +5,7 @@
  */
 import { duration, integer, oneOf, string, tcpPort } from "@shop/platform/config";
 import { discoveryConfigSchema } from "@shop/platform/discovery";
+import { logConfigSchema } from "@shop/platform/log";
 
 /** Every key of the product service, with its default. */
 export const productConfigSchema = {
@@ -45,5 +46,6 @@ export const productConfigSchema = {
     repairAfter: duration({ default: 30_000, min: 100 }),
   },
   discovery: discoveryConfigSchema(),
-  log: { level: oneOf(["debug", "info", "warning", "error"] as const, { default: "info" }) },
+  /** `log.level`, and `log.ship.*`: the log store to ship lines to (`SHOP_LOG_SHIP_URL`), off by default. */
+  log: logConfigSchema(),
 };

@@ -4,9 +4,11 @@
  * @module
  */
 import { MongoClient } from "mongodb";
+import { Counter } from "prom-client";
 import { describeConfig, loadConfigOrExit } from "@shop/platform/config";
 import { joinDiscovery } from "@shop/platform/discovery";
-import { serviceLogger, setupLogging } from "@shop/platform/log";
+import { flushLogs, serviceLogger, setupLogging, shipOptionsOf } from "@shop/platform/log";
+import { createServiceMetrics, instrumentStore } from "@shop/platform/metrics";
 import { startServer, stopOnSignals } from "@shop/platform/server";
 import { readTlsFiles } from "@shop/platform/tls";
 import { productConfigSchema } from "./config.ts";
@@ -22,6 +24,7 @@ await setupLogging({
   service: "product",
   instance: `product-${crypto.randomUUID().slice(0, 8)}`,
   level: config.log.level,
+  ship: shipOptionsOf(config.log),
 });
 const log = serviceLogger("main");
 log.info("Starting with {config}", { config: describeConfig(productConfigSchema, config) });
@@ -34,10 +37,23 @@ const client = new MongoClient(config.mongo.url, {
   socketTimeoutMS: 30_000,
 });
 await client.connect();
-const store = new MongoProductStore(client.db(config.mongo.database), {
-  repairAfterMs: config.inventory.repairAfter,
+// The operator's counters (README "Metrics"), on the registry /metrics serves.
+const metrics = createServiceMetrics("product");
+const conflicts = new Counter({
+  name: "shop_stock_reservation_conflicts_total",
+  help: "Stock moves and reservation decisions that lost a race to another writer and were retried.",
+  registers: [metrics.registry],
 });
-await store.ensureIndexes();
+const mongoStore = new MongoProductStore(client.db(config.mongo.database), {
+  repairAfterMs: config.inventory.repairAfter,
+  onConflict: () => conflicts.inc(),
+});
+await mongoStore.ensureIndexes();
+const store = instrumentStore(mongoStore, {
+  registry: metrics.registry,
+  store: "mongo",
+  poolSize: config.mongo.maxPoolSize,
+});
 
 if (config.mode === "dev") {
   const created = await seedDemoCatalog(store);
@@ -54,6 +70,7 @@ const server = await startServer({
   port: config.server.port,
   transport: { tls: await readTlsFiles(config.tls.certsDir, "product") },
   routes: productRoutes(catalog, inventory),
+  metrics,
   allowedPeers: inventoryAllowedPeers,
   shutdownGraceMs: config.server.shutdownGrace,
   preStopDelayMs: config.server.preStopDelay,
@@ -61,6 +78,7 @@ const server = await startServer({
 server.onShutdown("close", async () => {
   await sweeper.stop();
   await client.close();
+  await flushLogs();
 });
 await joinDiscovery(server, config.discovery, "product");
 stopOnSignals(server);

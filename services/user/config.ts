@@ -5,6 +5,7 @@
  */
 import { duration, integer, oneOf, string, tcpPort, url } from "@shop/platform/config";
 import { discoveryConfigSchema } from "@shop/platform/discovery";
+import { logConfigSchema } from "@shop/platform/log";
 
 /** The documented dev-only admin account, used only when `mode` is `dev` and nothing else is set. */
 export const devAdmin = { email: "admin@shop.local", password: "dev-only-admin-password" } as const;
@@ -46,5 +47,6 @@ export const userConfigSchema = {
     password: string({ default: "", env: ["SHOP_ADMIN_PASSWORD"], secret: true }),
   },
   discovery: discoveryConfigSchema(),
-  log: { level: oneOf(["debug", "info", "warning", "error"] as const, { default: "info" }) },
+  /** `log.level`, and `log.ship.*`: the log store to ship lines to (`SHOP_LOG_SHIP_URL`), off by default. */
+  log: logConfigSchema(),
 };

@@ -4,10 +4,12 @@
  * @module
  */
 import { createLocalJWKSet, jwtVerify } from "jose";
+import { Counter } from "prom-client";
 import { bearerTokenInterceptor, type UserClaims } from "@shop/platform/auth";
 import { describeConfig, loadConfigOrExit } from "@shop/platform/config";
 import { joinDiscovery } from "@shop/platform/discovery";
-import { serviceLogger, setupLogging } from "@shop/platform/log";
+import { flushLogs, serviceLogger, setupLogging, shipOptionsOf } from "@shop/platform/log";
+import { createServiceMetrics, instrumentStore } from "@shop/platform/metrics";
 import { connectPostgres, migrate, readMigrations } from "@shop/platform/postgres";
 import { startServer, stopOnSignals } from "@shop/platform/server";
 import { readTlsFiles } from "@shop/platform/tls";
@@ -25,6 +27,7 @@ await setupLogging({
   service: "user",
   instance: `user-${crypto.randomUUID().slice(0, 8)}`,
   level: config.log.level,
+  ship: shipOptionsOf(config.log),
 });
 const log = serviceLogger("main");
 log.info("Starting with {config}", { config: describeConfig(userConfigSchema, config) });
@@ -48,8 +51,35 @@ const reload = setInterval(async () => {
   }
 }, config.jwt.keysReloadInterval);
 
+// The operator's counters (README "Metrics"), on the registry /metrics serves.
+const metrics = createServiceMetrics("user");
+const loginFailures = new Counter({
+  name: "shop_login_failures_total",
+  help: "Refused sign-ins: invalid_credentials (wrong email or password) or throttled (too many failures).",
+  labelNames: ["reason"],
+  registers: [metrics.registry],
+});
+const tokensIssued = new Counter({
+  name: "shop_tokens_issued_total",
+  help: "Tokens issued, by kind (access, refresh) and grant (login, refresh).",
+  labelNames: ["kind", "grant"],
+  registers: [metrics.registry],
+});
+for (const reason of ["invalid_credentials", "throttled"]) loginFailures.inc({ reason }, 0);
+
 const accounts = new Accounts({
-  store: new PostgresUserStore(sql),
+  store: instrumentStore(new PostgresUserStore(sql), {
+    registry: metrics.registry,
+    store: "postgres",
+    poolSize: config.database.maxConnections,
+  }),
+  onEvent: (event) => {
+    if (event.type === "login_failed") loginFailures.inc({ reason: event.reason });
+    else {
+      tokensIssued.inc({ kind: "access", grant: event.grant });
+      tokensIssued.inc({ kind: "refresh", grant: event.grant });
+    }
+  },
   hasher: await createScryptHasher({ logN: config.password.scryptLogN, r: 8, p: 1 }),
   accessTokens: createAccessTokenIssuer(() => ring, {
     issuer: config.jwt.issuer,
@@ -89,6 +119,7 @@ const server = await startServer({
   port: config.server.port,
   transport: { tls: await readTlsFiles(config.tls.certsDir, "user") },
   routes: userRoutes(accounts),
+  metrics,
   interceptors: [bearerTokenInterceptor(verifyBearer)],
   httpRoutes: [jwksRoute(() => ring)],
   shutdownGraceMs: config.server.shutdownGrace,
@@ -97,6 +128,7 @@ const server = await startServer({
 server.onShutdown("close", async () => {
   clearInterval(reload);
   await sql.end({ timeout: 5 });
+  await flushLogs();
 });
 await joinDiscovery(server, config.discovery, "user");
 stopOnSignals(server);

@@ -22,6 +22,22 @@ import type { Inventory, Lease, OrderCursor, OrderPage, OrderRecord, OrderStore,
 /** Where a test may crash the process on purpose (off unless the test-only fault hook is set). */
 export type FaultPoint = "reserved" | "charged" | "committed" | "compensated";
 
+/** Why a saga turned to compensation: a short, fixed word, fit for a metric label. */
+export type CompensationReason =
+  | "cancelled"
+  | "stock_refused"
+  | "payment_declined"
+  | "dependency_unavailable"
+  | "reservation_expired"
+  | "invalid_order";
+
+/** What happened in a checkout, for the operator's counters (the composition root turns it into metrics). */
+export type CheckoutEvent =
+  /** An order reached a final outcome for the customer (counted once, when it is stored). */
+  | { type: "order_settled"; outcome: "paid" | "failed" | "cancelled" }
+  /** A saga turned to compensation: its stock goes back and any charge is refunded. */
+  | { type: "compensation_started"; reason: CompensationReason };
+
 /** The caller, from verified claims. */
 export interface Customer {
   id: string;
@@ -39,6 +55,8 @@ export interface CheckoutDeps {
   leaseMs?: number;
   /** How long forward steps retry a dependency that is down before the order fails (15 s). */
   sagaBudgetMs?: number;
+  /** Told of every {@linkcode CheckoutEvent}; must not throw (metrics only). */
+  onEvent?: (event: CheckoutEvent) => void;
   /** TEST ONLY: called after each durable step; a crash test kills the process here. */
   faultAfter?: (point: FaultPoint) => void | Promise<void>;
   now?: () => Date;
@@ -188,6 +206,8 @@ export class Checkout {
       throw error;
     }
     await this.#save(cancelled, lease);
+    this.#deps.onEvent?.({ type: "order_settled", outcome: "cancelled" });
+    this.#deps.onEvent?.({ type: "compensation_started", reason: "cancelled" });
     return strip(await this.#drive(cancelled, lease, this.#now().getTime() + this.#budgetMs));
   }
 
@@ -269,9 +289,16 @@ export class Checkout {
       case "reserve": {
         const outcome = await this.#forward(() => inventory.reserve(order.id, order.items), deadline);
         if (outcome === "out of time") {
-          return await this.#fail(order, lease, "checkout could not reach the stock service");
+          return await this.#fail(
+            order,
+            lease,
+            "checkout could not reach the stock service",
+            "dependency_unavailable",
+          );
         }
-        if (outcome.kind === "refused") return await this.#fail(order, lease, outcome.reason);
+        if (outcome.kind === "refused") {
+          return await this.#fail(order, lease, outcome.reason, "stock_refused");
+        }
         const byProduct = new Map(outcome.lines.map((line) => [line.productId, line]));
         const items = order.items.map((item) => {
           const line = byProduct.get(item.productId);
@@ -281,7 +308,7 @@ export class Checkout {
         try {
           total = orderTotal(items);
         } catch (error) {
-          return await this.#fail({ ...order, items }, lease, (error as Error).message);
+          return await this.#fail({ ...order, items }, lease, (error as Error).message, "invalid_order");
         }
         // Stored before the charge is sent: from here on, compensation must refund.
         const next = await this.#save(
@@ -293,7 +320,7 @@ export class Checkout {
       }
       case "charge": {
         const amount = order.total;
-        if (!amount) return await this.#fail(order, lease, "the order has no total");
+        if (!amount) return await this.#fail(order, lease, "the order has no total", "invalid_order");
         const outcome = await this.#forward(
           () =>
             payments.charge({
@@ -305,10 +332,15 @@ export class Checkout {
           deadline,
         );
         if (outcome === "out of time") {
-          return await this.#fail(order, lease, "checkout could not reach the payment service");
+          return await this.#fail(
+            order,
+            lease,
+            "checkout could not reach the payment service",
+            "dependency_unavailable",
+          );
         }
         if (outcome.kind === "declined") {
-          return await this.#fail(order, lease, `payment declined: ${outcome.reason}`);
+          return await this.#fail(order, lease, `payment declined: ${outcome.reason}`, "payment_declined");
         }
         const next = await this.#save({ ...order, sagaStep: "commit" }, lease);
         await this.#deps.faultAfter?.("charged");
@@ -317,13 +349,24 @@ export class Checkout {
       case "commit": {
         const outcome = await this.#forward(() => inventory.commit(order.id), deadline);
         if (outcome === "out of time") {
-          return await this.#fail(order, lease, "checkout could not reach the stock service");
+          return await this.#fail(
+            order,
+            lease,
+            "checkout could not reach the stock service",
+            "dependency_unavailable",
+          );
         }
         if (!outcome) {
-          return await this.#fail(order, lease, "the stock reservation expired before payment completed");
+          return await this.#fail(
+            order,
+            lease,
+            "the stock reservation expired before payment completed",
+            "reservation_expired",
+          );
         }
         const paid = transition(order, "paid", "payment captured", this.#now());
         const next = await this.#save({ ...order, ...paid, sagaStep: "done" }, lease);
+        this.#deps.onEvent?.({ type: "order_settled", outcome: "paid" });
         await this.#deps.faultAfter?.("committed");
         return next;
       }
@@ -341,9 +384,17 @@ export class Checkout {
   }
 
   /** Marks the order FAILED with a reason the customer can read, and turns the saga to compensation. */
-  async #fail(order: OrderRecord, lease: Lease, reason: string): Promise<OrderRecord> {
+  async #fail(
+    order: OrderRecord,
+    lease: Lease,
+    reason: string,
+    cause: Exclude<CompensationReason, "cancelled">,
+  ): Promise<OrderRecord> {
     const failed = transition(order, "failed", reason, this.#now());
-    return await this.#save({ ...order, ...failed, sagaStep: "compensate" }, lease);
+    const saved = await this.#save({ ...order, ...failed, sagaStep: "compensate" }, lease);
+    this.#deps.onEvent?.({ type: "order_settled", outcome: "failed" });
+    this.#deps.onEvent?.({ type: "compensation_started", reason: cause });
+    return saved;
   }
 
   async #save(order: OrderRecord, lease: Lease): Promise<OrderRecord> {

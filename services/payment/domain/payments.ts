@@ -46,6 +46,13 @@ export interface CallDeadline {
   deadline?: number;
 }
 
+/** How a charge attempt with Stripe ended, for the operator's counters (metrics only). */
+export type ChargeOutcomeEvent = {
+  type: "charge";
+  /** `rejected`: Stripe refused the request itself; `unavailable`: no answer within the deadline. */
+  outcome: "succeeded" | "pending" | "declined" | "rejected" | "unavailable";
+};
+
 /** What {@linkcode Payments} is built from. */
 export interface PaymentsDeps {
   store: PaymentStore;
@@ -59,6 +66,8 @@ export interface PaymentsDeps {
    * set): a Stripe attempt never runs into the time the ledger write needs.
    */
   settleReserveMs?: number;
+  /** Told how each charge sent to Stripe ended (not replays of a settled one); must not throw. */
+  onEvent?: (event: ChargeOutcomeEvent) => void;
   clock?: RetryClock;
   now?: () => Date;
   newId?: () => string;
@@ -298,7 +307,10 @@ export class Payments {
             ),
           });
         } catch (error) {
-          if (error instanceof GatewayUnavailableError) throw stripeUnavailable(error);
+          if (error instanceof GatewayUnavailableError) {
+            this.#deps.onEvent?.({ type: "charge", outcome: "unavailable" });
+            throw stripeUnavailable(error);
+          }
           throw error;
         }
         for (const refund of refunds) {
@@ -359,7 +371,10 @@ export class Payments {
         this.#clock,
       );
     } catch (error) {
-      if (error instanceof GatewayUnavailableError) throw stripeUnavailable(error);
+      if (error instanceof GatewayUnavailableError) {
+        this.#deps.onEvent?.({ type: "charge", outcome: "unavailable" });
+        throw stripeUnavailable(error);
+      }
       if (error instanceof GatewayRejectedError) {
         if (error.code === "idempotency_error") {
           throw invalidPaymentState("Stripe holds a different request under this order's charge key", {
@@ -367,6 +382,7 @@ export class Payments {
           });
         }
         // Stripe refused the request itself (an unknown payment method, say): nothing was charged.
+        this.#deps.onEvent?.({ type: "charge", outcome: "rejected" });
         await this.#settle(payment.id, {
           kind: "failed",
           paymentIntentId: undefined,
@@ -379,8 +395,10 @@ export class Payments {
     }
     switch (outcome.kind) {
       case "succeeded":
+        this.#deps.onEvent?.({ type: "charge", outcome: "succeeded" });
         return await this.#settle(payment.id, outcome);
       case "processing":
+        this.#deps.onEvent?.({ type: "charge", outcome: "pending" });
         return await this.#settle(payment.id, { kind: "pending", paymentIntentId: outcome.paymentIntentId });
       case "declined":
       case "requires_action": {
@@ -390,6 +408,10 @@ export class Payments {
           paymentIntentId: outcome.paymentIntentId,
           failureReason: decline.message,
           declineCode: decline.declineCode,
+        });
+        this.#deps.onEvent?.({
+          type: "charge",
+          outcome: settled.chargeStatus === "succeeded" ? "succeeded" : "declined",
         });
         if (settled.chargeStatus === "succeeded") return settled;
         throw paymentDeclined(settled.declineCode, settled.failureReason, payment.id);
@@ -443,7 +465,10 @@ export class Payments {
       // pending / requires_action: the refund stays PENDING (its amount reserved) until a webhook settles it.
       return await current();
     } catch (error) {
-      if (error instanceof GatewayUnavailableError) throw stripeUnavailable(error);
+      if (error instanceof GatewayUnavailableError) {
+        this.#deps.onEvent?.({ type: "charge", outcome: "unavailable" });
+        throw stripeUnavailable(error);
+      }
       if (error instanceof GatewayRejectedError) {
         await this.#deps.store.settleRefund(refund.id, {
           kind: "failed",

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { configure, getLogger, type Logger, type LogLevel, type Sink, withContext } from "@logtape/logtape";
+import { type BulkShipper, createBulkShipper, type ShipOptions, type ShipStats } from "./bulk_shipper.ts";
 import { jsonLinesFormatter, type LineIdentity } from "./json_lines.ts";
 
 /** How a process logs. */
@@ -8,7 +9,15 @@ export interface LoggingOptions extends LineIdentity {
   level: LogLevel;
   /** Where lines go; standard output when omitted. Tests pass a collecting sink. */
   write?: (line: string) => void;
+  /**
+   * Also ship every line to a log store's Elasticsearch-compatible bulk endpoint (VictoriaLogs locally),
+   * batched and bounded (see {@linkcode createBulkShipper}); lines still go to `write` too. Off when
+   * omitted or when `url` is empty.
+   */
+  ship?: ShipOptions | undefined;
 }
+
+let shipper: BulkShipper | undefined;
 
 const encoder = new TextEncoder();
 
@@ -33,7 +42,32 @@ function writeStdout(line: string): void {
 export async function setupLogging(options: LoggingOptions): Promise<void> {
   const format = jsonLinesFormatter(options);
   const write = options.write ?? writeStdout;
-  const sink: Sink = (record) => write(format(record));
+  await shipper?.close();
+  shipper = options.ship?.url ? createBulkShipper(options.ship) : undefined;
+  const ship = shipper;
+  const sink: Sink = ship
+    ? (record) => {
+      const line = format(record);
+      write(line);
+      ship.push(line);
+    }
+    : (record) => write(format(record));
+  if (ship) {
+    ship.onStateChange = (state, detail) => {
+      // Written to `write` only: shipping a line about the store being down would only fill the queue.
+      const message = state === "down"
+        ? `Log store at ${options.ship?.url} is not answering (${detail}); lines queue and drop when full`
+        : "Log store answers again; shipping resumed";
+      write(format({
+        category: ["shop", "log-shipper"],
+        level: state === "down" ? "warning" : "info",
+        message: [message],
+        rawMessage: message,
+        timestamp: Date.now(),
+        properties: {},
+      }));
+    };
+  }
   await configure({
     reset: true,
     contextLocalStorage: new AsyncLocalStorage(),
@@ -83,4 +117,32 @@ export function withRequestId<T>(requestId: string, fn: () => T): T {
  */
 export function currentRequestId(): string | undefined {
   return requestIds.getStore();
+}
+
+/**
+ * What the log shipper has done in this process (undefined when logs are not shipped): the metrics
+ * module turns it into `shop_log_lines_dropped_total` and `shop_log_lines_shipped_total`.
+ *
+ * @example
+ * ```ts
+ * logShippingStats()?.dropped.queue_full; // lines lost because the store was slow or down
+ * ```
+ */
+export function logShippingStats(): ShipStats | undefined {
+  return shipper?.stats;
+}
+
+/**
+ * Sends the lines still queued for the log store, each POST bounded by its timeout; for the last moments
+ * of a process (a `close` shutdown hook). Does nothing when logs are not shipped.
+ *
+ * @example
+ * ```ts
+ * import type { RunningServer } from "../server/start_server.ts";
+ * declare const server: RunningServer;
+ * server.onShutdown("close", flushLogs);
+ * ```
+ */
+export async function flushLogs(): Promise<void> {
+  await shipper?.flush();
 }

@@ -1,5 +1,6 @@
 /**
- * Structured JSON-lines logging (LogTape) with the request id of the call being handled.
+ * Structured JSON-lines logging (LogTape) with the request id of the call being handled, optionally
+ * shipped to a log store (Elasticsearch bulk API; VictoriaLogs locally).
  *
  * @example
  * ```ts
@@ -9,5 +10,8 @@
  * ```
  * @module
  */
+export * from "./bulk_shipper.ts";
 export * from "./json_lines.ts";
+export * from "./log_config.ts";
 export * from "./logging.ts";
+export * from "./rpc_log.ts";

@@ -1,5 +1,6 @@
 /**
- * Prometheus metrics for services: process metrics and RED metrics per RPC.
+ * Prometheus metrics for services: process metrics, RED metrics per RPC, store timings, and the log
+ * shipper's counters.
  *
  * @example
  * ```ts
@@ -9,3 +10,4 @@
  * @module
  */
 export * from "./service_metrics.ts";
+export * from "./store_metrics.ts";

@@ -1,11 +1,16 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { logShippingStats } from "../log/logging.ts";
+import { rpcLogInterceptor } from "../log/rpc_log.ts";
 
 /** The metrics of one service process. */
 export interface ServiceMetrics {
   /** The registry `/metrics` serves; services add their business counters to it. */
   registry: Registry;
-  /** Counts, times and tracks in-flight RPCs (RED), labelled by gRPC service, method and code. */
+  /**
+   * Counts, times and tracks in-flight RPCs (RED), labelled by gRPC service, method and code, and writes
+   * one access-log line per RPC ({@linkcode rpcLogInterceptor}).
+   */
   rpcInterceptor: Interceptor;
 }
 
@@ -21,7 +26,9 @@ function codeName(code: Code): string {
  * Creates the metrics registry of a service with process metrics and per-RPC RED metrics named as
  * go-grpc-prometheus names them, so existing dashboards and alerts apply: `grpc_server_started_total`,
  * `grpc_server_handled_total{grpc_code}`, `grpc_server_handling_seconds` (histogram) and
- * `grpc_server_in_flight`.
+ * `grpc_server_in_flight`. It also carries the log shipper's counters, `shop_log_lines_dropped_total
+ * {reason}` (`queue_full`: the store was slow or down; `rejected`: the store refused lines) and
+ * `shop_log_lines_shipped_total`, and the RPC interceptor writes an access-log line per call.
  *
  * @example
  * ```ts
@@ -60,7 +67,10 @@ export function createServiceMetrics(service: string): ServiceMetrics {
     registers: [registry],
   });
 
-  const rpcInterceptor: Interceptor = (next) => async (req) => {
+  registerLogShippingMetrics(registry);
+  const accessLog = rpcLogInterceptor();
+
+  const red: Interceptor = (next) => async (req) => {
     const labels = {
       grpc_service: req.service.typeName,
       grpc_method: req.method.name,
@@ -83,5 +93,29 @@ export function createServiceMetrics(service: string): ServiceMetrics {
       seconds.observe({ ...labels, grpc_code: code }, (performance.now() - start) / 1000);
     }
   };
-  return { registry, rpcInterceptor };
+  return { registry, rpcInterceptor: (next) => red(accessLog(next)) };
+}
+
+/** The shipper's counters, read when scraped (zero when logs are not shipped). */
+function registerLogShippingMetrics(registry: Registry): void {
+  new Counter({
+    name: "shop_log_lines_dropped_total",
+    help: "Log lines that never reached the log store: queue_full (store slow or down), rejected (refused).",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      const dropped = logShippingStats()?.dropped ?? { queue_full: 0, rejected: 0 };
+      this.reset();
+      for (const [reason, count] of Object.entries(dropped)) this.inc({ reason }, count);
+    },
+  });
+  new Counter({
+    name: "shop_log_lines_shipped_total",
+    help: "Log lines the log store accepted.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(logShippingStats()?.shipped ?? 0);
+    },
+  });
 }

@@ -33,6 +33,13 @@ export interface ThrottlePolicy {
   windowMs: number;
 }
 
+/** What happened at sign-in, for the operator's counters (the composition root turns it into metrics). */
+export type AccountEvent =
+  /** A sign-in was refused: wrong email or password, or too many failures already. */
+  | { type: "login_failed"; reason: "invalid_credentials" | "throttled" }
+  /** A session's access and refresh tokens were issued, at sign-in or by a refresh. */
+  | { type: "session_issued"; grant: "login" | "refresh" };
+
 /** What {@linkcode Accounts} is built from. */
 export interface AccountsDeps {
   store: UserStore;
@@ -42,6 +49,8 @@ export interface AccountsDeps {
   /** How long a refresh token lives, in ms. */
   refreshTokenTtlMs: number;
   throttle?: Partial<ThrottlePolicy>;
+  /** Told of every {@linkcode AccountEvent}; must not throw (metrics only). */
+  onEvent?: (event: AccountEvent) => void;
   now?: () => Date;
   newId?: () => string;
 }
@@ -119,10 +128,15 @@ export class Accounts {
   ): Promise<Session> {
     const key = emailKey(input.email);
     const throttleKeys = [`account:${key}`];
-    await this.#refuseIfThrottled(`account:${key}`, this.#throttle.perAccount);
-    if (input.clientAddress) {
-      throttleKeys.push(`address:${input.clientAddress}`);
-      await this.#refuseIfThrottled(`address:${input.clientAddress}`, this.#throttle.perAddress);
+    try {
+      await this.#refuseIfThrottled(`account:${key}`, this.#throttle.perAccount);
+      if (input.clientAddress) {
+        throttleKeys.push(`address:${input.clientAddress}`);
+        await this.#refuseIfThrottled(`address:${input.clientAddress}`, this.#throttle.perAddress);
+      }
+    } catch (error) {
+      this.#deps.onEvent?.({ type: "login_failed", reason: "throttled" });
+      throw error;
     }
     const credentials = await this.#deps.store.findCredentials(key);
     const matches = await this.#deps.hasher.verify(
@@ -132,6 +146,7 @@ export class Accounts {
     if (!credentials || !matches) {
       const now = this.#now();
       for (const throttleKey of throttleKeys) await this.#deps.store.recordLoginFailure(throttleKey, now);
+      this.#deps.onEvent?.({ type: "login_failed", reason: "invalid_credentials" });
       throw invalidCredentials();
     }
     await this.#deps.store.clearLoginFailures(`account:${key}`);
@@ -159,6 +174,7 @@ export class Accounts {
     const user = await this.#deps.store.findUser(outcome.userId);
     if (!user) throw invalidRefreshToken();
     const access = await this.#deps.accessTokens.issue(user);
+    this.#deps.onEvent?.({ type: "session_issued", grant: "refresh" });
     return { accessToken: access.token, refreshToken: next.token, expiresInSeconds: access.expiresInSeconds };
   }
 
@@ -237,6 +253,7 @@ export class Accounts {
       createTime: now,
     });
     const access = await this.#deps.accessTokens.issue(user);
+    this.#deps.onEvent?.({ type: "session_issued", grant: "login" });
     return {
       accessToken: access.token,
       refreshToken: refresh.token,
