@@ -33,28 +33,45 @@ export class EtcdEndpointSource implements EndpointSource {
     );
   }
 
-  /** Every registered instance with an IP address (EDS cannot resolve host names; others are logged). */
-  #current(): Endpoint[] {
-    const endpoints: Endpoint[] = [];
-    for (const [service, instances] of this.#resolver.services()) {
-      for (const instance of instances) {
-        if (ipAddress.test(instance.address)) {
-          endpoints.push({ service, address: instance.address, port: instance.port });
-        } else {
-          this.#log.warning("Skipping {key}: {address} is not an IP address", {
-            key: instance.key,
-            address: instance.address,
-          });
-        }
-      }
-    }
-    return endpoints;
+  /**
+   * Every registered instance as IP endpoints. EDS takes only addresses, so an instance registered by
+   * host name (a container: `product-1`) is resolved here, to every address the name has; one that does
+   * not resolve is skipped and logged.
+   */
+  async #current(): Promise<Endpoint[]> {
+    const found = await Promise.all(
+      [...this.#resolver.services()].flatMap(([service, instances]) =>
+        instances.map(async (instance): Promise<Endpoint[]> => {
+          if (ipAddress.test(instance.address)) {
+            return [{ service, address: instance.address, port: instance.port }];
+          }
+          try {
+            const addresses = await Deno.resolveDns(instance.address, "A");
+            return addresses.map((address) => ({ service, address, port: instance.port }));
+          } catch (error) {
+            this.#log.warning("Skipping {key}: {address} does not resolve: {error}", {
+              key: instance.key,
+              address: instance.address,
+              error,
+            });
+            return [];
+          }
+        })
+      ),
+    );
+    return found.flat();
   }
 
   async watch(onChange: (endpoints: readonly Endpoint[]) => void | Promise<void>): Promise<void> {
     await this.#resolver.ready(10_000);
-    this.#unsubscribe = this.#resolver.onChange(() => void onChange(this.#current()));
-    await onChange(this.#current());
+    // Changes are handed on in order, each after the previous list was delivered.
+    let delivered = Promise.resolve();
+    this.#unsubscribe = this.#resolver.onChange(() => {
+      delivered = delivered.then(async () => await onChange(await this.#current())).catch((error) =>
+        this.#log.error("Delivering endpoints failed: {error}", { error })
+      );
+    });
+    await onChange(await this.#current());
   }
 
   async close(): Promise<void> {

@@ -35,3 +35,35 @@ Deno.test("the etcd source lists registered instances and follows them coming an
     await source.close();
   }
 });
+
+Deno.test("an instance registered by host name (a container) is handed on at the name's addresses", async () => {
+  await using ns = await (await etcdForTests()).createNamespace({ label: "edge_dns" });
+  const prefix = `${ns.prefix}services`;
+  const server = {
+    url: "https://127.0.0.1:50072",
+    onShutdown: (_phase: "deregister" | "close", _hook: () => unknown) => {},
+  };
+  const named = await registerInstance(server, {
+    etcd: ns.url,
+    service: "order",
+    prefix,
+    advertiseHost: "localhost",
+  });
+  const unknown = await registerInstance({ ...server, url: "https://127.0.0.1:50073" }, {
+    etcd: ns.url,
+    service: "order",
+    prefix,
+    advertiseHost: "no-such-host.invalid",
+  });
+  const source = new EtcdEndpointSource({ etcd: ns.url, prefix });
+  let latest: readonly Endpoint[] = [];
+  await source.watch((endpoints) => void (latest = endpoints));
+  try {
+    assert.equal(named.record.address, "localhost");
+    assert.deepEqual(latest, [{ service: "order", address: "127.0.0.1", port: 50072 }]);
+  } finally {
+    await named.deregister();
+    await unknown.deregister();
+    await source.close();
+  }
+});
