@@ -33,6 +33,8 @@ export const userConfigSchema = {
     /** Directory of ES256 PKCS#8 keys, `<kid>.pem`; the last by name signs. */
     keysDir: string({ minLength: 1 }),
     keysReloadInterval: duration({ default: 30_000, min: 1_000 }),
+    /** How long a new key is only published before it signs: longer than verifiers cache the JWKS. */
+    keyActivationDelay: duration({ default: 120_000, max: 24 * 3_600_000 }),
     issuer: string({ default: "shop-user", minLength: 1 }),
     audience: string({ default: "shop", minLength: 1 }),
     accessTokenTtl: duration({ default: 15 * 60_000, min: 10_000, max: 24 * 3_600_000 }),

@@ -39,10 +39,12 @@ const sql = connectPostgres({
 });
 await migrate(sql, await readMigrations(new URL("./store/migrations/", import.meta.url)));
 
-let ring: KeyRing = await readKeyRing(config.jwt.keysDir);
+let ring: KeyRing = await readKeyRing(config.jwt.keysDir, {
+  activationDelayMs: config.jwt.keyActivationDelay,
+});
 const reload = setInterval(async () => {
   try {
-    ring = await readKeyRing(config.jwt.keysDir);
+    ring = await readKeyRing(config.jwt.keysDir, { activationDelayMs: config.jwt.keyActivationDelay });
   } catch (error) {
     log.error("Keeping the current signing keys; reloading {dir} failed: {error}", {
       dir: config.jwt.keysDir,

@@ -17,22 +17,39 @@ export interface KeyRing {
   readonly jwks: { keys: JWK[] };
 }
 
+/** Options of {@linkcode readKeyRing}. */
+export interface KeyRingOptions {
+  /**
+   * How long a new key is only published before it signs, in ms (0 unless set). Verifiers cache the
+   * JWKS (Envoy for a minute), so a key that signed at once would make fresh tokens fail there until
+   * their cache refreshed.
+   */
+  activationDelayMs?: number;
+  now?: Date;
+}
+
 /**
- * Reads ES256 private keys (PKCS#8 PEM, one per file, named `<kid>.pem`) from a directory. The key whose
- * file name sorts last signs new tokens; every key stays in the JWKS, so tokens signed by an older key
- * verify until they expire. To rotate: add a newer file, and remove the old one only after the access
- * token lifetime has passed.
+ * Reads ES256 private keys (PKCS#8 PEM, one per file, named `<kid>.pem`) from a directory. Every key is
+ * in the JWKS, so tokens signed by an older key verify until they expire. The key whose file name sorts
+ * last among those older than `activationDelayMs` signs new tokens (when every key is newer, as on a
+ * first start, the last one signs). To rotate: add a newer file; it signs once the delay has passed;
+ * remove the old one only after the access token lifetime has passed too.
  *
  * @example
  * ```ts
- * const ring = await readKeyRing("certs/dev/jwt");
+ * const ring = await readKeyRing("certs/dev/jwt", { activationDelayMs: 120_000 });
  * ring.current.kid; // "dev-2026-11-25"
  * ```
  */
-export async function readKeyRing(dir: string): Promise<KeyRing> {
+export async function readKeyRing(dir: string, options: KeyRingOptions = {}): Promise<KeyRing> {
   const files: string[] = [];
+  const activeBefore = (options.now ?? new Date()).getTime() - (options.activationDelayMs ?? 0);
+  const active = new Set<string>();
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.isFile && entry.name.endsWith(".pem")) files.push(entry.name);
+    if (!entry.isFile || !entry.name.endsWith(".pem")) continue;
+    files.push(entry.name);
+    const written = (await Deno.stat(join(dir, entry.name))).mtime?.getTime() ?? 0;
+    if (written <= activeBefore) active.add(entry.name.slice(0, -".pem".length));
   }
   files.sort();
   if (files.length === 0) throw new Error(`no signing keys (*.pem) in ${dir}`);
@@ -43,7 +60,7 @@ export async function readKeyRing(dir: string): Promise<KeyRing> {
     const { kty, crv, x, y } = await exportJWK(privateKey);
     return { kid, privateKey, publicJwk: { kty, crv, x, y, kid, alg: "ES256", use: "sig" } as JWK };
   }));
-  const current = keys[keys.length - 1];
+  const current = keys.findLast((key) => active.has(key.kid)) ?? keys[keys.length - 1];
   if (!current) throw new Error(`no signing keys in ${dir}`);
   return { current, jwks: { keys: keys.map((key) => key.publicJwk) } };
 }

@@ -123,3 +123,24 @@ Deno.test("rotation: the new key signs, and tokens of the old key verify until t
     await verify(fresh.token, ring.jwks);
   });
 });
+
+Deno.test("rotation through a caching gateway: a new key is published first and signs only after the delay", async () => {
+  await withKeysDir(async (dir) => {
+    await writeSigningKey(dir, "k-2026-01");
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await Deno.utime(`${dir}/k-2026-01.pem`, hourAgo, hourAgo);
+    await writeSigningKey(dir, "k-2026-02");
+    const delay = { activationDelayMs: 120_000 };
+
+    const fresh = await readKeyRing(dir, delay);
+    assert.equal(fresh.current.kid, "k-2026-01", "the new key does not sign yet");
+    assert.deepEqual(fresh.jwks.keys.map((k) => k.kid), ["k-2026-01", "k-2026-02"], "but it is published");
+
+    const later = await readKeyRing(dir, { ...delay, now: new Date(Date.now() + 121_000) });
+    assert.equal(later.current.kid, "k-2026-02");
+
+    // On a first start every key is new: the newest signs, there is no other.
+    await Deno.remove(`${dir}/k-2026-01.pem`);
+    assert.equal((await readKeyRing(dir, delay)).current.kid, "k-2026-02");
+  });
+});
