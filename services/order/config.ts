@@ -3,25 +3,24 @@
  *
  * @module
  */
-import { duration, integer, oneOf, string, tcpPort, url } from "@shop/platform/config";
+import {
+  duration,
+  modeField,
+  oneOf,
+  postgresConfigSchema,
+  serverConfigSchema,
+  string,
+  tlsConfigSchema,
+} from "@shop/platform/config";
 import { discoveryConfigSchema } from "@shop/platform/discovery";
 import { logConfigSchema } from "@shop/platform/log";
 
 /** Every key of the order service, with its default. */
 export const orderConfigSchema = {
-  mode: oneOf(["dev", "production"] as const, { default: "production", env: ["SHOP_ENV"] }),
-  server: {
-    host: string({ default: "127.0.0.1" }),
-    port: tcpPort({ default: 50053 }),
-    shutdownGrace: duration({ default: 20_000 }),
-    /** Time between leaving the registry and closing connections, so callers notice first. */
-    preStopDelay: duration({ default: 2_000 }),
-  },
-  tls: { certsDir: string({ minLength: 1 }) },
-  database: {
-    url: url({ schemes: ["postgres", "postgresql"], secret: true }),
-    maxConnections: integer({ default: 10, min: 1, max: 200 }),
-  },
+  mode: modeField(),
+  server: serverConfigSchema({ port: 50053, shutdownGrace: 20_000 }),
+  tls: tlsConfigSchema(),
+  database: postgresConfigSchema(),
   /** A fixed address of the product service; empty (the default) finds its instances through discovery. */
   product: {
     url: string({ default: "", pattern: /^(https:\/\/\S+)?$/, describe: "empty or an https:// URL" }),

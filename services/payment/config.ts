@@ -5,7 +5,15 @@
  */
 import { discoveryConfigSchema } from "@shop/platform/discovery";
 import { logConfigSchema } from "@shop/platform/log";
-import { duration, integer, oneOf, string, tcpPort, url } from "@shop/platform/config";
+import {
+  duration,
+  modeField,
+  postgresConfigSchema,
+  serverConfigSchema,
+  string,
+  tlsConfigSchema,
+  url,
+} from "@shop/platform/config";
 
 /**
  * DEV-ONLY Stripe credentials, used only when `mode` is `dev` and none are configured. They work against
@@ -20,22 +28,10 @@ export const devStripe = {
 /** Every key of the payment service, with its default. */
 export const paymentConfigSchema = {
   /** `dev` allows the documented dev defaults (the Stripe test key); `production` allows none. */
-  mode: oneOf(["dev", "production"] as const, { default: "production", env: ["SHOP_ENV"] }),
-  server: {
-    host: string({ default: "127.0.0.1" }),
-    port: tcpPort({ default: 50054 }),
-    shutdownGrace: duration({ default: 10_000 }),
-    /** Time between leaving the registry and closing connections, so callers notice first. */
-    preStopDelay: duration({ default: 2_000 }),
-  },
-  tls: {
-    /** Holds `payment.crt`, `payment.key` and `ca.crt` (scripts/certs makes them for dev). */
-    certsDir: string({ minLength: 1 }),
-  },
-  database: {
-    url: url({ schemes: ["postgres", "postgresql"], secret: true }),
-    maxConnections: integer({ default: 10, min: 1, max: 200 }),
-  },
+  mode: modeField(),
+  server: serverConfigSchema({ port: 50054 }),
+  tls: tlsConfigSchema(),
+  database: postgresConfigSchema(),
   stripe: {
     /** A secret key (`sk_live_...`, `sk_test_...`, or a restricted `rk_...`). Required in production. */
     apiKey: string({

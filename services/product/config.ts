@@ -3,25 +3,23 @@
  *
  * @module
  */
-import { duration, integer, oneOf, string, tcpPort } from "@shop/platform/config";
+import {
+  duration,
+  integer,
+  modeField,
+  serverConfigSchema,
+  string,
+  tlsConfigSchema,
+} from "@shop/platform/config";
 import { discoveryConfigSchema } from "@shop/platform/discovery";
 import { logConfigSchema } from "@shop/platform/log";
 
 /** Every key of the product service, with its default. */
 export const productConfigSchema = {
   /** `dev` seeds the demo catalog at start; `production` seeds nothing. */
-  mode: oneOf(["dev", "production"] as const, { default: "production", env: ["SHOP_ENV"] }),
-  server: {
-    host: string({ default: "127.0.0.1" }),
-    port: tcpPort({ default: 50052 }),
-    shutdownGrace: duration({ default: 10_000 }),
-    /** Time between leaving the registry and closing connections, so callers notice first. */
-    preStopDelay: duration({ default: 2_000 }),
-  },
-  tls: {
-    /** Holds `product.crt`, `product.key` and `ca.crt` (scripts/certs makes them for dev). */
-    certsDir: string({ minLength: 1 }),
-  },
+  mode: modeField(),
+  server: serverConfigSchema({ port: 50052 }),
+  tls: tlsConfigSchema(),
   mongo: {
     /**
      * A MongoDB connection string. Not the kit's `url` field: a replica set names several hosts

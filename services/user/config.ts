@@ -3,7 +3,15 @@
  *
  * @module
  */
-import { duration, integer, oneOf, string, tcpPort, url } from "@shop/platform/config";
+import {
+  duration,
+  integer,
+  modeField,
+  postgresConfigSchema,
+  serverConfigSchema,
+  string,
+  tlsConfigSchema,
+} from "@shop/platform/config";
 import { discoveryConfigSchema } from "@shop/platform/discovery";
 import { logConfigSchema } from "@shop/platform/log";
 
@@ -12,23 +20,10 @@ export const devAdmin = { email: "admin@shop.local", password: "dev-only-admin-p
 
 /** Every key of the user service, with its default. */
 export const userConfigSchema = {
-  /** `dev` allows the documented dev defaults (the seeded admin); `production` allows none. */
-  mode: oneOf(["dev", "production"] as const, { default: "production", env: ["SHOP_ENV"] }),
-  server: {
-    host: string({ default: "127.0.0.1" }),
-    port: tcpPort({ default: 50051 }),
-    shutdownGrace: duration({ default: 10_000 }),
-    /** Time between leaving the registry and closing connections, so callers notice first. */
-    preStopDelay: duration({ default: 2_000 }),
-  },
-  tls: {
-    /** Holds `user.crt`, `user.key` and `ca.crt` (scripts/certs makes them for dev). */
-    certsDir: string({ minLength: 1 }),
-  },
-  database: {
-    url: url({ schemes: ["postgres", "postgresql"], secret: true }),
-    maxConnections: integer({ default: 10, min: 1, max: 200 }),
-  },
+  mode: modeField(),
+  server: serverConfigSchema({ port: 50051 }),
+  tls: tlsConfigSchema(),
+  database: postgresConfigSchema(),
   jwt: {
     /** Directory of ES256 PKCS#8 keys, `<kid>.pem`; the last by name signs. */
     keysDir: string({ minLength: 1 }),

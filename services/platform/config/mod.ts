@@ -11,3 +11,4 @@
  */
 export * from "./fields.ts";
 export * from "./load_config.ts";
+export * from "./service_schemas.ts";
