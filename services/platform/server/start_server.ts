@@ -353,6 +353,19 @@ export function stopOnSignals(server: RunningServer): void {
   };
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
+  if (Deno.env.get(stopOnStdinEofVariable) === "1") {
+    // A process started by a test runner holds its stdin pipe: when the runner dies, however it dies, the
+    // pipe closes and the service shuts down instead of living on as an orphan.
+    (async () => {
+      for await (const _ of Deno.stdin.readable) {
+        // Nothing is read from it; only its end matters.
+      }
+      stop();
+    })();
+  }
 }
+
+/** Set to `1` by test harnesses: the process shuts down when its stdin closes (see stopOnSignals). */
+export const stopOnStdinEofVariable = "SHOP_STOP_ON_STDIN_EOF";
 
 export { requestIdHeader };

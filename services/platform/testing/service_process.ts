@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { stopOnStdinEofVariable } from "../server/start_server.ts";
 import { TextLineStream } from "../streams/text_line_stream.ts";
 
 /** A running service process. */
@@ -38,8 +39,9 @@ export async function startServiceProcess(
 ): Promise<ServiceProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--no-check", script.pathname, ...(options.args ?? [])],
-    env: { ...options.env, NO_COLOR: "1" },
-    stdin: "null",
+    // The service shuts down when this pipe closes, so it never outlives a runner that was killed.
+    env: { ...options.env, NO_COLOR: "1", [stopOnStdinEofVariable]: "1" },
+    stdin: "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -56,7 +58,9 @@ export async function startServiceProcess(
       } catch {
         // Already gone.
       }
-      return await child.status;
+      const status = await child.status;
+      await child.stdin.close().catch(() => {});
+      return status;
     })();
     return ended;
   };
