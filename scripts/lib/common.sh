@@ -33,3 +33,29 @@ elapsed() {
 log_tail() {
   tail -n 15 "$1" 2>/dev/null | sed 's/^/    /'
 }
+
+# install_go_tool PREFIX NAME VERSION MODULE BINARY: `go install MODULE@vVERSION` into
+# $tools_dir/NAME-VERSION/bin, with progress lines prefixed by PREFIX. Idempotent: a directory counts as
+# installed only with its `.installed` marker, written last, so an interrupted install is redone. The
+# caller holds the cache lock (scripts/setup and scripts/setup-bench take it).
+install_go_tool() {
+  local prefix=$1 name=$2 v=$3 module=$4 binary=$5 start=$SECONDS
+  local dir="$tools_dir/$name-$v"
+  if [ -f "$dir/.installed" ] && [ -x "$dir/bin/$binary" ]; then
+    say "$prefix" "$name $v ... cached"
+    return
+  fi
+  command -v go >/dev/null || die "$prefix" "$name $v is built with Go, and 'go' is not on PATH: install Go 1.24 or newer"
+  say "$prefix" "$name $v ... installing (go install $module@v$v)"
+  rm -rf "$dir"
+  mkdir -p "$dir/bin"
+  local log="$dir/install.log"
+  # CGO off: static binaries that need no C toolchain. buildvcs off: there is no VCS data to stamp.
+  if ! GOBIN="$dir/bin" CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install "$module@v$v" >"$log" 2>&1; then
+    log_tail "$log" >&2
+    die "$prefix" "go install $module@v$v failed (log: $log)"
+  fi
+  [ -x "$dir/bin/$binary" ] || die "$prefix" "go install $module@v$v did not produce $dir/bin/$binary"
+  touch "$dir/.installed"
+  say "$prefix" "$name $v ... installed in $(elapsed "$start")"
+}

@@ -1,0 +1,112 @@
+/**
+ * Times `deno task dev` from its start to a usable stack: Envoy answers a REST call on 8443 and every
+ * cluster (user, product, order, payment) has a healthy host in Envoy's admin `/clusters`. Then stops it
+ * with SIGINT, as Ctrl-C would, and waits until its ports are free again.
+ *
+ * It runs only when no dev stack (nor anything else) holds the dev ports: the figure is the start of a
+ * stack from nothing but its data directory (`.local/`, warm when it exists: no `initdb`).
+ *
+ * @module
+ */
+import { acceptsConnections } from "@shop/platform/testing";
+import { parseClusters } from "../e2e/stack.ts";
+
+const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** The fixed ports of `deno task dev` (scripts/lib/dev.ts). */
+export const devPorts = [8443, 9901, 5432, 2379, 2380, 27017, 12111, 12112, 50051, 50052, 50053, 50054];
+
+/** What {@linkcode timeDevStart} measured. */
+export interface DevStart {
+  /** Seconds to all healthy, or null when it did not run or did not get there. */
+  seconds: number | null;
+  note: string;
+}
+
+async function freeOfDev(): Promise<number | undefined> {
+  for (const port of devPorts) if (await acceptsConnections(port)) return port;
+  return undefined;
+}
+
+async function healthy(client: Deno.HttpClient): Promise<boolean> {
+  try {
+    const clusters = await (await fetch("http://127.0.0.1:9901/clusters")).text();
+    for (const cluster of ["user", "product", "order", "payment"]) {
+      if (!parseClusters(clusters, cluster).some((host) => host.healthFlags === "healthy")) return false;
+    }
+    const response = await fetch("https://127.0.0.1:8443/v1/products?pageSize=1", { client });
+    await response.body?.cancel();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts `deno task dev` in a session of its own, polls until it is healthy (at most `timeoutMs`), and
+ * stops it with SIGINT to its process group (SIGKILL after 60 s).
+ *
+ * @example
+ * ```ts ignore
+ * const { seconds, note } = await timeDevStart(`${workDir}/dev.log`);
+ * ```
+ */
+export async function timeDevStart(logFile: string, timeoutMs = 240_000): Promise<DevStart> {
+  const busy = await freeOfDev();
+  if (busy !== undefined) {
+    return { seconds: null, note: `skipped: port ${busy} is in use (a dev stack or another server runs)` };
+  }
+  const warm = await Deno.stat(`${root}/.local/postgres`).then(() => true, () => false);
+  const ca = await Deno.readTextFile(`${root}/certs/dev/ca.crt`);
+  const client = Deno.createHttpClient({ caCerts: [ca] });
+  // `exec setsid`: the pid is deno task's, leader of a new process group that SIGINT reaches whole.
+  const child = new Deno.Command("sh", {
+    args: ["-c", 'exec setsid "$0" task dev >"$1" 2>&1', Deno.execPath(), logFile],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const started = performance.now();
+  let seconds: number | null = null;
+  let note = warm ? "warm .local/ data" : "first start: empty .local/";
+  try {
+    const deadline = started + timeoutMs;
+    let exited = false;
+    child.status.then(() => exited = true);
+    while (performance.now() < deadline && !exited) {
+      if (await healthy(client)) {
+        seconds = (performance.now() - started) / 1000;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    if (seconds === null) {
+      note = exited
+        ? `deno task dev exited before it was healthy (log: ${logFile})`
+        : `not healthy within ${timeoutMs / 1000} s`;
+    }
+  } finally {
+    client.close();
+    try {
+      Deno.kill(-child.pid, "SIGINT");
+    } catch {
+      // Already gone.
+    }
+    const stopDeadline = performance.now() + 60_000;
+    while (performance.now() < stopDeadline && await freeOfDev() !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    if (await freeOfDev() !== undefined) {
+      try {
+        Deno.kill(-child.pid, "SIGKILL");
+      } catch {
+        // Already gone; its watchdog stops what it started.
+      }
+      note += "; it did not stop within 60 s of SIGINT and was killed";
+    }
+    await child.status;
+  }
+  return { seconds, note };
+}
