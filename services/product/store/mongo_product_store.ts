@@ -223,12 +223,15 @@ export class MongoProductStore implements ProductStore {
   }
 
   async findProducts(ids: readonly string[]): Promise<Product[]> {
-    const wanted = ids.map(str);
+    // One equality lookup per id, in parallel, rather than `_id: {$in}`: FerretDB 1.24 answers `$in` by
+    // reading the whole collection (bench: ~2.5 s at 20k documents), equality through the index. An
+    // order names at most 50 products, usually one to three.
+    const wanted = [...new Set(ids.map(str))];
     const [docs, levels] = await Promise.all([
-      this.#products.find({ _id: { $in: wanted } }).toArray(),
-      this.#levels.find({ _id: { $in: wanted } }).toArray(),
+      Promise.all(wanted.map((id) => this.#products.findOne({ _id: id }))),
+      Promise.all(wanted.map((id) => this.#levels.findOne({ _id: id }))),
     ]);
-    return this.#withLevels(docs, levels);
+    return this.#withLevels(docs.filter((doc) => doc !== null), levels.filter((level) => level !== null));
   }
 
   async listProducts(
