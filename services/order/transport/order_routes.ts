@@ -1,19 +1,9 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { requireAdmin, requireUser, type UserClaims } from "@shop/platform/auth";
-import { decodePageToken, encodePageToken, pageSizeOf } from "@shop/platform/paging";
+import { decodeTimeCursor, encodeTimeCursor, pageSizeOf } from "@shop/platform/paging";
 import { OrderService } from "@shop/proto/order";
 import type { Checkout, Customer } from "../domain/checkout.ts";
 import { statusFromProto, toOrderProto } from "./mapping.ts";
-
-interface CursorToken {
-  t: number;
-  id: string;
-}
-
-function isCursorToken(value: unknown): value is CursorToken {
-  const v = value as Partial<CursorToken> | null;
-  return typeof v === "object" && v !== null && typeof v.t === "number" && typeof v.id === "string";
-}
 
 function customer(user: UserClaims): Customer {
   return { id: user.id, role: user.role };
@@ -53,18 +43,16 @@ export function orderRoutes(checkout: Checkout): (router: ConnectRouter) => void
         return { order: toOrderProto(await checkout.getOrder(customer(requireUser(ctx)), request.id)) };
       },
       async listOrders(request, ctx) {
-        const cursor = decodePageToken(request.pageToken, isCursorToken);
+        const cursor = decodeTimeCursor(request.pageToken);
         const page = await checkout.listOrders(
           customer(requireUser(ctx)),
           request.userId,
           pageSizeOf(request.pageSize),
-          cursor ? { createTime: new Date(cursor.t), id: cursor.id } : undefined,
+          cursor,
         );
         return {
           orders: page.orders.map(toOrderProto),
-          nextPageToken: page.next
-            ? encodePageToken({ t: page.next.createTime.getTime(), id: page.next.id })
-            : "",
+          nextPageToken: encodeTimeCursor(page.next),
         };
       },
       async cancelOrder(request, ctx) {

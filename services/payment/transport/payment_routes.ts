@@ -1,7 +1,7 @@
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { requireAdmin, requireUser } from "@shop/platform/auth";
 import { invalidArgument } from "@shop/platform/errors";
-import { decodePageToken, encodePageToken, pageSizeOf } from "@shop/platform/paging";
+import { decodeTimeCursor, encodeTimeCursor, pageSizeOf } from "@shop/platform/paging";
 import { PaymentProcessorService, PaymentService } from "@shop/proto/payment";
 import type { CallDeadline, Payments } from "../domain/payments.ts";
 import { moneyFromProto, toPaymentProto } from "./mapping.ts";
@@ -10,16 +10,6 @@ import { moneyFromProto, toPaymentProto } from "./mapping.ts";
 export const paymentAllowedPeers: Readonly<Record<string, readonly string[]>> = {
   [PaymentProcessorService.typeName]: ["order"],
 };
-
-interface CursorToken {
-  t: number;
-  id: string;
-}
-
-function isCursorToken(value: unknown): value is CursorToken {
-  const v = value as Partial<CursorToken> | null;
-  return typeof v === "object" && v !== null && typeof v.t === "number" && typeof v.id === "string";
-}
 
 /** The caller's deadline, so Stripe retries stop in time for the answer to reach them. */
 function deadlineOf(ctx: HandlerContext): CallDeadline {
@@ -59,18 +49,16 @@ export function paymentRoutes(payments: Payments): (router: ConnectRouter) => vo
     router.service(PaymentService, {
       async listPayments(request, ctx) {
         const user = requireUser(ctx);
-        const cursor = decodePageToken(request.pageToken, isCursorToken);
+        const cursor = decodeTimeCursor(request.pageToken);
         const page = await payments.listPayments(
           request.orderId,
           user,
           pageSizeOf(request.pageSize),
-          cursor ? { createTime: new Date(cursor.t), id: cursor.id } : undefined,
+          cursor,
         );
         return {
           payments: page.payments.map(toPaymentProto),
-          nextPageToken: page.next
-            ? encodePageToken({ t: page.next.createTime.getTime(), id: page.next.id })
-            : "",
+          nextPageToken: encodeTimeCursor(page.next),
         };
       },
       async getPayment(request, ctx) {

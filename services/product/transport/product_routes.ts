@@ -1,7 +1,7 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { requireAdmin } from "@shop/platform/auth";
 import { serviceLogger } from "@shop/platform/log";
-import { decodePageToken, encodePageToken, pageSizeOf } from "@shop/platform/paging";
+import { decodeTimeCursor, encodeTimeCursor, pageSizeOf } from "@shop/platform/paging";
 import { InventoryService, ProductService } from "@shop/proto/product";
 import type { Catalog, ListQuery } from "../domain/catalog.ts";
 import type { Inventory } from "../domain/inventory.ts";
@@ -18,19 +18,6 @@ import { productInputOf, toProductProto, toReservationProto } from "./mapping.ts
 export const inventoryAllowedPeers: Readonly<Record<string, readonly string[]>> = {
   [InventoryService.typeName]: ["order"],
 };
-
-interface CursorToken {
-  t: number;
-  id: string;
-  /** A fingerprint of the filters the token was issued for: a token is good for those only. */
-  f: string;
-}
-
-function isCursorToken(value: unknown): value is CursorToken {
-  const v = value as Partial<CursorToken> | null;
-  return typeof v === "object" && v !== null && typeof v.t === "number" && Number.isFinite(v.t) &&
-    typeof v.id === "string" && v.id.length <= 64 && typeof v.f === "string";
-}
 
 /** FNV-1a over the filters: short, and enough to notice a token reused with other filters. */
 function fingerprint(query: ListQuery): string {
@@ -73,20 +60,15 @@ export function productRoutes(catalog: Catalog, inventory: Inventory): (router: 
           query: request.query,
         };
         const filters = fingerprint(query);
-        const cursor = decodePageToken(
-          request.pageToken,
-          (v): v is CursorToken => isCursorToken(v) && v.f === filters,
-        );
+        const cursor = decodeTimeCursor(request.pageToken, filters);
         const page = await catalog.list(
           query,
           pageSizeOf(request.pageSize),
-          cursor ? { createTime: new Date(cursor.t), id: cursor.id } : undefined,
+          cursor,
         );
         return {
           products: page.products.map(toProductProto),
-          nextPageToken: page.next
-            ? encodePageToken({ t: page.next.createTime.getTime(), id: page.next.id, f: filters })
-            : "",
+          nextPageToken: encodeTimeCursor(page.next, filters),
         };
       },
       async getProduct(request) {

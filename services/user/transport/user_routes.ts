@@ -1,6 +1,6 @@
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { callerOf, requireAdmin, requireUser } from "@shop/platform/auth";
-import { decodePageToken, encodePageToken, pageSizeOf } from "@shop/platform/paging";
+import { decodeTimeCursor, encodeTimeCursor, pageSizeOf } from "@shop/platform/paging";
 import { AuthService, UserService } from "@shop/proto/user";
 import type { Accounts } from "../domain/accounts.ts";
 import type { UserCursor } from "../domain/ports.ts";
@@ -8,16 +8,6 @@ import { roleFromProto, toUserProto } from "./mapping.ts";
 
 /** The header in which Envoy names the client's address (with `use_remote_address`). */
 const clientAddressHeader = "x-envoy-external-address";
-
-interface CursorToken {
-  t: number;
-  id: string;
-}
-
-function isCursorToken(value: unknown): value is CursorToken {
-  const v = value as Partial<CursorToken> | null;
-  return typeof v === "object" && v !== null && typeof v.t === "number" && typeof v.id === "string";
-}
 
 /** The client's address as the gateway saw it; only the gateway's word counts. */
 function clientAddress(ctx: HandlerContext): string | undefined {
@@ -60,16 +50,11 @@ export function userRoutes(accounts: Accounts): (router: ConnectRouter) => void 
       },
       async listUsers(request, ctx) {
         requireAdmin(ctx);
-        const cursor = decodePageToken(request.pageToken, isCursorToken);
-        const after: UserCursor | undefined = cursor
-          ? { createTime: new Date(cursor.t), id: cursor.id }
-          : undefined;
+        const after: UserCursor | undefined = decodeTimeCursor(request.pageToken);
         const page = await accounts.listUsers(pageSizeOf(request.pageSize), after);
         return {
           users: page.users.map(toUserProto),
-          nextPageToken: page.next
-            ? encodePageToken({ t: page.next.createTime.getTime(), id: page.next.id })
-            : "",
+          nextPageToken: encodeTimeCursor(page.next),
         };
       },
       async setUserRole(request, ctx) {
