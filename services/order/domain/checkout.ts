@@ -340,7 +340,11 @@ export class Checkout {
           );
         }
         if (outcome.kind === "declined") {
-          return await this.#fail(order, lease, `payment declined: ${outcome.reason}`, "payment_declined");
+          // The payment service's reason usually says "payment declined: ..." itself.
+          const reason = /^payment declined/i.test(outcome.reason)
+            ? outcome.reason
+            : `payment declined: ${outcome.reason}`;
+          return await this.#fail(order, lease, reason, "payment_declined");
         }
         const next = await this.#save({ ...order, sagaStep: "commit" }, lease);
         await this.#deps.faultAfter?.("charged");
