@@ -105,7 +105,10 @@ export interface Session extends Tokens {
  * const reply = await rest("GET", "/v1/products?pageSize=5");
  * ```
  */
-export function restClient(stack: Stack, options: { localAddress?: string; baseUrl?: string } = {}): Rest {
+export function restClient(
+  stack: Pick<Stack, "client" | "url">,
+  options: { localAddress?: string; baseUrl?: string } = {},
+): Rest {
   const client = stack.client(options.localAddress);
   const baseUrl = options.baseUrl ?? stack.url;
   return async (method, path, call = {}) => {

@@ -8,43 +8,10 @@ import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/conn
 import { importPKCS8, SignJWT } from "jose";
 import { ProductService } from "@shop/proto/product";
 import { UserService } from "@shop/proto/user";
+import { restClient } from "../e2e/rest.ts";
 import { admin, type GatewayStack, startGatewayStack, startStub } from "./testdata/gateway_stack.ts";
 
 const grpcJsCall = new URL("./testdata/grpc_js_call.cjs", import.meta.url).pathname;
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  body: Record<string, unknown>;
-}
-
-/** A REST client for one local address. */
-function restClient(stack: GatewayStack, localAddress?: string) {
-  const client = stack.client(localAddress);
-  return async (
-    method: string,
-    path: string,
-    options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
-  ): Promise<Reply> => {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    if (options.body !== undefined) headers["content-type"] = "application/json";
-    const response = await fetch(`${stack.url}${path}`, {
-      method,
-      client,
-      headers,
-      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-    });
-    const text = await response.text();
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new Error(`${method} ${path} answered ${response.status} with a body that is not JSON: ${text}`);
-    }
-    return { status: response.status, headers: response.headers, body };
-  };
-}
 
 function fetchWith(client: Deno.HttpClient): typeof fetch {
   return (input, init) => fetch(input, { ...init, client });
@@ -338,7 +305,7 @@ Deno.test("the gateway serves the REST contract and enforces tokens, roles and l
   await t.step(
     "a burst of sign-ins from one address gets 429 while other addresses are unaffected",
     async () => {
-      const burst = restClient(stack, "127.0.0.2");
+      const burst = restClient(stack, { localAddress: "127.0.0.2" });
       const replies = await Promise.all(
         Array.from({ length: 60 }, (_, i) =>
           burst("POST", "/v1/auth:login", {
@@ -353,13 +320,13 @@ Deno.test("the gateway serves the REST contract and enforces tokens, roles and l
         `statuses: ${replies.map((r) => r.status).join(",")}`,
       );
       assert.ok(replies.every((r) => r.status === 401 || r.status === 429));
-      const other = restClient(stack, "127.0.0.3");
+      const other = restClient(stack, { localAddress: "127.0.0.3" });
       assert.equal((await login("another long secret", other)).tokenType, "Bearer");
     },
   );
 
   await t.step("a burst from one signed-in user gets 429 while other users are unaffected", async () => {
-    const client = restClient(stack, "127.0.0.4");
+    const client = restClient(stack, { localAddress: "127.0.0.4" });
     const replies = await Promise.all(
       Array.from({ length: 160 }, () => client("GET", "/v1/products/p-1", { token: session.accessToken })),
     );
