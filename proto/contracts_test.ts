@@ -24,7 +24,13 @@ import {
   ProductService,
   UpdateProductRequestSchema,
 } from "./product.ts";
-import { CreateOrderRequestSchema, OrderSchema, OrderService, OrderStatus } from "./order.ts";
+import {
+  CreateOrderRequestSchema,
+  OrderSchema,
+  OrderService,
+  OrderStatus,
+  PaymentOutcomeService,
+} from "./order.ts";
 import { PaymentProcessorService, PaymentService } from "./payment.ts";
 
 const publicServices: DescService[] = [
@@ -34,7 +40,7 @@ const publicServices: DescService[] = [
   OrderService,
   PaymentService,
 ];
-const internalServices: DescService[] = [InventoryService, PaymentProcessorService];
+const internalServices: DescService[] = [InventoryService, PaymentProcessorService, PaymentOutcomeService];
 
 /** The violations of a result that must be invalid. */
 function violationsOf(result: ValidationResult) {

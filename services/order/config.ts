@@ -42,7 +42,9 @@ export const orderConfigSchema = {
    * so crash tests can check that a restarted service converges.
    */
   faults: {
-    crashAfter: oneOf(["", "reserved", "charged", "committed", "compensated"] as const, { default: "" }),
+    crashAfter: oneOf(["", "reserved", "charged", "committed", "awaiting_payment", "compensated"] as const, {
+      default: "",
+    }),
   },
   discovery: discoveryConfigSchema(),
   /** `log.level`, and `log.ship.*`: the log store to ship lines to (`SHOP_LOG_SHIP_URL`), off by default. */

@@ -13,6 +13,7 @@ import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
 import { type Order, OrderService, OrderStatus } from "@shop/proto/order";
 import { PaymentService, PaymentStatus } from "@shop/proto/payment";
 import { ProductService } from "@shop/proto/product";
+import { devStripe } from "../payment/config.ts";
 import { startStripeSimulator } from "../payment/stripe_simulator/simulator.ts";
 import { type ServiceProcess, startServiceProcess } from "../platform/testing/service_process.ts";
 
@@ -60,7 +61,10 @@ async function startStack(): Promise<Stack> {
   const paymentDb = await postgres.createDatabase({ label: "payment_it" });
   const productDb = await (await mongoForTests()).createDatabase({ label: "product_it" });
   cleanups.push(() => orderDb.drop(), () => paymentDb.drop(), () => productDb.drop());
-  const simulator = await startStripeSimulator({ upstream: (await stripeMockForTests()).url });
+  const simulator = await startStripeSimulator({
+    upstream: (await stripeMockForTests()).url,
+    processingDelayMs: 1_500,
+  });
   cleanups.push(() => simulator.close());
 
   const start = async (name: string, env: Record<string, string>) => {
@@ -82,6 +86,15 @@ async function startStack(): Promise<Stack> {
     SHOP_PAYMENT_TLS_CERTS_DIR: certsDir,
     SHOP_PAYMENT_STRIPE_BASE_URL: simulator.url,
     ...discovery("PAYMENT"),
+  });
+  // Stripe's webhooks go straight to the payment service (no gateway in this stack).
+  const client = await readTlsFiles(certsDir, "client");
+  const webhookClient = Deno.createHttpClient({ caCerts: [client.ca], cert: client.cert, key: client.key });
+  cleanups.push(() => Promise.resolve(webhookClient.close()));
+  simulator.simulator.setWebhook({
+    url: `${payment.url}/v1/webhooks/stripe`,
+    secret: devStripe.webhookSecret,
+    client: webhookClient,
   });
   const orderEnv = {
     SHOP_ORDER_SERVER_PORT: "0",
@@ -288,6 +301,52 @@ Deno.test("with the real services an order process killed right after the charge
   assert.equal(await stockOf(s, book), 1);
   assert.equal((await s.paymentsOf(order?.id ?? "", user)).length, 1);
   assert.equal(s.intentsFor(order?.id ?? ""), 1, "the resumed saga did not charge again");
+});
+
+Deno.test("with the real services an order process killed while its payment processes converges to PAID once Stripe captures it", async () => {
+  const s = await stack();
+  const user = crypto.randomUUID();
+  const atlas = await newProduct(s, 3, 3100n);
+  const crashing = await startServiceProcess(new URL("./main.ts", import.meta.url), {
+    env: { ...s.orderEnv, SHOP_ORDER_FAULTS_CRASH_AFTER: "awaiting_payment" },
+  });
+  processes.push(crashing);
+  const transport = createServiceTransport({
+    baseUrl: crashing.url,
+    tls: await readTlsFiles(certsDir, "gateway"),
+  });
+  const requestId = crypto.randomUUID();
+  const request = {
+    requestId,
+    items: [{ productId: atlas, quantity: 2 }],
+    shippingAddress: address,
+    paymentMethod: "pm_card_processing_succeeds",
+  };
+  const headers = gatewayClaims({ sub: user, role: "customer" });
+  try {
+    const answered = await createClient(OrderService, transport).createOrder(request, { headers })
+      .then(() => true, () => false);
+    assert.equal(answered, false, "the process died once the order awaited its payment");
+    assert.equal((await crashing.child.status).signal, "SIGKILL");
+  } finally {
+    transport.close();
+  }
+  // The retried request finds the same order, still waiting; Stripe's outcome, relayed by the payment
+  // service to the surviving order instance, makes it PAID.
+  let order = (await s.orders.createOrder(request, { headers })).order;
+  assert.equal(order?.status, OrderStatus.AWAITING_PAYMENT);
+  for (let i = 0; i < 150 && order?.status === OrderStatus.AWAITING_PAYMENT; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    order = (await s.orders.getOrder({ id: order?.id ?? "" }, { headers })).order;
+  }
+  assert.equal(order?.status, OrderStatus.PAID);
+  assert.equal(await stockOf(s, atlas), 1);
+  assert.deepEqual(await s.paymentsOf(order?.id ?? "", user), [{
+    status: PaymentStatus.SUCCEEDED,
+    amount: 6200n,
+    refunded: 0n,
+  }]);
+  assert.equal(s.intentsFor(order?.id ?? ""), 1, "one PaymentIntent at Stripe");
 });
 
 Deno.test("the integration stack shuts down", async () => {

@@ -25,7 +25,7 @@ import { orderConfigSchema } from "./config.ts";
 import { Checkout } from "./domain/checkout.ts";
 import { PostgresOrderStore } from "./store/postgres_order_store.ts";
 import { inventoryOverConnect } from "./transport/inventory_client.ts";
-import { orderRoutes } from "./transport/order_routes.ts";
+import { orderAllowedPeers, orderRoutes } from "./transport/order_routes.ts";
 import { paymentsOverConnect } from "./transport/payment_client.ts";
 
 const config = loadConfigOrExit(orderConfigSchema, { envPrefix: "SHOP_ORDER", args: Deno.args });
@@ -107,6 +107,7 @@ const server = await startServer({
   port: config.server.port,
   transport: { tls },
   routes: orderRoutes(checkout),
+  allowedPeers: orderAllowedPeers,
   metrics,
   shutdownGraceMs: config.server.shutdownGrace,
   preStopDelayMs: config.server.preStopDelay,

@@ -56,6 +56,24 @@ export const paymentConfigSchema = {
     /** How long applying one webhook event may take (it may list refunds at Stripe). */
     webhook: duration({ default: 10_000, min: 500, max: 60_000 }),
   },
+  /** A fixed address of the order service; empty (the default) finds its instances through discovery. */
+  order: {
+    url: string({ default: "", pattern: /^(https:\/\/\S+)?$/, describe: "empty or an https:// URL" }),
+  },
+  /** The outbox that tells the order service how processing payments ended. */
+  notices: {
+    /** How often due notices are sent (and failed ones retried, with backoff). */
+    interval: duration({ default: 1_000, min: 50, max: 60_000 }),
+    /** How long delivered notices are kept. */
+    keepDelivered: duration({ default: 7 * 24 * 3_600_000, min: 60_000 }),
+  },
+  /** Charges left PENDING (a lost webhook) are settled by asking Stripe where they stand. */
+  reconcile: {
+    /** How often stale PENDING charges are looked for. */
+    interval: duration({ default: 30_000, min: 100, max: 3_600_000 }),
+    /** How long a charge stays PENDING before it counts as stale. */
+    after: duration({ default: 60_000, min: 100, max: 7 * 24 * 3_600_000 }),
+  },
   discovery: discoveryConfigSchema(),
   /** `log.level`, and `log.ship.*`: the log store to ship lines to (`SHOP_LOG_SHIP_URL`), off by default. */
   log: logConfigSchema(),

@@ -20,7 +20,7 @@ import {
 import type { Inventory, Lease, OrderCursor, OrderPage, OrderRecord, OrderStore, Payments } from "./ports.ts";
 
 /** Where a test may crash the process on purpose (off unless the test-only fault hook is set). */
-export type FaultPoint = "reserved" | "charged" | "committed" | "compensated";
+export type FaultPoint = "reserved" | "charged" | "committed" | "awaiting_payment" | "compensated";
 
 /** Why a saga turned to compensation: a short, fixed word, fit for a metric label. */
 export type CompensationReason =
@@ -29,7 +29,8 @@ export type CompensationReason =
   | "payment_declined"
   | "dependency_unavailable"
   | "reservation_expired"
-  | "invalid_order";
+  | "invalid_order"
+  | "payment_failed";
 
 /** What happened in a checkout, for the operator's counters (the composition root turns it into metrics). */
 export type CheckoutEvent =
@@ -82,8 +83,14 @@ class LeaseLost extends Error {
   override name = "LeaseLost";
 }
 
+/** How a charge that was processing ended, as the payment service reports it. */
+export type PaymentOutcome =
+  | { kind: "succeeded"; paymentId: string }
+  | { kind: "failed"; paymentId: string; reason: string };
+
 const statusWords: Record<OrderStatus, string> = {
   pending: "PENDING",
+  awaiting_payment: "AWAITING_PAYMENT",
   paid: "PAID",
   shipped: "SHIPPED",
   delivered: "DELIVERED",
@@ -188,6 +195,7 @@ export class Checkout {
   async cancelOrder(customer: Customer, id: string, reason: string): Promise<Order> {
     const existing = await this.#deps.store.findOrder(id);
     if (!existing || !mayAccess(existing, customer)) throw notFound("order", id);
+    if (existing.status === "awaiting_payment") throw paymentProcessing(id);
     const lease = this.#lease();
     const claimed = await this.#deps.store.claim(id, lease, this.#now());
     if (!claimed) {
@@ -199,6 +207,7 @@ export class Checkout {
     }
     let cancelled: OrderRecord;
     try {
+      if (claimed.status === "awaiting_payment") throw paymentProcessing(id);
       const changed = transition(claimed, "cancelled", reason || "cancelled by the customer", this.#now());
       cancelled = { ...claimed, ...changed, sagaStep: "compensate" };
     } catch (error) {
@@ -246,6 +255,56 @@ export class Checkout {
   }
 
   /**
+   * Applies the outcome of a charge that was processing, as the payment service reports it (at least
+   * once): a succeeded payment makes an order that awaits it PAID; a failed one makes it FAILED and
+   * returns its stock. A payment that succeeded for an order that failed or was cancelled meanwhile is
+   * refunded. An order whose saga is still on its way to waiting is driven there first; an outcome
+   * applied before changes nothing. ABORTED while another request drives the order (the payment service
+   * sends the notice again later).
+   */
+  async recordPaymentOutcome(orderId: string, outcome: PaymentOutcome): Promise<void> {
+    const existing = await this.#deps.store.findOrder(orderId);
+    if (!existing) throw notFound("order", orderId);
+    const lease = this.#lease();
+    let order = await this.#deps.store.claim(orderId, lease, this.#now());
+    if (!order) {
+      throw new DomainError(
+        "aborted",
+        "INVALID_STATE",
+        "the order is being processed; try again in a moment",
+      );
+    }
+    const deadline = this.#now().getTime() + this.#budgetMs;
+    // A process that died mid-saga left the order short of waiting: finish the way there first (the
+    // charge answers from the payment's ledger, which holds the outcome already).
+    if (["reserve", "charge", "commit", "compensate"].includes(order.sagaStep)) {
+      await this.#drive(order, lease, deadline);
+      order = await this.#deps.store.claim(orderId, lease, this.#now());
+      if (!order) {
+        throw new DomainError(
+          "aborted",
+          "INVALID_STATE",
+          "the order is being processed; try again in a moment",
+        );
+      }
+    }
+    if (order.sagaStep === "await_payment") {
+      const settled = outcome.kind === "succeeded"
+        ? await this.#paid(order, lease)
+        : await this.#fail(order, lease, `payment failed: ${outcome.reason}`, "payment_failed");
+      await this.#drive(settled, lease, deadline);
+      return;
+    }
+    if (outcome.kind === "succeeded" && (order.status === "failed" || order.status === "cancelled")) {
+      // Money captured for an order that will not be fulfilled: give it back.
+      const refund: OrderRecord = { ...order, sagaStep: "compensate", chargeAttempted: true };
+      await this.#drive(await this.#save(refund, lease), lease, deadline);
+      return;
+    }
+    await this.#deps.store.releaseLease(orderId, lease.owner);
+  }
+
+  /**
    * Resumes up to `limit` orders whose saga stalled (their process died or gave up): the recovery loop
    * calls this periodically. Returns how many it drove.
    */
@@ -266,7 +325,9 @@ export class Checkout {
   async #drive(start: OrderRecord, lease: Lease, deadline: number): Promise<OrderRecord> {
     let order = start;
     try {
-      while (order.sagaStep !== "done") order = await this.#advance(order, lease, deadline);
+      while (order.sagaStep !== "done" && order.sagaStep !== "await_payment") {
+        order = await this.#advance(order, lease, deadline);
+      }
       await this.#deps.store.releaseLease(order.id, lease.owner);
       return order;
     } catch (error) {
@@ -346,7 +407,11 @@ export class Checkout {
             : `payment declined: ${outcome.reason}`;
           return await this.#fail(order, lease, reason, "payment_declined");
         }
-        const next = await this.#save({ ...order, sagaStep: "commit" }, lease);
+        // A charge still processing: the customer sees the order wait for its payment from now on.
+        const waiting = outcome.kind === "processing"
+          ? transition(order, "awaiting_payment", "payment processing", this.#now())
+          : order;
+        const next = await this.#save({ ...order, ...waiting, sagaStep: "commit" }, lease);
         await this.#deps.faultAfter?.("charged");
         return next;
       }
@@ -368,15 +433,21 @@ export class Checkout {
             "reservation_expired",
           );
         }
-        const paid = transition(order, "paid", "payment captured", this.#now());
-        const next = await this.#save({ ...order, ...paid, sagaStep: "done" }, lease);
-        this.#deps.onEvent?.({ type: "order_settled", outcome: "paid" });
-        await this.#deps.faultAfter?.("committed");
-        return next;
+        if (order.status === "awaiting_payment") {
+          // The stock stays committed (held, with no expiry) until the payment's outcome arrives.
+          const next = await this.#save({ ...order, sagaStep: "await_payment" }, lease);
+          await this.#deps.faultAfter?.("awaiting_payment");
+          return next;
+        }
+        return await this.#paid(order, lease);
       }
+      case "await_payment":
+        return order;
       case "compensate": {
         const why = order.status === "cancelled" ? "order cancelled" : `order failed: ${order.failureReason}`;
         await this.#retry(() => inventory.release(order.id, why), deadline);
+        // A charge still processing cannot be refunded yet: its outcome reaches recordPaymentOutcome,
+        // which refunds it then if it was captured.
         if (order.chargeAttempted) await this.#retry(() => payments.refund(order.id, why), deadline);
         const next = await this.#save({ ...order, sagaStep: "done" }, lease);
         await this.#deps.faultAfter?.("compensated");
@@ -385,6 +456,15 @@ export class Checkout {
       case "done":
         return order;
     }
+  }
+
+  /** Marks the order PAID: the stock is committed and the money captured. */
+  async #paid(order: OrderRecord, lease: Lease): Promise<OrderRecord> {
+    const paid = transition(order, "paid", "payment captured", this.#now());
+    const next = await this.#save({ ...order, ...paid, sagaStep: "done" }, lease);
+    this.#deps.onEvent?.({ type: "order_settled", outcome: "paid" });
+    await this.#deps.faultAfter?.("committed");
+    return next;
   }
 
   /** Marks the order FAILED with a reason the customer can read, and turns the saga to compensation. */
@@ -447,6 +527,16 @@ export class Checkout {
       until: new Date(this.#now().getTime() + this.#leaseMs),
     };
   }
+}
+
+/** Cancelling must wait for the outcome of a payment in flight. */
+function paymentProcessing(orderId: string): DomainError {
+  return new DomainError(
+    "failed_precondition",
+    "PAYMENT_PROCESSING",
+    "the order's payment is still processing; it can be cancelled once the payment has completed",
+    { metadata: { order_id: orderId } },
+  );
 }
 
 /** The order as callers see it, without the saga's bookkeeping. */

@@ -7,7 +7,15 @@
 import { DomainError } from "@shop/platform/errors";
 
 /** Where an order is in its life. */
-export type OrderStatus = "pending" | "paid" | "shipped" | "delivered" | "failed" | "cancelled";
+export type OrderStatus =
+  | "pending"
+  /** The payment processor accepted the charge but has not captured it yet; the stock is held. */
+  | "awaiting_payment"
+  | "paid"
+  | "shipped"
+  | "delivered"
+  | "failed"
+  | "cancelled";
 
 /** An amount in a currency's minor unit. */
 export interface Money {
@@ -62,7 +70,9 @@ export interface Order {
 }
 
 const allowed: Record<OrderStatus, readonly OrderStatus[]> = {
-  pending: ["paid", "failed", "cancelled"],
+  pending: ["awaiting_payment", "paid", "failed", "cancelled"],
+  // Not cancellable while the money is in flight: the payment's outcome decides (PAID or FAILED).
+  awaiting_payment: ["paid", "failed"],
   paid: ["shipped", "cancelled"],
   shipped: ["delivered"],
   delivered: [],

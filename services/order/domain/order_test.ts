@@ -2,8 +2,19 @@ import assert from "node:assert/strict";
 import { DomainError } from "@shop/platform/errors";
 import { canTransition, type Order, type OrderStatus, orderTotal, transition } from "./order.ts";
 
-const statuses: OrderStatus[] = ["pending", "paid", "shipped", "delivered", "failed", "cancelled"];
+const statuses: OrderStatus[] = [
+  "pending",
+  "awaiting_payment",
+  "paid",
+  "shipped",
+  "delivered",
+  "failed",
+  "cancelled",
+];
 const legal = new Set([
+  "pending>awaiting_payment",
+  "awaiting_payment>paid",
+  "awaiting_payment>failed",
   "pending>paid",
   "pending>failed",
   "pending>cancelled",
@@ -30,7 +41,7 @@ function order(status: OrderStatus): Order {
   };
 }
 
-Deno.test("the status machine allows exactly PENDING->PAID->SHIPPED->DELIVERED, PENDING->FAILED and PENDING/PAID->CANCELLED", () => {
+Deno.test("the status machine allows exactly PENDING->PAID->SHIPPED->DELIVERED, PENDING->FAILED, PENDING/PAID->CANCELLED and PENDING->AWAITING_PAYMENT->PAID/FAILED", () => {
   for (const from of statuses) {
     for (const to of statuses) {
       assert.equal(canTransition(from, to), legal.has(`${from}>${to}`), `${from} -> ${to}`);

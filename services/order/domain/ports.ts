@@ -15,6 +15,12 @@ export type SagaStep =
   | "charge"
   /** Commit the reservation (idempotent by order id). */
   | "commit"
+  /**
+   * Wait for the outcome of a charge the payment processor is still processing: the stock is committed,
+   * and the payment service's notice finishes the saga (PAID) or turns it to compensation (FAILED).
+   * Nothing drives it meanwhile, the recovery loop included.
+   */
+  | "await_payment"
   /** Undo: release the stock, and refund if a charge was attempted. Both idempotent. */
   | "compensate"
   /** Nothing left to do. */
@@ -60,7 +66,10 @@ export interface OrderStore {
   saveProgress(order: OrderRecord, lease: Lease): Promise<boolean>;
   /** Takes the lease of an order whose lease is free or expired; undefined if someone else holds it. */
   claim(id: string, lease: Lease, now: Date): Promise<OrderRecord | undefined>;
-  /** Claims up to `limit` orders with saga work left whose leases have expired (crashed or stalled). */
+  /**
+   * Claims up to `limit` orders with saga work left whose leases have expired (crashed or stalled); an
+   * order waiting for its payment's outcome (`await_payment`) has none.
+   */
   claimStalled(lease: Lease, now: Date, limit: number): Promise<OrderRecord[]>;
   /** Gives a lease up, so the recovery loop may take the order at once. */
   releaseLease(id: string, owner: string): Promise<void>;
@@ -95,6 +104,8 @@ export interface Inventory {
 /** What charging came to. */
 export type ChargeOutcome =
   | { kind: "paid" }
+  /** The payment processor has not decided yet; the payment service tells the outcome later. */
+  | { kind: "processing" }
   /** Declined by the card issuer: final. */
   | { kind: "declined"; reason: string };
 
@@ -103,6 +114,9 @@ export interface Payments {
   charge(
     input: { orderId: string; userId: string; amount: Money; paymentMethod: string },
   ): Promise<ChargeOutcome>;
-  /** Refunds what is left of the order's payment; a no-op when there is none. */
-  refund(orderId: string, reason: string): Promise<void>;
+  /**
+   * Refunds what is left of the order's payment; a no-op when there is none. `processing` when the
+   * charge is still processing: nothing can be refunded until its outcome arrives.
+   */
+  refund(orderId: string, reason: string): Promise<"refunded" | "processing">;
 }

@@ -61,7 +61,8 @@ export class MemoryOrderStore implements OrderStore {
     const claimed: OrderRecord[] = [];
     for (const entry of this.#entries.values()) {
       if (claimed.length >= limit) break;
-      if (entry.order.sagaStep === "done" || (entry.lease && entry.lease.until > now)) continue;
+      const idle = entry.order.sagaStep === "done" || entry.order.sagaStep === "await_payment";
+      if (idle || (entry.lease && entry.lease.until > now)) continue;
       entry.lease = { ...lease };
       claimed.push(copy(entry.order));
     }

@@ -174,7 +174,7 @@ export class PostgresOrderStore implements OrderStore {
       UPDATE orders SET lease_owner = ${lease.owner}, lease_until = ${lease.until}
       WHERE id IN (
         SELECT id FROM orders
-        WHERE saga_step <> 'done' AND (lease_until IS NULL OR lease_until <= ${now})
+        WHERE saga_step NOT IN ('done', 'await_payment') AND (lease_until IS NULL OR lease_until <= ${now})
         ORDER BY create_time LIMIT ${limit} FOR UPDATE SKIP LOCKED)
       RETURNING ${this.#sql.unsafe(columns)}`;
     return rows.map(toRecord);

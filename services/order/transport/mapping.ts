@@ -5,6 +5,7 @@ import type { Money, Order, OrderStatus } from "../domain/order.ts";
 
 const toProto: Record<OrderStatus, StatusProto> = {
   pending: StatusProto.PENDING,
+  awaiting_payment: StatusProto.AWAITING_PAYMENT,
   paid: StatusProto.PAID,
   shipped: StatusProto.SHIPPED,
   delivered: StatusProto.DELIVERED,

@@ -1,7 +1,7 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { requireAdmin, requireUser, type UserClaims } from "@shop/platform/auth";
 import { decodeTimeCursor, encodeTimeCursor, pageSizeOf } from "@shop/platform/paging";
-import { OrderService } from "@shop/proto/order";
+import { OrderService, PaymentOutcome, PaymentOutcomeService } from "@shop/proto/order";
 import type { Checkout, Customer } from "../domain/checkout.ts";
 import { statusFromProto, toOrderProto } from "./mapping.ts";
 
@@ -10,7 +10,16 @@ function customer(user: UserClaims): Customer {
 }
 
 /**
- * The order service's Connect handlers (`shop.order.v1.OrderService`).
+ * Internal services only certain peers may call (the kit refuses every other certificate): the payment
+ * outcomes come from the payment service alone.
+ */
+export const orderAllowedPeers: Readonly<Record<string, readonly string[]>> = {
+  [PaymentOutcomeService.typeName]: ["payment"],
+};
+
+/**
+ * The order service's Connect handlers: the public `shop.order.v1.OrderService` and the internal
+ * `shop.order.v1.PaymentOutcomeService` (the payment service only, see {@linkcode orderAllowedPeers}).
  *
  * @example
  * ```ts
@@ -67,6 +76,21 @@ export function orderRoutes(checkout: Checkout): (router: ConnectRouter) => void
           request.reason,
         );
         return { order: toOrderProto(order) };
+      },
+    });
+    router.service(PaymentOutcomeService, {
+      async recordPaymentOutcome(request) {
+        await checkout.recordPaymentOutcome(
+          request.orderId,
+          request.outcome === PaymentOutcome.SUCCEEDED
+            ? { kind: "succeeded", paymentId: request.paymentId }
+            : {
+              kind: "failed",
+              paymentId: request.paymentId,
+              reason: request.failureReason || "the payment failed",
+            },
+        );
+        return {};
       },
     });
   };

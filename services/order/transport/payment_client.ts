@@ -1,5 +1,6 @@
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import type { PaymentProcessorService } from "@shop/proto/payment";
+import { type PaymentProcessorService, PaymentStatus } from "@shop/proto/payment";
+import { errorReasonOf } from "@shop/platform/client";
 import type { Payments } from "../domain/ports.ts";
 
 /** A charge may wait on Stripe's retries; it gets a longer deadline than other calls. */
@@ -22,13 +23,14 @@ export function paymentsOverConnect(client: Client<typeof PaymentProcessorServic
   return {
     async charge(input) {
       try {
-        await client.charge({
+        const { payment } = await client.charge({
           orderId: input.orderId,
           userId: input.userId,
           amount: { currencyCode: input.amount.currencyCode, amountMinor: input.amount.amountMinor },
           paymentMethod: input.paymentMethod,
         }, { timeoutMs: chargeTimeoutMs });
-        return { kind: "paid" };
+        // A PENDING payment in an answer is one Stripe is processing (a lost answer is an error instead).
+        return payment?.status === PaymentStatus.PENDING ? { kind: "processing" } : { kind: "paid" };
       } catch (error) {
         const refused = ConnectError.from(error);
         if (refused.code === Code.FailedPrecondition || refused.code === Code.InvalidArgument) {
@@ -38,7 +40,13 @@ export function paymentsOverConnect(client: Client<typeof PaymentProcessorServic
       }
     },
     async refund(orderId, reason) {
-      await client.refundOrder({ orderId, reason: reason.slice(0, 200) }, { timeoutMs: chargeTimeoutMs });
+      try {
+        await client.refundOrder({ orderId, reason: reason.slice(0, 200) }, { timeoutMs: chargeTimeoutMs });
+        return "refunded";
+      } catch (error) {
+        if (errorReasonOf(error) === "PAYMENT_PROCESSING") return "processing";
+        throw error;
+      }
     },
   };
 }

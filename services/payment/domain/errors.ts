@@ -69,3 +69,20 @@ export function stripeUnavailable(cause: unknown): DomainError {
     { retryAfterMs: 1_000, cause },
   );
 }
+
+/**
+ * The payment processor has not decided yet (Stripe's `processing`): a refund must wait for the outcome.
+ *
+ * @example
+ * ```ts
+ * throw paymentProcessing("p-1");
+ * ```
+ */
+export function paymentProcessing(paymentId: string): DomainError {
+  return new DomainError(
+    "failed_precondition",
+    "PAYMENT_PROCESSING",
+    "the payment is still processing; it can be refunded once it is captured",
+    { metadata: { payment_id: paymentId } },
+  );
+}

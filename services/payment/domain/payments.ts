@@ -11,7 +11,13 @@
  * @module
  */
 import { DomainError, invalidArgument, notFound } from "@shop/platform/errors";
-import { invalidPaymentState, paymentDeclined, refundExceedsPayment, stripeUnavailable } from "./errors.ts";
+import {
+  invalidPaymentState,
+  paymentDeclined,
+  paymentProcessing,
+  refundExceedsPayment,
+  stripeUnavailable,
+} from "./errors.ts";
 import {
   chargeIdempotencyKey,
   type Money,
@@ -171,7 +177,9 @@ export class Payments {
   /**
    * Refunds what is left of an order's successful payment, once per order (the refund's key is derived
    * from the order). A PENDING charge is settled with Stripe first, so a compensation never misses money
-   * taken by a charge whose answer was lost. Returns undefined when the order has no payment.
+   * taken by a charge whose answer was lost; one that Stripe is still processing is FAILED_PRECONDITION
+   * PAYMENT_PROCESSING (its outcome reaches the order service as a notice, and a captured one is refunded
+   * then). Returns undefined when the order has no payment.
    */
   async refundOrder(
     orderId: string,
@@ -194,6 +202,7 @@ export class Payments {
         }
         throw error;
       }
+      if (payment.chargeStatus === "pending") throw paymentProcessing(payment.id);
     }
     const left = refundableMinor(payment);
     if (left === 0n) return payment;
@@ -278,7 +287,7 @@ export class Payments {
    */
   async applyEvent(event: PaymentEvent, options: CallDeadline = {}): Promise<boolean> {
     const effects: LedgerEffect[] = [];
-    if (event.type === "payment_intent.succeeded" || event.type === "payment_intent.payment_failed") {
+    if (event.type !== "charge.refunded" && event.type !== "ignored") {
       const payment = await this.#paymentOfIntent(event.paymentIntentId, event.paymentId);
       if (payment) {
         const settlement: ChargeSettlement = event.type === "payment_intent.succeeded"
@@ -342,6 +351,35 @@ export class Payments {
     );
   }
 
+  /**
+   * Settles charges that have stayed PENDING since before `before` (their webhook was lost, or nobody
+   * retried them): asks Stripe where each PaymentIntent stands, or re-sends the charge under its key when
+   * Stripe's answer never reached the ledger. A charge that settles here notifies its order. Returns how
+   * many were settled.
+   */
+  async reconcilePendingCharges(before: Date, limit = 20): Promise<number> {
+    let settled = 0;
+    for (const payment of await this.#deps.store.findStalePendingCharges(before, limit)) {
+      const deadline = this.#deadlineOf({});
+      let outcome: ChargeOutcome;
+      try {
+        outcome = payment.stripePaymentIntentId
+          ? await this.#deps.gateway.retrieveCharge(payment.stripePaymentIntentId, {
+            timeoutMs: this.#policy.attemptTimeoutMs,
+          })
+          : await this.#sendCharge(payment, deadline);
+      } catch (error) {
+        if (error instanceof GatewayUnavailableError || error instanceof GatewayRejectedError) continue;
+        throw error;
+      }
+      const after = await this.#deps.store.settleCharge(payment.id, settlementOf(outcome), this.#now(), {
+        notifyOrder: true,
+      });
+      if (after?.chargeStatus !== "pending") settled++;
+    }
+    return settled;
+  }
+
   async #paymentOfIntent(
     paymentIntentId: string,
     paymentId: string | undefined,
@@ -359,17 +397,7 @@ export class Payments {
     }
     let outcome: ChargeOutcome;
     try {
-      outcome = await retryWithinDeadline(
-        (timeoutMs) =>
-          this.#deps.gateway.charge({
-            amount: payment.amount,
-            paymentMethod: payment.paymentMethod,
-            metadata: { payment_id: payment.id, order_id: payment.orderId, user_id: payment.userId },
-          }, { idempotencyKey: payment.idempotencyKey, timeoutMs }),
-        deadline,
-        this.#policy,
-        this.#clock,
-      );
+      outcome = await this.#sendCharge(payment, deadline);
     } catch (error) {
       if (error instanceof GatewayUnavailableError) {
         this.#deps.onEvent?.({ type: "charge", outcome: "unavailable" });
@@ -417,6 +445,21 @@ export class Payments {
         throw paymentDeclined(settled.declineCode, settled.failureReason, payment.id);
       }
     }
+  }
+
+  /** Sends the charge to Stripe under the payment's key, retried within the deadline. */
+  async #sendCharge(payment: Payment, deadline: number): Promise<ChargeOutcome> {
+    return await retryWithinDeadline(
+      (timeoutMs) =>
+        this.#deps.gateway.charge({
+          amount: payment.amount,
+          paymentMethod: payment.paymentMethod,
+          metadata: { payment_id: payment.id, order_id: payment.orderId, user_id: payment.userId },
+        }, { idempotencyKey: payment.idempotencyKey, timeoutMs }),
+      deadline,
+      this.#policy,
+      this.#clock,
+    );
   }
 
   async #settle(paymentId: string, settlement: ChargeSettlement): Promise<Payment> {
@@ -487,6 +530,30 @@ export class Payments {
   #deadlineOf(options: CallDeadline): number {
     const deadline = options.deadline ?? this.#clock.now() + (this.#deps.defaultDeadlineMs ?? 20_000);
     return deadline - (this.#deps.settleReserveMs ?? 300);
+  }
+}
+
+/** What the ledger records for Stripe's answer about a charge. */
+function settlementOf(outcome: ChargeOutcome): ChargeSettlement {
+  switch (outcome.kind) {
+    case "succeeded":
+      return outcome;
+    case "processing":
+      return { kind: "pending", paymentIntentId: outcome.paymentIntentId };
+    case "declined":
+      return {
+        kind: "failed",
+        paymentIntentId: outcome.paymentIntentId,
+        failureReason: outcome.message,
+        declineCode: outcome.declineCode,
+      };
+    case "requires_action":
+      return {
+        kind: "failed",
+        paymentIntentId: outcome.paymentIntentId,
+        failureReason: authenticationRequired.message,
+        declineCode: authenticationRequired.declineCode,
+      };
   }
 }
 

@@ -39,6 +39,21 @@ export interface PaymentPage {
   next: PaymentCursor | undefined;
 }
 
+/**
+ * The order service must hear how a charge that was still processing ended: the payment's outbox row,
+ * written in the same transaction as the settlement and repeated until the order service acknowledges it.
+ */
+export interface OrderNotice {
+  paymentId: string;
+  orderId: string;
+  outcome: "succeeded" | "failed";
+  /** Why the payment failed, for the customer (empty when it succeeded). */
+  failureReason: string;
+  /** Delivery attempts that failed so far. */
+  attempts: number;
+  createTime: Date;
+}
+
 /** One change a Stripe webhook event makes to the ledger. */
 export type LedgerEffect =
   | { kind: "charge"; paymentId: string; settlement: ChargeSettlement }
@@ -53,9 +68,16 @@ export interface PaymentStore {
   beginCharge(payment: NewPayment): Promise<{ payment: Payment; created: boolean }>;
   /**
    * Records Stripe's answer. Only a PENDING charge changes (a settled one keeps its outcome, so a late
-   * webhook and a retry converge); the payment intent id is recorded whenever it was missing.
+   * webhook and a retry converge); the payment intent id is recorded whenever it was missing. With
+   * `notifyOrder`, a charge that leaves PENDING here also gets its {@linkcode OrderNotice}, in the same
+   * transaction.
    */
-  settleCharge(paymentId: string, settlement: ChargeSettlement, now: Date): Promise<Payment | undefined>;
+  settleCharge(
+    paymentId: string,
+    settlement: ChargeSettlement,
+    now: Date,
+    options?: { notifyOrder?: boolean },
+  ): Promise<Payment | undefined>;
   findPayment(id: string): Promise<Payment | undefined>;
   findPaymentByOrder(orderId: string): Promise<Payment | undefined>;
   findPaymentByIntent(paymentIntentId: string): Promise<Payment | undefined>;
@@ -71,13 +93,27 @@ export interface PaymentStore {
   settleRefund(refundId: string, settlement: RefundSettlement, now: Date): Promise<void>;
   /**
    * Applies the effects of a webhook event once: the event id is stored in the same transaction, and an
-   * event seen before changes nothing. Returns false for an event seen before.
+   * event seen before changes nothing. Returns false for an event seen before. A charge that leaves
+   * PENDING here gets its {@linkcode OrderNotice} in the same transaction (the order is waiting for it).
    */
   applyWebhookEvent(
     event: { id: string; type: string },
     effects: LedgerEffect[],
     now: Date,
   ): Promise<boolean>;
+  /**
+   * Takes up to `limit` undelivered notices that are due at `now`, oldest first, and hides them from
+   * other takers until `until` (so instances share the work and a crashed taker's notices come back).
+   */
+  claimOrderNotices(now: Date, until: Date, limit: number): Promise<OrderNotice[]>;
+  /** The order service acknowledged the notice: it is never sent again. */
+  markOrderNoticeDelivered(paymentId: string, now: Date): Promise<void>;
+  /** Delivery failed: counts the attempt and makes the notice due again at `at`. */
+  retryOrderNoticeAt(paymentId: string, at: Date): Promise<void>;
+  /** Deletes notices delivered before `before`; returns how many. */
+  purgeDeliveredOrderNotices(before: Date): Promise<number>;
+  /** Charges still PENDING that were last changed before `before`, oldest first (to ask Stripe about). */
+  findStalePendingCharges(before: Date, limit: number): Promise<Payment[]>;
 }
 
 /** Stripe is unreachable, timed out, or answered 5xx / 409 / 429: the same call may be retried. */
@@ -161,6 +197,8 @@ export interface PaymentGateway {
   refund(request: RefundRequest, options: CallOptions): Promise<GatewayRefund>;
   /** Every refund of a PaymentIntent, to reconcile the ledger after a `charge.refunded` event. */
   listRefunds(paymentIntentId: string, options: { timeoutMs: number }): Promise<GatewayRefund[]>;
+  /** Where a PaymentIntent stands now, to settle a charge whose webhook never came. */
+  retrieveCharge(paymentIntentId: string, options: { timeoutMs: number }): Promise<ChargeOutcome>;
 }
 
 /** A verified Stripe event, reduced to what the ledger needs. */
@@ -168,7 +206,8 @@ export type PaymentEvent =
   | { id: string; type: "payment_intent.succeeded"; paymentIntentId: string; paymentId: string | undefined }
   | {
     id: string;
-    type: "payment_intent.payment_failed";
+    /** A charge that failed or was cancelled: nothing was captured. */
+    type: "payment_intent.payment_failed" | "payment_intent.canceled";
     paymentIntentId: string;
     paymentId: string | undefined;
     declineCode: string;
@@ -177,6 +216,14 @@ export type PaymentEvent =
   | { id: string; type: "charge.refunded"; paymentIntentId: string }
   /** Any other type: acknowledged and ignored. */
   | { id: string; type: "ignored"; stripeType: string };
+
+/**
+ * The order service, as the payment rules see it: told how a charge that was processing ended. Throws
+ * when the order service did not take it (the notice is sent again later).
+ */
+export interface OrderOutcomes {
+  recordPaymentOutcome(notice: OrderNotice, options: { timeoutMs: number }): Promise<void>;
+}
 
 /** Thrown when a webhook's signature does not verify. */
 export class InvalidSignatureError extends Error {

@@ -93,6 +93,34 @@ function gatewayError(error: unknown): Error {
   });
 }
 
+/** What a PaymentIntent's status says about the charge. */
+function outcomeOf(intent: Stripe.PaymentIntent): ChargeOutcome {
+  switch (intent.status) {
+    case "succeeded":
+      return { kind: "succeeded", paymentIntentId: intent.id };
+    case "requires_action":
+      return { kind: "requires_action", paymentIntentId: intent.id };
+    case "requires_payment_method": {
+      const failure = intent.last_payment_error;
+      return {
+        kind: "declined",
+        paymentIntentId: intent.id,
+        declineCode: failure?.decline_code || failure?.code || "card_declined",
+        message: failure?.message ?? "Your card was declined.",
+      };
+    }
+    case "canceled":
+      return {
+        kind: "declined",
+        paymentIntentId: intent.id,
+        declineCode: "canceled",
+        message: "The payment was cancelled.",
+      };
+    default:
+      return { kind: "processing", paymentIntentId: intent.id };
+  }
+}
+
 function toGatewayRefund(refund: Stripe.Refund): GatewayRefund {
   const status = refund.status;
   return {
@@ -152,22 +180,18 @@ export class StripePaymentGateway implements PaymentGateway {
       }
       throw gatewayError(error);
     }
-    switch (intent.status) {
-      case "succeeded":
-        return { kind: "succeeded", paymentIntentId: intent.id };
-      case "requires_action":
-        return { kind: "requires_action", paymentIntentId: intent.id };
-      case "requires_payment_method": {
-        const failure = intent.last_payment_error;
-        return {
-          kind: "declined",
-          paymentIntentId: intent.id,
-          declineCode: failure?.decline_code || failure?.code || "card_declined",
-          message: failure?.message ?? "Your card was declined.",
-        };
-      }
-      default:
-        return { kind: "processing", paymentIntentId: intent.id };
+    return outcomeOf(intent);
+  }
+
+  async retrieveCharge(paymentIntentId: string, options: { timeoutMs: number }): Promise<ChargeOutcome> {
+    try {
+      const intent = await this.#stripe.paymentIntents.retrieve(paymentIntentId, {}, {
+        timeout: Math.ceil(options.timeoutMs),
+        maxNetworkRetries: 0,
+      });
+      return outcomeOf(intent);
+    } catch (error) {
+      throw gatewayError(error);
     }
   }
 
@@ -251,6 +275,19 @@ export class StripeWebhookVerifier implements WebhookVerifier {
           paymentId: intent.metadata?.payment_id,
           declineCode: failure?.decline_code || failure?.code || "card_declined",
           failureReason: failure?.message ?? "The payment failed.",
+        };
+      }
+      case "payment_intent.canceled": {
+        const intent = event.data.object;
+        return {
+          id: event.id,
+          type: event.type,
+          paymentIntentId: intent.id,
+          paymentId: intent.metadata?.payment_id,
+          declineCode: "canceled",
+          failureReason: `The payment was cancelled${
+            intent.cancellation_reason ? ` (${intent.cancellation_reason})` : ""
+          }.`,
         };
       }
       case "charge.refunded": {

@@ -5,6 +5,7 @@ import type {
   LedgerEffect,
   NewPayment,
   NewRefund,
+  OrderNotice,
   PaymentCursor,
   PaymentPage,
   PaymentStore,
@@ -31,6 +32,7 @@ function copy(payment: Payment): Payment {
 export class MemoryPaymentStore implements PaymentStore {
   #payments = new Map<string, Payment>();
   #events = new Set<string>();
+  #notices = new Map<string, OrderNotice & { due: Date; deliveredTime: Date | undefined }>();
 
   beginCharge(payment: NewPayment): Promise<{ payment: Payment; created: boolean }> {
     const existing = this.#byOrder(payment.orderId);
@@ -49,8 +51,13 @@ export class MemoryPaymentStore implements PaymentStore {
     return Promise.resolve({ payment: copy(row), created: true });
   }
 
-  settleCharge(paymentId: string, settlement: ChargeSettlement, now: Date): Promise<Payment | undefined> {
-    this.#settleCharge(paymentId, settlement, now);
+  settleCharge(
+    paymentId: string,
+    settlement: ChargeSettlement,
+    now: Date,
+    options: { notifyOrder?: boolean } = {},
+  ): Promise<Payment | undefined> {
+    this.#settleCharge(paymentId, settlement, now, options.notifyOrder ?? false);
     const row = this.#payments.get(paymentId);
     return Promise.resolve(row ? copy(row) : undefined);
   }
@@ -120,17 +127,65 @@ export class MemoryPaymentStore implements PaymentStore {
     if (this.#events.has(event.id)) return Promise.resolve(false);
     this.#events.add(event.id);
     for (const effect of effects) {
-      if (effect.kind === "charge") this.#settleCharge(effect.paymentId, effect.settlement, now);
+      if (effect.kind === "charge") this.#settleCharge(effect.paymentId, effect.settlement, now, true);
       else this.#settleRefund(effect.refundId, effect.settlement, now);
     }
     return Promise.resolve(true);
+  }
+
+  claimOrderNotices(now: Date, until: Date, limit: number): Promise<OrderNotice[]> {
+    const due = [...this.#notices.values()]
+      .filter((notice) => !notice.deliveredTime && notice.due <= now)
+      .sort((a, b) => a.due.getTime() - b.due.getTime())
+      .slice(0, limit);
+    for (const notice of due) notice.due = until;
+    return Promise.resolve(
+      due.map(({ due: _due, deliveredTime: _delivered, ...notice }) => notice)
+        .sort((a, b) => a.createTime.getTime() - b.createTime.getTime()),
+    );
+  }
+
+  markOrderNoticeDelivered(paymentId: string, now: Date): Promise<void> {
+    const notice = this.#notices.get(paymentId);
+    if (notice && !notice.deliveredTime) notice.deliveredTime = now;
+    return Promise.resolve();
+  }
+
+  retryOrderNoticeAt(paymentId: string, at: Date): Promise<void> {
+    const notice = this.#notices.get(paymentId);
+    if (notice && !notice.deliveredTime) {
+      notice.attempts += 1;
+      notice.due = at;
+    }
+    return Promise.resolve();
+  }
+
+  purgeDeliveredOrderNotices(before: Date): Promise<number> {
+    let purged = 0;
+    for (const [id, notice] of this.#notices) {
+      if (notice.deliveredTime && notice.deliveredTime < before) {
+        this.#notices.delete(id);
+        purged++;
+      }
+    }
+    return Promise.resolve(purged);
+  }
+
+  findStalePendingCharges(before: Date, limit: number): Promise<Payment[]> {
+    return Promise.resolve(
+      [...this.#payments.values()]
+        .filter((payment) => payment.chargeStatus === "pending" && payment.updateTime < before)
+        .sort((a, b) => a.updateTime.getTime() - b.updateTime.getTime())
+        .slice(0, limit)
+        .map(copy),
+    );
   }
 
   #byOrder(orderId: string): Payment | undefined {
     return [...this.#payments.values()].find((p) => p.orderId === orderId);
   }
 
-  #settleCharge(paymentId: string, settlement: ChargeSettlement, now: Date): void {
+  #settleCharge(paymentId: string, settlement: ChargeSettlement, now: Date, notifyOrder: boolean): void {
     const row = this.#payments.get(paymentId);
     if (!row) return;
     if (settlement.paymentIntentId && !row.stripePaymentIntentId) {
@@ -144,6 +199,18 @@ export class MemoryPaymentStore implements PaymentStore {
       row.declineCode = settlement.declineCode;
     }
     row.updateTime = now;
+    if (notifyOrder && !this.#notices.has(row.id)) {
+      this.#notices.set(row.id, {
+        paymentId: row.id,
+        orderId: row.orderId,
+        outcome: settlement.kind,
+        failureReason: settlement.kind === "failed" ? settlement.failureReason : "",
+        attempts: 0,
+        createTime: now,
+        due: now,
+        deliveredTime: undefined,
+      });
+    }
   }
 
   #settleRefund(refundId: string, settlement: RefundSettlement, now: Date): void {

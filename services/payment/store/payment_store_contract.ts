@@ -197,4 +197,89 @@ export function paymentStoreContract(name: string, fixture: () => Promise<StoreF
     assert.deepEqual(page.payments.map((p) => p.id), [mine.id]);
     assert.equal(page.next, undefined);
   });
+
+  test("a webhook that settles a pending charge leaves one notice for its order", async (store) => {
+    const { payment } = await store.beginCharge(newPayment());
+    const settled = await succeeded(store);
+    const failure = {
+      kind: "failed" as const,
+      paymentIntentId: "pi_x",
+      failureReason: "no",
+      declineCode: "d",
+    };
+    await store.applyWebhookEvent({ id: "evt_a", type: "payment_intent.payment_failed" }, [
+      { kind: "charge", paymentId: payment.id, settlement: failure },
+      // Already settled by the direct answer: the order heard it then, so no notice.
+      { kind: "charge", paymentId: settled.id, settlement: { kind: "succeeded", paymentIntentId: "pi_y" } },
+    ], tick());
+    // A second event for the same charge changes nothing and leaves no second notice.
+    await store.applyWebhookEvent({ id: "evt_b", type: "payment_intent.succeeded" }, [
+      { kind: "charge", paymentId: payment.id, settlement: { kind: "succeeded", paymentIntentId: "pi_x" } },
+    ], tick());
+    const now = tick();
+    const notices = await store.claimOrderNotices(now, new Date(now.getTime() + 30_000), 10);
+    assert.deepEqual(
+      notices.map((n) => [n.paymentId, n.orderId, n.outcome, n.failureReason, n.attempts]),
+      [[payment.id, payment.orderId, "failed", "no", 0]],
+    );
+  });
+
+  test("settleCharge() leaves a notice only when asked to", async (store) => {
+    const quiet = await store.beginCharge(newPayment());
+    const told = await store.beginCharge(newPayment());
+    const success = { kind: "succeeded" as const, paymentIntentId: "pi_q" };
+    await store.settleCharge(quiet.payment.id, success, tick());
+    await store.settleCharge(told.payment.id, { ...success, paymentIntentId: "pi_t" }, tick(), {
+      notifyOrder: true,
+    });
+    const now = tick();
+    const notices = await store.claimOrderNotices(now, now, 10);
+    assert.deepEqual(notices.map((n) => [n.paymentId, n.outcome]), [[told.payment.id, "succeeded"]]);
+  });
+
+  test("a claimed notice is hidden until its retry time; a delivered one never comes back and is purged", async (store) => {
+    const { payment } = await store.beginCharge(newPayment());
+    await store.settleCharge(payment.id, { kind: "succeeded", paymentIntentId: "pi_n" }, tick(), {
+      notifyOrder: true,
+    });
+    const claimedAt = tick();
+    const hiddenUntil = new Date(claimedAt.getTime() + 60_000);
+    assert.equal((await store.claimOrderNotices(claimedAt, hiddenUntil, 10)).length, 1);
+    assert.equal((await store.claimOrderNotices(tick(), tick(), 10)).length, 0);
+    // A failed delivery counts the attempt and makes it due again.
+    const retryAt = tick();
+    await store.retryOrderNoticeAt(payment.id, retryAt);
+    const [again] = await store.claimOrderNotices(retryAt, new Date(retryAt.getTime() + 60_000), 10);
+    assert.equal(again?.attempts, 1);
+    const deliveredAt = tick();
+    await store.markOrderNoticeDelivered(payment.id, deliveredAt);
+    await store.retryOrderNoticeAt(payment.id, deliveredAt);
+    assert.equal((await store.claimOrderNotices(new Date(clock + 3_600_000), new Date(clock), 10)).length, 0);
+    assert.equal(await store.purgeDeliveredOrderNotices(deliveredAt), 0);
+    assert.equal(await store.purgeDeliveredOrderNotices(tick()), 1);
+  });
+
+  test("concurrent relays take different notices", async (store) => {
+    for (let i = 0; i < 6; i++) {
+      const { payment } = await store.beginCharge(newPayment());
+      await store.settleCharge(payment.id, { kind: "succeeded", paymentIntentId: `pi_c${i}` }, tick(), {
+        notifyOrder: true,
+      });
+    }
+    const now = tick();
+    const until = new Date(now.getTime() + 60_000);
+    const taken = await Promise.all(Array.from({ length: 3 }, () => store.claimOrderNotices(now, until, 2)));
+    const ids = taken.flat().map((n) => n.paymentId);
+    assert.equal(ids.length, 6);
+    assert.equal(new Set(ids).size, 6);
+  });
+
+  test("findStalePendingCharges() lists charges left PENDING since before a time, oldest first", async (store) => {
+    const old = await store.beginCharge(newPayment());
+    await succeeded(store);
+    const cutoff = tick();
+    await store.beginCharge(newPayment());
+    const stale = await store.findStalePendingCharges(cutoff, 10);
+    assert.deepEqual(stale.map((p) => p.id), [old.payment.id]);
+  });
 }

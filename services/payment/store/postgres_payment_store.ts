@@ -6,6 +6,7 @@ import type {
   LedgerEffect,
   NewPayment,
   NewRefund,
+  OrderNotice,
   PaymentCursor,
   PaymentPage,
   PaymentStore,
@@ -39,6 +40,26 @@ interface RefundRow {
   failure_reason: string;
   create_time: Date;
   update_time: Date;
+}
+
+interface NoticeRow {
+  payment_id: string;
+  order_id: string;
+  outcome: "succeeded" | "failed";
+  failure_reason: string;
+  attempts: number;
+  create_time: Date;
+}
+
+function toNotice(row: NoticeRow): OrderNotice {
+  return {
+    paymentId: row.payment_id,
+    orderId: row.order_id,
+    outcome: row.outcome,
+    failureReason: row.failure_reason,
+    attempts: row.attempts,
+    createTime: row.create_time,
+  };
 }
 
 const paymentColumns = `id, order_id, user_id, currency_code, amount_minor, payment_method, idempotency_key,
@@ -116,8 +137,9 @@ export class PostgresPaymentStore implements PaymentStore {
     paymentId: string,
     settlement: ChargeSettlement,
     now: Date,
+    options: { notifyOrder?: boolean } = {},
   ): Promise<Payment | undefined> {
-    await this.#sql.begin((tx) => settleCharge(tx, paymentId, settlement, now));
+    await this.#sql.begin((tx) => settleCharge(tx, paymentId, settlement, now, options.notifyOrder ?? false));
     return await this.findPayment(paymentId);
   }
 
@@ -217,11 +239,49 @@ export class PostgresPaymentStore implements PaymentStore {
         ON CONFLICT (event_id) DO NOTHING RETURNING event_id`;
       if (!fresh) return false;
       for (const effect of effects) {
-        if (effect.kind === "charge") await settleCharge(tx, effect.paymentId, effect.settlement, now);
+        if (effect.kind === "charge") await settleCharge(tx, effect.paymentId, effect.settlement, now, true);
         else await settleRefund(tx, effect.refundId, effect.settlement, now);
       }
       return true;
     });
+  }
+
+  async claimOrderNotices(now: Date, until: Date, limit: number): Promise<OrderNotice[]> {
+    // SKIP LOCKED: instances relaying at the same moment take different notices instead of waiting.
+    const rows = await this.#sql<NoticeRow[]>`
+      UPDATE order_notices SET next_attempt_time = ${until}
+      WHERE payment_id IN (
+        SELECT payment_id FROM order_notices
+        WHERE delivered_time IS NULL AND next_attempt_time <= ${now}
+        ORDER BY next_attempt_time LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+      RETURNING payment_id, order_id, outcome, failure_reason, attempts, create_time`;
+    return rows.map(toNotice).sort((a, b) => a.createTime.getTime() - b.createTime.getTime());
+  }
+
+  async markOrderNoticeDelivered(paymentId: string, now: Date): Promise<void> {
+    await this.#sql`
+      UPDATE order_notices SET delivered_time = ${now}
+      WHERE payment_id = ${paymentId} AND delivered_time IS NULL`;
+  }
+
+  async retryOrderNoticeAt(paymentId: string, at: Date): Promise<void> {
+    await this.#sql`
+      UPDATE order_notices SET attempts = attempts + 1, next_attempt_time = ${at}
+      WHERE payment_id = ${paymentId} AND delivered_time IS NULL`;
+  }
+
+  async purgeDeliveredOrderNotices(before: Date): Promise<number> {
+    const rows = await this.#sql`
+      DELETE FROM order_notices WHERE delivered_time < ${before} RETURNING payment_id`;
+    return rows.length;
+  }
+
+  async findStalePendingCharges(before: Date, limit: number): Promise<Payment[]> {
+    const rows = await this.#sql<PaymentRow[]>`
+      SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments
+      WHERE charge_status = 'pending' AND update_time < ${before}
+      ORDER BY update_time LIMIT ${limit}`;
+    return await this.#withRefunds(rows);
   }
 
   async #withRefunds(rows: PaymentRow[]): Promise<Payment[]> {
@@ -233,16 +293,29 @@ export class PostgresPaymentStore implements PaymentStore {
   }
 }
 
-/** Only a pending charge takes an outcome; a missing PaymentIntent id is always recorded. */
+/**
+ * Only a pending charge takes an outcome; a missing PaymentIntent id is always recorded. With
+ * `notifyOrder`, a charge that leaves PENDING here gets its order notice in the same transaction.
+ */
 async function settleCharge(
   tx: TransactionSql,
   id: string,
   settlement: ChargeSettlement,
   now: Date,
+  notifyOrder: boolean,
 ): Promise<void> {
   const status = settlement.kind;
   const failureReason = settlement.kind === "failed" ? settlement.failureReason : "";
   const declineCode = settlement.kind === "failed" ? settlement.declineCode : "";
+  // The row lock makes "was it pending?" and the change one step, whoever else settles it.
+  const [before] = await tx<{ charge_status: ChargeStatus; order_id: string }[]>`
+    SELECT charge_status, order_id FROM payments WHERE id = ${id} FOR UPDATE`;
+  if (notifyOrder && before?.charge_status === "pending" && settlement.kind !== "pending") {
+    await tx`
+      INSERT INTO order_notices (payment_id, order_id, outcome, failure_reason, next_attempt_time, create_time)
+      VALUES (${id}, ${before.order_id}, ${settlement.kind}, ${failureReason}, ${now}, ${now})
+      ON CONFLICT (payment_id) DO NOTHING`;
+  }
   // Every right-hand side reads the row as it was before this UPDATE.
   await tx`
     UPDATE payments SET

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { loadConfigOrExit, string, tcpPort, url } from "@shop/platform/config";
+import { duration, loadConfigOrExit, string, tcpPort, url } from "@shop/platform/config";
 import { serviceLogger, setupLogging } from "@shop/platform/log";
 import { readTlsFiles } from "@shop/platform/tls";
 import { devStripe } from "../config.ts";
@@ -20,6 +20,8 @@ import { startStripeSimulator, type WebhookTarget } from "./simulator.ts";
 const config = loadConfigOrExit({
   server: { host: string({ default: "127.0.0.1" }), port: tcpPort({ default: 12112 }) },
   upstream: { url: url({ schemes: ["http", "https"], default: "http://127.0.0.1:12111" }) },
+  /** How long `pm_card_processing_succeeds` / `_fails` payments take to settle (then a webhook says how). */
+  processing: { delay: duration({ default: 3_000, min: 0, max: 600_000 }) },
   webhook: {
     /** Where events go; none are sent when empty. */
     url: string({ default: "" }),
@@ -48,6 +50,7 @@ const simulator = await startStripeSimulator({
   upstream: config.upstream.url,
   port: config.server.port,
   hostname: config.server.host,
+  processingDelayMs: config.processing.delay,
   ...(webhook ? { webhook } : {}),
 });
 log.info("Serving stripe-simulator (DEV/TEST ONLY) on {url}", {

@@ -49,6 +49,11 @@ export interface StripeSimulatorOptions {
   webhook?: WebhookTarget;
   /** How long a `timeout` fault holds an answer when the client does not hang up first (30 s unless set). */
   holdMs?: number;
+  /**
+   * How long a `processing` payment (`pm_card_processing_succeeds`, `pm_card_processing_fails`) takes to
+   * settle, in ms (3000 unless set); its outcome is then sent as a webhook event.
+   */
+  processingDelayMs?: number;
 }
 
 /** One webhook event the simulator sent (or tried to), with what it sent, for tests to replay. */
@@ -192,6 +197,8 @@ export class StripeSimulator {
   #events: SentEvent[] = [];
   #deliveries = new Set<Promise<void>>();
   #holds = new Set<() => void>();
+  #settlements = new Set<ReturnType<typeof setTimeout>>();
+  #processingDelayMs: number;
   #closed = false;
 
   /** Creates a simulator with empty state. */
@@ -199,6 +206,7 @@ export class StripeSimulator {
     this.#upstream = options.upstream.replace(/\/+$/, "");
     this.#webhook = options.webhook;
     this.#holdMs = options.holdMs ?? 30_000;
+    this.#processingDelayMs = options.processingDelayMs ?? 3_000;
   }
 
   /** Injects faults into the next matching requests (added after the faults already planned). */
@@ -240,6 +248,8 @@ export class StripeSimulator {
   async close(): Promise<void> {
     this.#closed = true;
     for (const release of this.#holds) release();
+    for (const timer of this.#settlements) clearTimeout(timer);
+    this.#settlements.clear();
     await this.deliveriesSettled();
   }
 
@@ -522,6 +532,25 @@ export class StripeSimulator {
       });
       return { status: 200, body: structuredClone(intent) };
     }
+    if (outcome.kind === "processing") {
+      Object.assign(intent, { status: "processing", last_payment_error: null, next_action: null });
+      const timer = setTimeout(() => {
+        this.#settlements.delete(timer);
+        this.#settle(intent, paymentMethod, outcome.settles, key);
+      }, this.#processingDelayMs);
+      this.#settlements.add(timer);
+      return { status: 200, body: structuredClone(intent) };
+    }
+    return this.#settle(intent, paymentMethod, outcome.kind === "succeeds" ? "succeeds" : outcome, key);
+  }
+
+  /** The charge's outcome: at once for a card, or later for a payment that was processing. */
+  #settle(
+    intent: Json,
+    paymentMethod: string,
+    outcome: "succeeds" | "fails" | { code: string; declineCode: string; message: string },
+    key: string | null,
+  ): Answer {
     const amount = Number(intent.amount);
     const charge: ChargeRecord = {
       id: randomId("ch"),
@@ -530,14 +559,21 @@ export class StripeSimulator {
       amountRefunded: 0,
       currency: String(intent.currency),
     };
-    if (outcome.kind === "declined") {
+    if (outcome !== "succeeds") {
+      const decline = outcome === "fails"
+        ? {
+          code: "card_declined",
+          declineCode: "generic_decline",
+          message: "The payment failed while processing.",
+        }
+        : outcome;
       const error = {
         type: "card_error",
-        code: outcome.code,
-        decline_code: outcome.declineCode,
-        message: outcome.message,
+        code: decline.code,
+        decline_code: decline.declineCode,
+        message: decline.message,
         charge: charge.id,
-        doc_url: `https://stripe.com/docs/error-codes/${outcome.code.replaceAll("_", "-")}`,
+        doc_url: `https://stripe.com/docs/error-codes/${decline.code.replaceAll("_", "-")}`,
         payment_method: { id: paymentMethod, object: "payment_method", type: "card" },
       };
       Object.assign(intent, {

@@ -17,6 +17,27 @@ function post(url: string, body: string, headers: Record<string, string> = {}) {
   });
 }
 
+/** A webhook endpoint on a free port that records what it receives. */
+function webhookEndpoint() {
+  const received: Array<{ body: string; signature: string }> = [];
+  const listening = Promise.withResolvers<number>();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: ({ port }) => listening.resolve(port),
+  }, async (request) => {
+    received.push({ body: await request.text(), signature: request.headers.get("stripe-signature") ?? "" });
+    return new Response("ok");
+  });
+  return {
+    received,
+    url: listening.promise.then((port) => `http://127.0.0.1:${port}/hook`),
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+    },
+  };
+}
+
 const visa = "amount=1999&currency=usd&confirm=true&payment_method=pm_card_visa&metadata[order_id]=o-1";
 
 Deno.test("the simulator succeeds and declines as Stripe's test cards do", async () => {
@@ -110,33 +131,51 @@ Deno.test("faults can be planned over HTTP for a simulator running as a process"
 });
 
 Deno.test("webhook events are signed so that Stripe's SDK verifies them", async () => {
-  const received: Array<{ body: string; signature: string }> = [];
-  const listening = Promise.withResolvers<number>();
-  const endpoint = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: ({ port }) => listening.resolve(port),
-  }, async (request) => {
-    received.push({ body: await request.text(), signature: request.headers.get("stripe-signature") ?? "" });
-    return new Response("ok");
+  await using endpoint = webhookEndpoint();
+  const secret = "whsec_simulator_test";
+  await using sim = await startStripeSimulator({ upstream, webhook: { url: await endpoint.url, secret } });
+  await (await post(`${sim.url}/v1/payment_intents`, visa)).body?.cancel();
+  await sim.simulator.deliveriesSettled();
+  const [delivery] = endpoint.received;
+  assert.ok(delivery);
+  const stripe = new Stripe("sk_test_simulator");
+  const event = await stripe.webhooks.constructEventAsync(delivery.body, delivery.signature, secret);
+  assert.equal(event.type, "payment_intent.succeeded");
+  await assert.rejects(
+    stripe.webhooks.constructEventAsync(delivery.body, delivery.signature, "whsec_other"),
+  );
+});
+
+Deno.test("processing payments answer at once and settle later with a webhook event", async () => {
+  await using endpoint = webhookEndpoint();
+  await using sim = await startStripeSimulator({
+    upstream,
+    processingDelayMs: 50,
+    webhook: { url: await endpoint.url, secret: "whsec_simulator_test" },
   });
-  try {
-    const secret = "whsec_simulator_test";
-    await using sim = await startStripeSimulator({
-      upstream,
-      webhook: { url: `http://127.0.0.1:${await listening.promise}/hook`, secret },
+  const pay = (card: string, key: string) =>
+    post(`${sim.url}/v1/payment_intents`, `amount=700&currency=usd&confirm=true&payment_method=${card}`, {
+      "idempotency-key": key,
     });
-    await (await post(`${sim.url}/v1/payment_intents`, visa)).body?.cancel();
-    await sim.simulator.deliveriesSettled();
-    const [delivery] = received;
-    assert.ok(delivery);
-    const stripe = new Stripe("sk_test_simulator");
-    const event = await stripe.webhooks.constructEventAsync(delivery.body, delivery.signature, secret);
-    assert.equal(event.type, "payment_intent.succeeded");
-    await assert.rejects(
-      stripe.webhooks.constructEventAsync(delivery.body, delivery.signature, "whsec_other"),
-    );
-  } finally {
-    await endpoint.shutdown();
+  const succeeds = await (await pay("pm_card_processing_succeeds", "k-s")).json();
+  const fails = await (await pay("pm_card_processing_fails", "k-f")).json();
+  assert.deepEqual([succeeds.status, fails.status], ["processing", "processing"]);
+  // Stripe replays the first answer for the key, whatever happened since.
+  assert.equal((await (await pay("pm_card_processing_succeeds", "k-s")).json()).status, "processing");
+
+  const statusOf = async (id: string) =>
+    (await (await fetch(`${sim.url}/v1/payment_intents/${id}`, {
+      headers: { authorization: "Bearer sk_test_simulator" },
+    })).json()).status;
+  const deadline = Date.now() + 10_000;
+  while (endpoint.received.length < 2 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  await sim.simulator.deliveriesSettled();
+  assert.deepEqual(endpoint.received.map((delivery) => JSON.parse(delivery.body).type).toSorted(), [
+    "payment_intent.payment_failed",
+    "payment_intent.succeeded",
+  ]);
+  assert.equal(await statusOf(succeeds.id), "succeeded");
+  assert.equal(await statusOf(fails.id), "requires_payment_method");
 });

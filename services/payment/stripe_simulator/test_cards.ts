@@ -11,6 +11,11 @@ export type CardOutcome =
   | { kind: "succeeds"; brand: string }
   | { kind: "declined"; code: string; declineCode: string; message: string }
   | { kind: "requires_action" }
+  /**
+   * Stripe answers `processing` at once; the outcome comes later, as a webhook event (the simulator's own
+   * test cards, standing in for payment methods such as bank debits that settle after the call).
+   */
+  | { kind: "processing"; settles: "succeeds" | "fails" }
   | { kind: "unknown" };
 
 /** PaymentMethods that succeed, by brand. */
@@ -62,9 +67,19 @@ const needingAuthentication = new Set([
 ]);
 
 /**
+ * The simulator's own test PaymentMethods for payments that settle after the call (ARCHITECTURE.md
+ * section 7); Stripe's test mode reaches the same states with its delayed-notification methods.
+ */
+const processing: Record<string, "succeeds" | "fails"> = {
+  pm_card_processing_succeeds: "succeeds",
+  pm_card_processing_fails: "fails",
+};
+
+/**
  * What confirming a PaymentIntent with `paymentMethod` does in Stripe's test mode:
  * `pm_card_chargeDeclined<Reason>` and `pm_card_visa_chargeDeclined<Reason>` decline,
- * `pm_card_authenticationRequired` and the 3-D Secure cards need authentication, the brand cards succeed.
+ * `pm_card_authenticationRequired` and the 3-D Secure cards need authentication, the brand cards succeed,
+ * and `pm_card_processing_succeeds` / `pm_card_processing_fails` answer `processing` and settle later.
  *
  * @example
  * ```ts
@@ -76,6 +91,8 @@ export function cardOutcome(paymentMethod: string): CardOutcome {
   const brand = succeeding[paymentMethod];
   if (brand) return { kind: "succeeds", brand };
   if (needingAuthentication.has(paymentMethod)) return { kind: "requires_action" };
+  const settles = processing[paymentMethod];
+  if (settles) return { kind: "processing", settles };
   const match = /^pm_card_(?:visa_)?chargeDeclined(\w*)$/.exec(paymentMethod);
   const decline = match ? declines[match[1] ?? ""] : undefined;
   if (decline) return { kind: "declined", code: decline[0], declineCode: decline[1], message: decline[2] };

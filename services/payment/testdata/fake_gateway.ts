@@ -11,6 +11,7 @@ import {
   type GatewayRefund,
   GatewayRejectedError,
   GatewayUnavailableError,
+  type PaymentEvent,
   type PaymentGateway,
   type RefundRequest,
 } from "../domain/ports.ts";
@@ -30,7 +31,9 @@ export interface FakeIntent {
   id: string;
   amountMinor: bigint;
   refundedMinor: bigint;
-  status: "succeeded" | "requires_payment_method" | "requires_action";
+  status: "succeeded" | "requires_payment_method" | "requires_action" | "processing";
+  /** For a processing intent: how it ends when {@linkcode FakePaymentGateway.settleProcessing} is called. */
+  settles?: "succeeds" | "fails";
   metadata: Record<string, string>;
 }
 
@@ -87,10 +90,14 @@ export class FakePaymentGateway implements PaymentGateway {
             ? "succeeded"
             : outcome.kind === "requires_action"
             ? "requires_action"
+            : outcome.kind === "processing"
+            ? "processing"
             : "requires_payment_method",
+          ...(outcome.kind === "processing" ? { settles: outcome.settles } : {}),
           metadata: { ...request.metadata },
         };
         this.intents.set(intent.id, intent);
+        if (outcome.kind === "processing") return { kind: "processing", paymentIntentId: intent.id };
         if (outcome.kind === "declined") {
           return {
             kind: "declined",
@@ -134,6 +141,62 @@ export class FakePaymentGateway implements PaymentGateway {
         return { ...refund };
       },
     );
+  }
+
+  /**
+   * Ends every processing PaymentIntent as its card says (what Stripe does a while after the call) and
+   * returns the webhook events Stripe would send about them; a failure is sent as `failAs`.
+   */
+  settleProcessing(
+    failAs: "payment_intent.payment_failed" | "payment_intent.canceled" = "payment_intent.payment_failed",
+  ): PaymentEvent[] {
+    const settled = [...this.intents.values()].filter((intent) => intent.status === "processing");
+    return settled.map((intent): PaymentEvent => {
+      const common = {
+        id: `evt_${intent.id}`,
+        paymentIntentId: intent.id,
+        paymentId: intent.metadata.payment_id,
+      };
+      if (intent.settles !== "fails") {
+        intent.status = "succeeded";
+        return { ...common, type: "payment_intent.succeeded" };
+      }
+      intent.status = "requires_payment_method";
+      return {
+        ...common,
+        type: failAs,
+        declineCode: "generic_decline",
+        failureReason: "The payment failed while processing.",
+      };
+    });
+  }
+
+  retrieveCharge(paymentIntentId: string): Promise<ChargeOutcome> {
+    const fault = this.#faults.shift();
+    if (fault) return Promise.reject(new GatewayUnavailableError("injected: no answer"));
+    const intent = this.intents.get(paymentIntentId);
+    if (!intent) {
+      return Promise.reject(
+        new GatewayRejectedError(`No such payment_intent: '${paymentIntentId}'`, {
+          code: "resource_missing",
+        }),
+      );
+    }
+    switch (intent.status) {
+      case "succeeded":
+        return Promise.resolve({ kind: "succeeded", paymentIntentId });
+      case "processing":
+        return Promise.resolve({ kind: "processing", paymentIntentId });
+      case "requires_action":
+        return Promise.resolve({ kind: "requires_action", paymentIntentId });
+      case "requires_payment_method":
+        return Promise.resolve({
+          kind: "declined",
+          paymentIntentId,
+          declineCode: "generic_decline",
+          message: "The payment failed while processing.",
+        });
+    }
   }
 
   listRefunds(paymentIntentId: string): Promise<GatewayRefund[]> {

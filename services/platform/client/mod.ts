@@ -7,4 +7,5 @@
  * ```
  * @module
  */
+export * from "./error_reason.ts";
 export * from "./service_transport.ts";
