@@ -30,8 +30,12 @@ export const orderConfigSchema = {
     url: string({ default: "", pattern: /^(https:\/\/\S+)?$/, describe: "empty or an https:// URL" }),
   },
   saga: {
-    /** How long forward steps retry a dependency that is down before the order fails. */
-    budget: duration({ default: 15_000, min: 1_000, max: 60_000 }),
+    /**
+     * How long a checkout may take when its caller sets no shorter deadline: forward steps retry a
+     * dependency that is down within it, then the order fails. Below the gateway's route timeout (15 s),
+     * so the customer hears the outcome.
+     */
+    budget: duration({ default: 12_000, min: 1_000, max: 60_000 }),
     /** How long a saga's lease lasts without progress before recovery may take the order. */
     lease: duration({ default: 30_000, min: 1_000 }),
     /** How often the recovery loop looks for stalled sagas. */

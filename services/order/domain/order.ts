@@ -1,10 +1,12 @@
 /**
  * Orders and their life: what an order is, and which status changes are allowed. The aggregate owns
- * its transitions and refuses illegal ones (naming both states), so no handler can skip a step.
+ * its transitions and refuses illegal ones (naming both states), so no handler can skip a step. An order
+ * is placed unpriced (what the customer asked for) and becomes priced when its stock is reserved: the
+ * two are different types, so nothing can charge an order that has no total.
  *
  * @module
  */
-import { DomainError } from "@shop/platform/errors";
+import { illegalTransition, mixedCurrencies, unpricedItem } from "./errors.ts";
 
 /** Where an order is in its life. */
 export type OrderStatus =
@@ -23,14 +25,16 @@ export interface Money {
   amountMinor: bigint;
 }
 
-/** One line, with the name and unit price copied from the catalog when the stock was reserved. */
-export interface OrderItem {
+/** One line as the customer asked for it. */
+export interface RequestedItem {
   productId: string;
   quantity: number;
-  /** Empty until the stock is reserved. */
+}
+
+/** One line with the name and unit price copied from the catalog when the stock was reserved. */
+export interface PricedItem extends RequestedItem {
   name: string;
-  /** Undefined until the stock is reserved. */
-  unitPrice: Money | undefined;
+  unitPrice: Money;
 }
 
 /** One step of an order's life. */
@@ -50,15 +54,12 @@ export interface ShippingAddress {
   country: string;
 }
 
-/** An order. */
-export interface Order {
+/** What every order has, priced or not. */
+interface OrderFields {
   id: string;
   userId: string;
   /** The client's idempotency key: one order per (user, request id). */
   requestId: string;
-  items: OrderItem[];
-  /** Undefined until the stock is reserved and the lines are priced. */
-  total: Money | undefined;
   status: OrderStatus;
   statusHistory: StatusChange[];
   failureReason: string;
@@ -67,6 +68,33 @@ export interface Order {
   paymentMethod: string;
   createTime: Date;
   updateTime: Date;
+}
+
+/** An order whose stock is not reserved yet: no prices, no total. */
+export interface UnpricedOrder extends OrderFields {
+  items: RequestedItem[];
+  total: undefined;
+}
+
+/** An order priced from the catalog when its stock was reserved. */
+export interface PricedOrder extends OrderFields {
+  items: PricedItem[];
+  total: Money;
+}
+
+/** An order. */
+export type Order = UnpricedOrder | PricedOrder;
+
+/**
+ * The name of a status as customers and the API spell it.
+ *
+ * @example
+ * ```ts
+ * statusName("awaiting_payment"); // "AWAITING_PAYMENT"
+ * ```
+ */
+export function statusName(status: OrderStatus): string {
+  return status.toUpperCase();
 }
 
 const allowed: Record<OrderStatus, readonly OrderStatus[]> = {
@@ -103,15 +131,8 @@ export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
  * const shipped = transition(order, "shipped", "handed to the carrier", new Date());
  * ```
  */
-export function transition(order: Order, to: OrderStatus, reason: string, now: Date): Order {
-  if (!canTransition(order.status, to)) {
-    throw new DomainError(
-      "failed_precondition",
-      "INVALID_STATE",
-      `an order that is ${order.status.toUpperCase()} cannot become ${to.toUpperCase()}`,
-      { metadata: { order_id: order.id, from: order.status, to } },
-    );
-  }
+export function transition<T extends Order>(order: T, to: OrderStatus, reason: string, now: Date): T {
+  if (!canTransition(order.status, to)) throw illegalTransition(order.id, order.status, to);
   return {
     ...order,
     status: to,
@@ -122,26 +143,37 @@ export function transition(order: Order, to: OrderStatus, reason: string, now: D
 }
 
 /**
- * The sum of priced lines; all must share one currency.
+ * The order priced from the inventory's answer: every line gets the catalog's name and unit price, and
+ * the total is their sum. A line the answer does not price, or lines in more than one currency, are
+ * FAILED_PRECONDITION: such an order cannot be charged.
  *
  * @example
  * ```ts
- * orderTotal([{ productId: "p", quantity: 2, name: "Kettle", unitPrice: { currencyCode: "USD", amountMinor: 1999n } }]);
- * // { currencyCode: "USD", amountMinor: 3998n }
+ * declare const order: UnpricedOrder;
+ * const priced = price(order, [{ productId: "p-1", quantity: 2, name: "Kettle", unitPrice: { currencyCode: "USD", amountMinor: 1999n } }]);
+ * priced.total; // { currencyCode: "USD", amountMinor: 3998n }
  * ```
  */
-export function orderTotal(items: readonly OrderItem[]): Money {
-  const currencies = new Set(items.map((item) => item.unitPrice?.currencyCode));
+export function price<T extends UnpricedOrder>(
+  order: T,
+  lines: readonly PricedItem[],
+): Omit<T, "items" | "total"> & PricedOrder {
+  const byProduct = new Map(lines.map((line) => [line.productId, line]));
+  const items = order.items.map((item): PricedItem => {
+    const line = byProduct.get(item.productId);
+    if (!line) throw unpricedItem(order.id, item.productId);
+    return { ...item, name: line.name, unitPrice: { ...line.unitPrice } };
+  });
+  return { ...order, items, total: orderTotal(order.id, items) };
+}
+
+/** The sum of priced lines, which must share one currency. */
+function orderTotal(orderId: string, items: readonly PricedItem[]): Money {
+  const currencies = new Set(items.map((item) => item.unitPrice.currencyCode));
   const [currency] = currencies;
-  if (currencies.size !== 1 || currency === undefined) {
-    throw new DomainError(
-      "failed_precondition",
-      "INVALID_STATE",
-      "the items of one order must share a currency",
-    );
-  }
+  if (currencies.size !== 1 || currency === undefined) throw mixedCurrencies(orderId);
   let amountMinor = 0n;
-  for (const item of items) amountMinor += (item.unitPrice?.amountMinor ?? 0n) * BigInt(item.quantity);
+  for (const item of items) amountMinor += item.unitPrice.amountMinor * BigInt(item.quantity);
   return { currencyCode: currency, amountMinor };
 }
 

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { DomainError } from "@shop/platform/errors";
-import { canTransition, type Order, type OrderStatus, orderTotal, transition } from "./order.ts";
+import {
+  canTransition,
+  type OrderStatus,
+  price,
+  type PricedItem,
+  transition,
+  type UnpricedOrder,
+} from "./order.ts";
 
 const statuses: OrderStatus[] = [
   "pending",
@@ -23,7 +30,7 @@ const legal = new Set([
   "shipped>delivered",
 ]);
 
-function order(status: OrderStatus): Order {
+function order(status: OrderStatus): UnpricedOrder {
   const now = new Date("2026-01-01T00:00:00Z");
   return {
     id: "o-1",
@@ -73,19 +80,45 @@ Deno.test("a failed order keeps its reason", () => {
   assert.equal(failed.failureReason, "out of stock: Kettle");
 });
 
-Deno.test("orderTotal() sums priced lines in minor units and refuses mixed currencies", () => {
+Deno.test("price() copies the catalog's names and prices and sums them in minor units", () => {
   const usd = (amountMinor: bigint) => ({ currencyCode: "USD", amountMinor });
-  assert.deepEqual(
-    orderTotal([
-      { productId: "a", quantity: 3, name: "A", unitPrice: usd(1999n) },
-      { productId: "b", quantity: 1, name: "B", unitPrice: usd(1n) },
-    ]),
-    usd(5998n),
-  );
-  assert.throws(() =>
-    orderTotal([
-      { productId: "a", quantity: 1, name: "A", unitPrice: usd(1n) },
-      { productId: "b", quantity: 1, name: "B", unitPrice: { currencyCode: "EUR", amountMinor: 1n } },
-    ])
-  );
+  const placed = {
+    ...order("pending"),
+    items: [{ productId: "a", quantity: 3 }, { productId: "b", quantity: 1 }],
+  };
+  const priced = price(placed, [
+    { productId: "b", quantity: 1, name: "B", unitPrice: usd(1n) },
+    { productId: "a", quantity: 3, name: "A", unitPrice: usd(1999n) },
+  ]);
+  assert.deepEqual(priced.items, [
+    { productId: "a", quantity: 3, name: "A", unitPrice: usd(1999n) },
+    { productId: "b", quantity: 1, name: "B", unitPrice: usd(1n) },
+  ]);
+  assert.deepEqual(priced.total, usd(5998n));
+});
+
+Deno.test("price() refuses mixed currencies and a line the catalog did not price", () => {
+  const placed = {
+    ...order("pending"),
+    items: [{ productId: "a", quantity: 1 }, { productId: "b", quantity: 1 }],
+  };
+  const a: PricedItem = {
+    productId: "a",
+    quantity: 1,
+    name: "A",
+    unitPrice: { currencyCode: "USD", amountMinor: 1n },
+  };
+  const euro: PricedItem = {
+    productId: "b",
+    quantity: 1,
+    name: "B",
+    unitPrice: { currencyCode: "EUR", amountMinor: 1n },
+  };
+  for (const lines of [[a, euro], [a]]) {
+    assert.throws(() => price(placed, lines), (error: unknown) => {
+      assert.ok(error instanceof DomainError);
+      assert.equal(error.kind, "failed_precondition");
+      return true;
+    });
+  }
 });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Money, Order, OrderItem } from "./order.ts";
+import type { Money, Order, PricedItem, RequestedItem } from "./order.ts";
 
 /** The next thing the checkout saga must do for an order; persisted with it, so a restart resumes. */
 export type SagaStep =
@@ -26,12 +26,15 @@ export type SagaStep =
   /** Nothing left to do. */
   | "done";
 
-/** An order with its saga state, as stored. */
-export interface OrderRecord extends Order {
+/** Where an order's saga stands, stored with the order. */
+export interface SagaState {
   sagaStep: SagaStep;
   /** True from the moment a charge may have been sent: compensation must then refund. */
   chargeAttempted: boolean;
 }
+
+/** An order with its saga state, as stored. */
+export type OrderRecord = Order & SagaState;
 
 /** Who drives an order's saga, until when. Only the lease holder may advance it. */
 export interface Lease {
@@ -81,24 +84,49 @@ export interface OrderStore {
   ): Promise<OrderPage>;
 }
 
-/** A line as the inventory priced it. */
-export type PricedLine = Required<Pick<OrderItem, "productId" | "quantity" | "name">> & { unitPrice: Money };
+/** The deadline of one call to another service. */
+export interface CallOptions {
+  timeoutMs: number;
+}
+
+/**
+ * The service did not answer in time, is unreachable, or said it is overloaded: the same call may be
+ * tried again later (every call of the saga is idempotent on the other side).
+ */
+export class DependencyUnavailable extends Error {
+  override name = "DependencyUnavailable";
+}
+
+/**
+ * The service answered with a final refusal that is not one of the outcomes the saga expects (its
+ * `reason` from `google.rpc.ErrorInfo`): retrying the same call cannot help.
+ */
+export class DependencyFailed extends Error {
+  override name = "DependencyFailed";
+  /** The other service's error reason (`INVALID_STATE`, `PERMISSION_DENIED`, ...), or `INTERNAL`. */
+  readonly reason: string;
+  /** Wraps the other service's answer. */
+  constructor(message: string, options: { reason: string; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.reason = options.reason;
+  }
+}
 
 /** What reserving stock came to. */
 export type ReserveOutcome =
-  | { kind: "reserved"; lines: PricedLine[] }
+  | { kind: "reserved"; lines: PricedItem[] }
   /** Not enough stock (or no such product): a final answer, not worth retrying. */
   | { kind: "refused"; reason: string };
 
-/** The product service's inventory, as the checkout sees it. Transient failures throw. */
+/**
+ * The product service's inventory, as the checkout sees it. Transient failures throw
+ * {@linkcode DependencyUnavailable}, other failures {@linkcode DependencyFailed}.
+ */
 export interface Inventory {
-  reserve(
-    orderId: string,
-    items: ReadonlyArray<{ productId: string; quantity: number }>,
-  ): Promise<ReserveOutcome>;
+  reserve(orderId: string, items: readonly RequestedItem[], call: CallOptions): Promise<ReserveOutcome>;
   /** Resolves `false` when the reservation can no longer be committed (it expired). */
-  commit(orderId: string): Promise<boolean>;
-  release(orderId: string, reason: string): Promise<void>;
+  commit(orderId: string, call: CallOptions): Promise<boolean>;
+  release(orderId: string, reason: string, call: CallOptions): Promise<void>;
 }
 
 /** What charging came to. */
@@ -106,17 +134,21 @@ export type ChargeOutcome =
   | { kind: "paid" }
   /** The payment processor has not decided yet; the payment service tells the outcome later. */
   | { kind: "processing" }
-  /** Declined by the card issuer: final. */
+  /** Declined by the card issuer: final. `reason` is the payment service's, for the customer. */
   | { kind: "declined"; reason: string };
 
-/** The payment service, as the checkout sees it. Transient failures throw. */
+/**
+ * The payment service, as the checkout sees it. Transient failures throw
+ * {@linkcode DependencyUnavailable}, other failures {@linkcode DependencyFailed}.
+ */
 export interface Payments {
   charge(
     input: { orderId: string; userId: string; amount: Money; paymentMethod: string },
+    call: CallOptions,
   ): Promise<ChargeOutcome>;
   /**
    * Refunds what is left of the order's payment; a no-op when there is none. `processing` when the
    * charge is still processing: nothing can be refunded until its outcome arrives.
    */
-  refund(orderId: string, reason: string): Promise<"refunded" | "processing">;
+  refund(orderId: string, reason: string, call: CallOptions): Promise<"refunded" | "processing">;
 }

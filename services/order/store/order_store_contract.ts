@@ -5,7 +5,8 @@
  */
 import { contractTest, type StoreFixture as KitStoreFixture } from "@shop/platform/testing";
 import assert from "node:assert/strict";
-import type { Lease, OrderRecord, OrderStore } from "../domain/ports.ts";
+import type { UnpricedOrder } from "../domain/order.ts";
+import type { Lease, OrderRecord, OrderStore, SagaState } from "../domain/ports.ts";
 
 /** A fresh, empty store for one test, and how to throw it away. */
 export type StoreFixture = KitStoreFixture<OrderStore>;
@@ -21,13 +22,15 @@ function lease(owner: string, until = new Date(clock + 30_000)): Lease {
 }
 
 /** A pending order as the checkout creates it. */
-export function newOrder(overrides: Partial<OrderRecord> = {}): OrderRecord {
+export function newOrder(
+  overrides: Partial<Omit<UnpricedOrder & SagaState, "items" | "total">> = {},
+): UnpricedOrder & SagaState {
   const now = tick();
   return {
     id: crypto.randomUUID(),
     userId: crypto.randomUUID(),
     requestId: crypto.randomUUID(),
-    items: [{ productId: "p-1", quantity: 2, name: "", unitPrice: undefined }],
+    items: [{ productId: "p-1", quantity: 2 }],
     total: undefined,
     status: "pending",
     statusHistory: [{ status: "pending", reason: "order placed", time: now }],

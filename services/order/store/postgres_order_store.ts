@@ -1,5 +1,13 @@
 import type { Sql } from "postgres";
-import type { OrderItem, OrderStatus, ShippingAddress, StatusChange } from "../domain/order.ts";
+import type {
+  OrderStatus,
+  PricedItem,
+  PricedOrder,
+  RequestedItem,
+  ShippingAddress,
+  StatusChange,
+  UnpricedOrder,
+} from "../domain/order.ts";
 import type { Lease, OrderCursor, OrderPage, OrderRecord, OrderStore, SagaStep } from "../domain/ports.ts";
 
 interface OrderRow {
@@ -20,13 +28,45 @@ interface OrderRow {
   charge_attempted: boolean;
 }
 
-/** Items as JSON: money amounts as strings, since JSON has no 64-bit integers. */
+/**
+ * Items as JSON: money amounts as strings, since JSON has no 64-bit integers. An unpriced order's items
+ * have no name and a null price.
+ */
 type StoredItem = {
   productId: string;
   quantity: number;
   name: string;
   unitPrice: { currencyCode: string; amountMinor: string } | null;
 };
+
+/** The items and total of a row: priced when the row has a total, else as the customer asked. */
+function pricingOf(
+  row: OrderRow,
+): Pick<UnpricedOrder, "items" | "total"> | Pick<PricedOrder, "items" | "total"> {
+  if (row.total_currency === null || row.total_minor === null) {
+    return {
+      items: row.items.map(({ productId, quantity }): RequestedItem => ({ productId, quantity })),
+      total: undefined,
+    };
+  }
+  return {
+    items: row.items.map((item): PricedItem => {
+      if (!item.unitPrice) {
+        throw new Error(`order ${row.id} has a total but an unpriced item ${item.productId}`);
+      }
+      return {
+        productId: item.productId,
+        quantity: item.quantity,
+        name: item.name,
+        unitPrice: {
+          currencyCode: item.unitPrice.currencyCode,
+          amountMinor: BigInt(item.unitPrice.amountMinor),
+        },
+      };
+    }),
+    total: { currencyCode: row.total_currency, amountMinor: BigInt(row.total_minor) },
+  };
+}
 
 type StoredChange = {
   status: OrderStatus;
@@ -51,17 +91,7 @@ function toRecord(row: OrderRow): OrderRecord {
     userId: row.user_id,
     requestId: row.request_id,
     status: row.status,
-    items: row.items.map((item): OrderItem => ({
-      productId: item.productId,
-      quantity: item.quantity,
-      name: item.name,
-      unitPrice: item.unitPrice
-        ? { currencyCode: item.unitPrice.currencyCode, amountMinor: BigInt(item.unitPrice.amountMinor) }
-        : undefined,
-    })),
-    total: row.total_currency !== null && row.total_minor !== null
-      ? { currencyCode: row.total_currency, amountMinor: BigInt(row.total_minor) }
-      : undefined,
+    ...pricingOf(row),
     statusHistory: row.status_history.map((change): StatusChange => ({
       ...change,
       time: new Date(change.time),
@@ -77,13 +107,17 @@ function toRecord(row: OrderRow): OrderRecord {
 }
 
 function storedItems(order: OrderRecord): StoredItem[] {
+  if (order.total === undefined) {
+    return order.items.map(({ productId, quantity }) => ({ productId, quantity, name: "", unitPrice: null }));
+  }
   return order.items.map((item) => ({
     productId: item.productId,
     quantity: item.quantity,
     name: item.name,
-    unitPrice: item.unitPrice
-      ? { currencyCode: item.unitPrice.currencyCode, amountMinor: item.unitPrice.amountMinor.toString() }
-      : null,
+    unitPrice: {
+      currencyCode: item.unitPrice.currencyCode,
+      amountMinor: item.unitPrice.amountMinor.toString(),
+    },
   }));
 }
 

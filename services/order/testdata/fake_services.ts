@@ -8,6 +8,8 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { DomainError, notFound } from "@shop/platform/errors";
+import { toConnectError } from "@shop/platform/server";
 import { InventoryService, ReservationSchema, ReservationStatus } from "@shop/proto/product";
 import { PaymentProcessorService, PaymentSchema, PaymentStatus } from "@shop/proto/payment";
 
@@ -28,6 +30,10 @@ export class FakeInventory {
   >();
   /** While set, every call fails with UNAVAILABLE (the service is down). */
   down = false;
+  /** While set, every call fails with this error (a refusal the saga does not expect). */
+  failWith: ConnectError | undefined;
+  /** How many calls arrived (retries included). */
+  calls = 0;
 
   /** Registers the InventoryService on a router. */
   routes = (router: ConnectRouter) => {
@@ -40,9 +46,12 @@ export class FakeInventory {
             (this.products.get(item.productId)?.stock ?? 0) < item.quantity
           );
           if (short.length > 0) {
-            throw new ConnectError(
-              `out of stock: ${short.map((i) => i.productId).join(", ")}`,
-              Code.FailedPrecondition,
+            throw toConnectError(
+              new DomainError(
+                "failed_precondition",
+                "OUT_OF_STOCK",
+                `out of stock: ${short.map((i) => i.productId).join(", ")}`,
+              ),
             );
           }
           for (const item of request.items) this.#product(item.productId).stock -= item.quantity;
@@ -57,7 +66,9 @@ export class FakeInventory {
         this.#up();
         const reservation = this.reservations.get(request.orderId);
         if (!reservation || reservation.status === ReservationStatus.RELEASED) {
-          throw new ConnectError("no reservation to commit", Code.FailedPrecondition);
+          throw toConnectError(
+            new DomainError("failed_precondition", "INVALID_STATE", "no reservation to commit"),
+          );
         }
         reservation.status = ReservationStatus.COMMITTED;
         return { reservation: this.#reservation(request.orderId) };
@@ -79,12 +90,14 @@ export class FakeInventory {
   };
 
   #up(): void {
+    this.calls++;
     if (this.down) throw new ConnectError("product service is down", Code.Unavailable);
+    if (this.failWith) throw this.failWith;
   }
 
   #product(id: string): FakeProduct {
     const product = this.products.get(id);
-    if (!product) throw new ConnectError(`product ${id} not found`, Code.NotFound);
+    if (!product) throw toConnectError(notFound("product", id));
     return product;
   }
 
@@ -122,13 +135,22 @@ export class FakePayments {
   /** How many Charge calls arrived (retries included). */
   chargeCalls = 0;
   down = false;
+  /** While set, every Charge fails with this error (a refusal the saga does not expect). */
+  failWith: ConnectError | undefined;
+  /** While set, Charge never answers: the call runs until its deadline. */
+  hang = false;
 
   /** Registers the PaymentProcessorService on a router. */
   routes = (router: ConnectRouter) => {
     router.service(PaymentProcessorService, {
-      charge: (request) => {
+      charge: async (request, ctx) => {
         if (this.down) throw new ConnectError("payment service is down", Code.Unavailable);
         this.chargeCalls++;
+        if (this.failWith) throw this.failWith;
+        if (this.hang) {
+          await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+          throw new ConnectError("the caller gave up", Code.DeadlineExceeded);
+        }
         let charge = this.charges.get(request.orderId);
         if (!charge) {
           const declined = request.paymentMethod.includes("Declined");
@@ -143,7 +165,13 @@ export class FakePayments {
           this.charges.set(request.orderId, charge);
         }
         if (charge.status === PaymentStatus.FAILED) {
-          throw new ConnectError("Your card was declined.", Code.FailedPrecondition);
+          throw toConnectError(
+            new DomainError(
+              "failed_precondition",
+              "PAYMENT_DECLINED",
+              "payment declined: Your card was declined.",
+            ),
+          );
         }
         return { payment: this.#payment(charge) };
       },

@@ -1,13 +1,19 @@
-import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { type Client, ConnectError } from "@connectrpc/connect";
+import { errorReasonOf } from "@shop/platform/client";
 import type { InventoryService } from "@shop/proto/product";
-import type { Inventory, PricedLine } from "../domain/ports.ts";
+import type { PricedItem } from "../domain/order.ts";
+import type { Inventory } from "../domain/ports.ts";
+import { dependencyError } from "./dependency_errors.ts";
 
-/** Codes that are a final answer about the request, not a sign the product service is unwell. */
-const final = new Set([Code.FailedPrecondition, Code.NotFound, Code.InvalidArgument]);
+/** The product service's answers to a reservation that are a final "no" for the customer. */
+const refusals = new Set(["OUT_OF_STOCK", "NOT_FOUND", "INVALID_ARGUMENT"]);
+/** Its answers to a commit that say the reservation is gone (expired or released). */
+const gone = new Set(["INVALID_STATE", "NOT_FOUND"]);
 
 /**
- * The checkout's inventory over the product service's InventoryService. Final refusals (out of stock,
- * unknown product) become outcomes; anything else is thrown, and the saga retries it.
+ * The checkout's inventory over the product service's InventoryService, read by `ErrorInfo.reason`:
+ * out of stock or an unknown product is a refusal, a reservation that is gone cannot be committed;
+ * anything else becomes the saga's dependency error (retried only when it may pass).
  *
  * @example
  * ```ts
@@ -19,39 +25,50 @@ const final = new Set([Code.FailedPrecondition, Code.NotFound, Code.InvalidArgum
  */
 export function inventoryOverConnect(client: Client<typeof InventoryService>): Inventory {
   return {
-    async reserve(orderId, items) {
+    async reserve(orderId, items, call) {
       try {
         const { reservation } = await client.reserveStock({
           orderId,
           items: items.map(({ productId, quantity }) => ({ productId, quantity })),
-        });
-        const lines = (reservation?.items ?? []).map((item): PricedLine => ({
-          productId: item.productId,
-          quantity: item.quantity,
-          name: item.name,
-          unitPrice: {
-            currencyCode: item.unitPrice?.currencyCode ?? "",
-            amountMinor: item.unitPrice?.amountMinor ?? 0n,
-          },
-        }));
+        }, { timeoutMs: call.timeoutMs });
+        const lines = (reservation?.items ?? []).flatMap((item): PricedItem[] =>
+          item.unitPrice
+            ? [{
+              productId: item.productId,
+              quantity: item.quantity,
+              name: item.name,
+              unitPrice: {
+                currencyCode: item.unitPrice.currencyCode,
+                amountMinor: item.unitPrice.amountMinor,
+              },
+            }]
+            : []
+        );
         return { kind: "reserved", lines };
       } catch (error) {
-        const refused = ConnectError.from(error);
-        if (final.has(refused.code)) return { kind: "refused", reason: refused.rawMessage };
-        throw error;
+        if (refusals.has(errorReasonOf(error) ?? "")) {
+          return { kind: "refused", reason: ConnectError.from(error).rawMessage };
+        }
+        throw dependencyError(error);
       }
     },
-    async commit(orderId) {
+    async commit(orderId, call) {
       try {
-        await client.commitReservation({ orderId });
+        await client.commitReservation({ orderId }, { timeoutMs: call.timeoutMs });
         return true;
       } catch (error) {
-        if (final.has(ConnectError.from(error).code)) return false;
-        throw error;
+        if (gone.has(errorReasonOf(error) ?? "")) return false;
+        throw dependencyError(error);
       }
     },
-    async release(orderId, reason) {
-      await client.releaseReservation({ orderId, reason: reason.slice(0, 200) });
+    async release(orderId, reason, call) {
+      try {
+        await client.releaseReservation({ orderId, reason: reason.slice(0, 200) }, {
+          timeoutMs: call.timeoutMs,
+        });
+      } catch (error) {
+        throw dependencyError(error);
+      }
     },
   };
 }

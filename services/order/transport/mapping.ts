@@ -45,12 +45,14 @@ export function toOrderProto(order: Order): OrderProto {
   return create(OrderSchema, {
     id: order.id,
     userId: order.userId,
-    items: order.items.map((item) => ({
-      productId: item.productId,
-      name: item.name,
-      quantity: item.quantity,
-      unitPrice: money(item.unitPrice),
-    })),
+    items: order.total === undefined
+      ? order.items.map((item) => ({ productId: item.productId, quantity: item.quantity }))
+      : order.items.map((item) => ({
+        productId: item.productId,
+        name: item.name,
+        quantity: item.quantity,
+        unitPrice: money(item.unitPrice),
+      })),
     total: money(order.total),
     status: toProto[order.status],
     statusHistory: order.statusHistory.map((change) => ({

@@ -1,12 +1,19 @@
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { requireAdmin, requireUser, type UserClaims } from "@shop/platform/auth";
+import { callerDeadline } from "@shop/platform/server";
 import { decodeTimeCursor, encodeTimeCursor, pageSizeOf } from "@shop/platform/paging";
 import { OrderService, PaymentOutcome, PaymentOutcomeService } from "@shop/proto/order";
-import type { Checkout, Customer } from "../domain/checkout.ts";
+import type { CallerDeadline, Checkout, Customer } from "../domain/checkout.ts";
 import { statusFromProto, toOrderProto } from "./mapping.ts";
 
 function customer(user: UserClaims): Customer {
   return { id: user.id, role: user.role };
+}
+
+/** The caller's deadline (its own, or the gateway's), which the saga must not outlive. */
+function deadlineOf(ctx: HandlerContext): CallerDeadline {
+  const deadline = callerDeadline(ctx);
+  return deadline === undefined ? {} : { deadline };
 }
 
 /**
@@ -45,7 +52,7 @@ export function orderRoutes(checkout: Checkout): (router: ConnectRouter) => void
             country: address?.country ?? "",
           },
           paymentMethod: request.paymentMethod,
-        });
+        }, deadlineOf(ctx));
         return { order: toOrderProto(order) };
       },
       async getOrder(request, ctx) {
@@ -65,7 +72,12 @@ export function orderRoutes(checkout: Checkout): (router: ConnectRouter) => void
         };
       },
       async cancelOrder(request, ctx) {
-        const order = await checkout.cancelOrder(customer(requireUser(ctx)), request.id, request.reason);
+        const order = await checkout.cancelOrder(
+          customer(requireUser(ctx)),
+          request.id,
+          request.reason,
+          deadlineOf(ctx),
+        );
         return { order: toOrderProto(order) };
       },
       async updateOrderStatus(request, ctx) {
@@ -79,7 +91,7 @@ export function orderRoutes(checkout: Checkout): (router: ConnectRouter) => void
       },
     });
     router.service(PaymentOutcomeService, {
-      async recordPaymentOutcome(request) {
+      async recordPaymentOutcome(request, ctx) {
         await checkout.recordPaymentOutcome(
           request.orderId,
           request.outcome === PaymentOutcome.SUCCEEDED
@@ -89,6 +101,7 @@ export function orderRoutes(checkout: Checkout): (router: ConnectRouter) => void
               paymentId: request.paymentId,
               reason: request.failureReason || "the payment failed",
             },
+          deadlineOf(ctx),
         );
         return {};
       },

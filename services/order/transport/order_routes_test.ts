@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
-import { gatewayClaims, inMemoryTransport } from "@shop/platform/server";
+import { DomainError } from "@shop/platform/errors";
+import { gatewayClaims, inMemoryTransport, toConnectError } from "@shop/platform/server";
 import { OrderService, OrderStatus } from "@shop/proto/order";
 import { InventoryService } from "@shop/proto/product";
 import { PaymentProcessorService } from "@shop/proto/payment";
@@ -125,6 +126,72 @@ Deno.test("a product service that stays down FAILS the order within the saga's b
   assert.equal(order?.status, OrderStatus.FAILED);
   assert.match(order?.failureReason ?? "", /could not reach the stock service/);
   assert.equal(payments.chargeCalls, 0);
+});
+
+Deno.test("a charge the payment service refuses for another reason than a decline FAILS at once with that reason", async () => {
+  // Budget far beyond the test: were the refusal retried, the call would not come back in time.
+  const { orders, payments, inventory } = setup({ sagaBudgetMs: 60_000 });
+  payments.failWith = toConnectError(
+    new DomainError(
+      "failed_precondition",
+      "INVALID_STATE",
+      "order o-1 was charged before with a different amount or customer",
+    ),
+  );
+  const { order } = await orders.createOrder(
+    placeRequest([{ productId: "kettle", quantity: 1 }]),
+    { ...as(alice), timeoutMs: 5_000 },
+  );
+  assert.equal(order?.status, OrderStatus.FAILED);
+  assert.equal(
+    order?.failureReason,
+    "the payment service refused the checkout: order o-1 was charged before with a different amount or customer",
+  );
+  assert.equal(payments.chargeCalls, 1, "a final refusal is not retried");
+  assert.equal(inventory.products.get("kettle")?.stock, 5);
+});
+
+Deno.test("a stock service that refuses the order service FAILS the order at once with its reason, untried again", async () => {
+  const { orders, inventory, payments } = setup({ sagaBudgetMs: 60_000 });
+  inventory.failWith = toConnectError(
+    new DomainError("permission_denied", "PERMISSION_DENIED", "only the order service may reserve stock"),
+  );
+  const { order } = await orders.createOrder(
+    placeRequest([{ productId: "kettle", quantity: 1 }]),
+    { ...as(alice), timeoutMs: 5_000 },
+  );
+  assert.equal(order?.status, OrderStatus.FAILED);
+  assert.equal(
+    order?.failureReason,
+    "the stock service refused the checkout: only the order service may reserve stock",
+  );
+  assert.equal(payments.chargeCalls, 0);
+});
+
+Deno.test("a stock service that is overloaded for a moment is tried again and the order is PAID", async () => {
+  const { orders, inventory } = setup();
+  inventory.failWith = new ConnectError("too many requests in flight", Code.ResourceExhausted);
+  setTimeout(() => inventory.failWith = undefined, 300);
+  const { order } = await orders.createOrder(placeRequest([{ productId: "kettle", quantity: 1 }]), as(alice));
+  assert.equal(order?.status, OrderStatus.PAID);
+  assert.ok(inventory.calls > 2, "the reservation was retried");
+});
+
+Deno.test("the caller's deadline bounds the checkout: a payment that hangs FAILS the order before the caller gives up", async () => {
+  const { orders, payments, inventory, checkout } = setup({ sagaBudgetMs: 60_000 });
+  payments.hang = true;
+  // The caller waits 1.5 s; the saga's own budget (60 s) would let the charge run for 12 s.
+  const { order } = await orders.createOrder(
+    placeRequest([{ productId: "kettle", quantity: 2 }]),
+    { ...as(alice), timeoutMs: 1_500 },
+  );
+  assert.equal(order?.status, OrderStatus.FAILED);
+  assert.match(order?.failureReason ?? "", /could not reach the payment service/);
+  payments.hang = false;
+  // Compensation that ran out of time with the caller is finished by the recovery loop.
+  await checkout.recoverStalled();
+  assert.equal(inventory.products.get("kettle")?.stock, 5);
+  assert.equal(payments.netCharged(), 0n);
 });
 
 Deno.test("cancelling a PAID order refunds it and returns the stock; a SHIPPED one cannot be cancelled", async () => {

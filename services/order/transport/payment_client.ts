@@ -1,15 +1,15 @@
-import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import { type PaymentProcessorService, PaymentStatus } from "@shop/proto/payment";
+import { type Client, ConnectError } from "@connectrpc/connect";
 import { errorReasonOf } from "@shop/platform/client";
+import { type PaymentProcessorService, PaymentStatus } from "@shop/proto/payment";
 import type { Payments } from "../domain/ports.ts";
-
-/** A charge may wait on Stripe's retries; it gets a longer deadline than other calls. */
-const chargeTimeoutMs = 12_000;
+import { dependencyError } from "./dependency_errors.ts";
 
 /**
- * The checkout's payments over the payment service's PaymentProcessorService. A decline is an outcome;
- * anything else is thrown, and the saga retries it (the charge is idempotent by order id, so a retry
- * never charges twice).
+ * The checkout's payments over the payment service's PaymentProcessorService, read by
+ * `ErrorInfo.reason`: PAYMENT_DECLINED is a decline (with the payment service's message, for the
+ * customer); PAYMENT_PROCESSING on a refund says the charge is not captured yet; anything else becomes
+ * the saga's dependency error (retried only when it may pass: the charge is idempotent by order id, so a
+ * retry never charges twice).
  *
  * @example
  * ```ts
@@ -21,31 +21,30 @@ const chargeTimeoutMs = 12_000;
  */
 export function paymentsOverConnect(client: Client<typeof PaymentProcessorService>): Payments {
   return {
-    async charge(input) {
+    async charge(input, call) {
       try {
         const { payment } = await client.charge({
           orderId: input.orderId,
           userId: input.userId,
           amount: { currencyCode: input.amount.currencyCode, amountMinor: input.amount.amountMinor },
           paymentMethod: input.paymentMethod,
-        }, { timeoutMs: chargeTimeoutMs });
+        }, { timeoutMs: call.timeoutMs });
         // A PENDING payment in an answer is one Stripe is processing (a lost answer is an error instead).
         return payment?.status === PaymentStatus.PENDING ? { kind: "processing" } : { kind: "paid" };
       } catch (error) {
-        const refused = ConnectError.from(error);
-        if (refused.code === Code.FailedPrecondition || refused.code === Code.InvalidArgument) {
-          return { kind: "declined", reason: refused.rawMessage };
+        if (errorReasonOf(error) === "PAYMENT_DECLINED") {
+          return { kind: "declined", reason: ConnectError.from(error).rawMessage };
         }
-        throw error;
+        throw dependencyError(error);
       }
     },
-    async refund(orderId, reason) {
+    async refund(orderId, reason, call) {
       try {
-        await client.refundOrder({ orderId, reason: reason.slice(0, 200) }, { timeoutMs: chargeTimeoutMs });
+        await client.refundOrder({ orderId, reason: reason.slice(0, 200) }, { timeoutMs: call.timeoutMs });
         return "refunded";
       } catch (error) {
         if (errorReasonOf(error) === "PAYMENT_PROCESSING") return "processing";
-        throw error;
+        throw dependencyError(error);
       }
     },
   };

@@ -1,4 +1,5 @@
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { callerDeadline } from "@shop/platform/server";
 import { requireAdmin, requireUser } from "@shop/platform/auth";
 import { invalidArgument } from "@shop/platform/errors";
 import { decodeTimeCursor, encodeTimeCursor, pageSizeOf } from "@shop/platform/paging";
@@ -13,8 +14,8 @@ export const paymentAllowedPeers: Readonly<Record<string, readonly string[]>> = 
 
 /** The caller's deadline, so Stripe retries stop in time for the answer to reach them. */
 function deadlineOf(ctx: HandlerContext): CallDeadline {
-  const timeoutMs = ctx.timeoutMs();
-  return timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs };
+  const deadline = callerDeadline(ctx);
+  return deadline === undefined ? {} : { deadline };
 }
 
 /**

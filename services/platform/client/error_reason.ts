@@ -1,4 +1,4 @@
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "@shop/proto/google";
 
 /**
@@ -15,4 +15,26 @@ import { ErrorInfoSchema } from "@shop/proto/google";
 export function errorReasonOf(error: unknown): string | undefined {
   if (!(error instanceof ConnectError)) return undefined;
   return error.findDetails(ErrorInfoSchema)[0]?.reason || undefined;
+}
+
+/** The codes that say "not now" rather than "no": the same call may succeed if tried again later. */
+const transientCodes: ReadonlySet<Code> = new Set([
+  Code.Unavailable,
+  Code.DeadlineExceeded,
+  Code.ResourceExhausted,
+]);
+
+/**
+ * Whether another service's error may pass: UNAVAILABLE, DEADLINE_EXCEEDED or RESOURCE_EXHAUSTED. Only
+ * these are worth retrying (an idempotent call, with backoff); any other answer is final.
+ *
+ * @example
+ * ```ts
+ * import { Code, ConnectError } from "@connectrpc/connect";
+ * isTransient(new ConnectError("busy", Code.ResourceExhausted)); // true
+ * isTransient(new ConnectError("no", Code.PermissionDenied)); // false
+ * ```
+ */
+export function isTransient(error: unknown): boolean {
+  return error instanceof ConnectError && transientCodes.has(error.code);
 }

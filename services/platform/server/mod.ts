@@ -8,6 +8,7 @@
  * ```
  * @module
  */
+export * from "./deadline.ts";
 export * from "./interceptors.ts";
 export * from "./start_server.ts";
 export * from "./in_memory_transport.ts";
