@@ -54,3 +54,21 @@ export const orderConfigSchema = {
   /** `log.level`, and `log.ship.*`: the log store to ship lines to (`SHOP_LOG_SHIP_URL`), off by default. */
   log: logConfigSchema(),
 };
+
+/**
+ * What production refuses of an order configuration: the TEST ONLY crash switch. Returns the start-up
+ * error's message, or undefined when the configuration may run.
+ *
+ * @example
+ * ```ts
+ * productionRefusal({ mode: "production", faults: { crashAfter: "charged" } }); // "config: faults.crashAfter: ..."
+ * ```
+ */
+export function productionRefusal(
+  config: { mode: "dev" | "production"; faults: { crashAfter: string } },
+): string | undefined {
+  if (config.mode === "production" && config.faults.crashAfter) {
+    return "config: faults.crashAfter: a TEST ONLY switch that kills the process mid-checkout; refused in production";
+  }
+  return undefined;
+}

@@ -21,7 +21,7 @@ import { startServer, stopOnSignals } from "@shop/platform/server";
 import { readTlsFiles } from "@shop/platform/tls";
 import { PaymentProcessorService } from "@shop/proto/payment";
 import { InventoryService } from "@shop/proto/product";
-import { orderConfigSchema } from "./config.ts";
+import { orderConfigSchema, productionRefusal } from "./config.ts";
 import { Checkout } from "./domain/checkout.ts";
 import { PostgresOrderStore } from "./store/postgres_order_store.ts";
 import { inventoryOverConnect } from "./transport/inventory_client.ts";
@@ -29,6 +29,11 @@ import { orderAllowedPeers, orderRoutes } from "./transport/order_routes.ts";
 import { paymentsOverConnect } from "./transport/payment_client.ts";
 
 const config = loadConfigOrExit(orderConfigSchema, { envPrefix: "SHOP_ORDER", args: Deno.args });
+const refusal = productionRefusal(config);
+if (refusal) {
+  Deno.stderr.writeSync(new TextEncoder().encode(`${refusal}\n`));
+  Deno.exit(2);
+}
 const instanceId = `order-${crypto.randomUUID().slice(0, 8)}`;
 await setupLogging({
   service: "order",

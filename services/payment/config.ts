@@ -81,7 +81,8 @@ export const paymentConfigSchema = {
 
 /**
  * The Stripe credentials to use: the configured ones, or in dev mode the documented dev-only defaults.
- * Production without them (or with the dev ones) is a start-up error, returned as its message.
+ * Production without them (or with the dev ones), or with a Stripe URL that is not https, is a start-up
+ * error, returned as its message.
  *
  * @example
  * ```ts
@@ -89,7 +90,7 @@ export const paymentConfigSchema = {
  * ```
  */
 export function stripeCredentials(
-  config: { mode: "dev" | "production"; stripe: { apiKey: string; webhookSecret: string } },
+  config: { mode: "dev" | "production"; stripe: { apiKey: string; webhookSecret: string; baseUrl?: string } },
 ): { apiKey: string; webhookSecret: string } | string {
   if (config.mode === "dev") {
     return {
@@ -102,6 +103,10 @@ export function stripeCredentials(
   }
   if (!config.stripe.webhookSecret || config.stripe.webhookSecret === devStripe.webhookSecret) {
     return "config: stripe.webhookSecret: required in production (SHOP_PAYMENT_STRIPE_WEBHOOK_SECRET), and not the dev-only secret";
+  }
+  // Card payments and the secret key never travel in clear text; the http:// simulator is dev-only.
+  if (config.stripe.baseUrl !== undefined && !config.stripe.baseUrl.startsWith("https://")) {
+    return "config: stripe.baseUrl: must be an https:// URL in production (http:// is for the dev Stripe simulator)";
   }
   return { apiKey: config.stripe.apiKey, webhookSecret: config.stripe.webhookSecret };
 }

@@ -20,3 +20,21 @@ Deno.test("the dev-only Stripe credentials are used in dev mode only", () => {
     { apiKey: "sk_live_abc", webhookSecret: "whsec_abc" },
   );
 });
+
+Deno.test("production refuses a Stripe URL that is not https (the dev simulator's)", () => {
+  const stripe = { apiKey: "sk_live_abc", webhookSecret: "whsec_abc" };
+  assert.match(
+    String(
+      stripeCredentials({ mode: "production", stripe: { ...stripe, baseUrl: "http://127.0.0.1:12112" } }),
+    ),
+    /stripe\.baseUrl: must be an https:\/\/ URL in production/,
+  );
+  assert.deepEqual(
+    stripeCredentials({ mode: "production", stripe: { ...stripe, baseUrl: "https://api.stripe.com" } }),
+    stripe,
+  );
+  assert.deepEqual(
+    stripeCredentials({ mode: "dev", stripe: { ...stripe, baseUrl: "http://127.0.0.1:12112" } }),
+    stripe,
+  );
+});
