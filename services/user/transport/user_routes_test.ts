@@ -245,10 +245,14 @@ Deno.test("only admins list users and change roles", async () => {
       pageToken = page.nextPageToken;
     } while (pageToken);
     assert.deepEqual(seen, [admin.id, ...created]);
-    assert.equal(
-      (await failure(users.listUsers({ pageToken: "forged" }, as(admin.id, "admin")))).code,
-      Code.InvalidArgument,
-    );
+    for (const pageToken of ["forged", "eyJ0IjoxLCJpZCI6IngifQ"]) {
+      const error = await failure(users.listUsers({ pageToken }, as(admin.id, "admin")));
+      assert.equal(error.code, Code.InvalidArgument, pageToken);
+      assert.deepEqual(
+        error.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field)),
+        ["page_token"],
+      );
+    }
 
     const promoted = await users.setUserRole({ id: customerId, role: Role.ADMIN }, as(admin.id, "admin"));
     assert.equal(promoted.user?.role, Role.ADMIN);
