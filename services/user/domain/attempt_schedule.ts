@@ -64,12 +64,17 @@ export function admitAttempt(
   now: Date,
 ): AttemptDecision {
   let attempts = current?.attempts ?? 0;
+  let lastTime = now;
   if (current && attempts > 0) {
-    const nextTime = current.lastTime.getTime() + waitAfter(schedule, attempts);
-    if (now.getTime() < nextTime) return { admitted: false, retryAt: new Date(nextTime) };
+    const wait = waitAfter(schedule, attempts);
+    const nextTime = current.lastTime.getTime() + wait;
+    // Concurrent callers read the clock before they queue for the key, so `now` may be a little older
+    // than the last attempt: that is no reason to refuse while no wait is due.
+    if (wait > 0 && now.getTime() < nextTime) return { admitted: false, retryAt: new Date(nextTime) };
     if (now.getTime() >= nextTime + schedule.resetAfterMs) attempts = 0;
+    if (current.lastTime > now) lastTime = current.lastTime;
   }
-  return { admitted: true, state: { attempts: attempts + 1, lastTime: now } };
+  return { admitted: true, state: { attempts: attempts + 1, lastTime } };
 }
 
 /**

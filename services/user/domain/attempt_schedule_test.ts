@@ -29,3 +29,15 @@ Deno.test("an attempt is refused until its wait has passed, and a quiet key star
   });
   assert.deepEqual(releaseAttempt({ attempts: 0, lastTime: at(0) }), { attempts: 0, lastTime: at(0) });
 });
+
+Deno.test("a caller whose clock reading is older than the last attempt is not refused while no wait is due", () => {
+  const at = (ms: number) => new Date(ms);
+  assert.deepEqual(admitAttempt(schedule, { attempts: 1, lastTime: at(1_000) }, at(990)), {
+    admitted: true,
+    state: { attempts: 2, lastTime: at(1_000) },
+  });
+  assert.deepEqual(admitAttempt(schedule, { attempts: 3, lastTime: at(1_000) }, at(990)), {
+    admitted: false,
+    retryAt: at(2_000),
+  });
+});
