@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { createLocalJWKSet, jwtVerify } from "jose";
 import { Counter } from "prom-client";
 import { bearerTokenInterceptor, type UserClaims } from "@shop/platform/auth";
 import { describeConfig, loadConfigOrExit } from "@shop/platform/config";
+import { DomainError } from "@shop/platform/errors";
 import { joinDiscovery } from "@shop/platform/discovery";
 import { flushLogs, serviceLogger, setupLogging, shipOptionsOf } from "@shop/platform/log";
 import { createServiceMetrics, instrumentStore } from "@shop/platform/metrics";
@@ -16,7 +16,12 @@ import { readTlsFiles } from "@shop/platform/tls";
 import { devAdmin, userConfigSchema } from "./config.ts";
 import { createScryptHasher } from "./credentials/password_hasher.ts";
 import { createRefreshTokenMinter } from "./credentials/refresh_token_minter.ts";
-import { createAccessTokenIssuer, type KeyRing, readKeyRing } from "./credentials/signing_keys.ts";
+import {
+  createAccessTokenIssuer,
+  createAccessTokenVerifier,
+  type KeyRing,
+  readKeyRing,
+} from "./credentials/signing_keys.ts";
 import { Accounts } from "./domain/accounts.ts";
 import { PostgresUserStore } from "./store/postgres_user_store.ts";
 import { jwksRoute } from "./transport/jwks_route.ts";
@@ -69,6 +74,11 @@ const tokensIssued = new Counter({
 });
 for (const reason of ["invalid_credentials", "throttled"]) loginFailures.inc({ reason }, 0);
 
+const accessTokenPolicy = {
+  issuer: config.jwt.issuer,
+  audience: config.jwt.audience,
+  ttlMs: config.jwt.accessTokenTtl,
+};
 const accounts = new Accounts({
   store: instrumentStore(new PostgresUserStore(sql), {
     registry: metrics.registry,
@@ -83,36 +93,70 @@ const accounts = new Accounts({
     }
   },
   hasher: await createScryptHasher({ logN: config.password.scryptLogN, r: 8, p: 1 }),
-  accessTokens: createAccessTokenIssuer(() => ring, {
-    issuer: config.jwt.issuer,
-    audience: config.jwt.audience,
-    ttlMs: config.jwt.accessTokenTtl,
-  }),
+  accessTokens: createAccessTokenIssuer(() => ring, accessTokenPolicy),
   refreshTokens: createRefreshTokenMinter(),
   refreshTokenTtlMs: config.jwt.refreshTokenTtl,
+  refreshFamilyLifetimeMs: config.jwt.refreshFamilyLifetime,
+  throttle: {
+    freeAttempts: config.signIn.freeAttempts,
+    firstWaitMs: config.signIn.firstWait,
+    maxWaitMs: config.signIn.maxWait,
+    accountCeiling: config.signIn.accountCeiling,
+    addressCeiling: config.signIn.addressCeiling,
+    windowMs: config.signIn.window,
+  },
 });
+
+// Every instance purges; the deletes are idempotent, so nothing needs to elect one.
+const purge = setInterval(async () => {
+  try {
+    const deleted = await accounts.purgeExpired();
+    log.debug(
+      "Purged {loginFailures} sign-in failures, {attempts} throttle states, {refreshTokens} refresh tokens",
+      {
+        ...deleted,
+      },
+    );
+  } catch (error) {
+    log.warn("Purging expired sign-in data failed; trying again in {interval} ms: {error}", {
+      interval: config.purge.interval,
+      error,
+    });
+  }
+}, config.purge.interval);
 
 const admin = config.mode === "dev"
   ? { email: config.admin.email || devAdmin.email, password: config.admin.password || devAdmin.password }
   : config.admin;
 if (admin.email && admin.password) {
-  const seeded = await accounts.ensureAdmin(admin);
-  log.info("Admin account {id} is ready", { id: seeded.id });
+  try {
+    const seeded = await accounts.ensureAdmin(admin);
+    const changed = seeded.outcome === "existing_other_password";
+    log.info(
+      changed
+        ? "Admin account {id} exists and its password has changed since it was seeded; left as it is"
+        : "Admin account {id} is ready ({outcome})",
+      { id: seeded.user.id, outcome: seeded.outcome },
+    );
+  } catch (error) {
+    if (!(error instanceof DomainError && error.reason === "ADMIN_EMAIL_TAKEN")) throw error;
+    // Refusing to start rather than promoting: someone else registered the admin email first.
+    log.error(
+      "Refusing to start: {reason}. Set admin.email (SHOP_ADMIN_EMAIL) to an address nobody has registered, or make that account an admin by hand after checking who owns it",
+      { reason: error.message },
+    );
+    await sql.end({ timeout: 5 });
+    await flushLogs();
+    Deno.exit(1);
+  }
 }
+
+const verifyAccessToken = createAccessTokenVerifier(() => ring, accessTokenPolicy);
 
 /** Verifies a bearer token presented directly (not through the gateway) against our own keys. */
 async function verifyBearer(token: string): Promise<UserClaims | undefined> {
-  try {
-    const { payload } = await jwtVerify(token, createLocalJWKSet(ring.jwks), {
-      issuer: config.jwt.issuer,
-      audience: config.jwt.audience,
-      algorithms: ["ES256"],
-    });
-    if (!payload.sub) return undefined;
-    return { id: payload.sub, role: payload.role === "admin" ? "admin" : "customer", claims: payload };
-  } catch {
-    return undefined;
-  }
+  const verified = await verifyAccessToken(token);
+  return verified && { id: verified.userId, role: verified.role, claims: verified.claims };
 }
 
 const server = await startServer({
@@ -129,6 +173,7 @@ const server = await startServer({
 });
 server.onShutdown("close", async () => {
   clearInterval(reload);
+  clearInterval(purge);
   await sql.end({ timeout: 5 });
   await flushLogs();
 });

@@ -3,9 +3,10 @@
  */
 import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createLocalJWKSet, jwtVerify } from "jose";
+import { createLocalJWKSet, importPKCS8, jwtVerify, SignJWT } from "jose";
 import { createServiceTransport } from "@shop/platform/client";
 import { createResolver } from "@shop/platform/discovery";
+import { connectPostgres } from "@shop/platform/postgres";
 import { etcdForTests, postgresForTests } from "@shop/platform/testing";
 import { startServiceProcess } from "../platform/testing/service_process.ts";
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
@@ -15,19 +16,21 @@ import { writeSigningKey } from "./testdata/fixtures.ts";
 const certsDir = await ensureDevCertificates();
 const main = new URL("./main.ts", import.meta.url);
 
+function serviceEnv(databaseUrl: string, keysDir: string, extra: Record<string, string> = {}) {
+  return {
+    SHOP_ENV: "dev",
+    SHOP_USER_SERVER_PORT: "0",
+    SHOP_USER_DATABASE_URL: databaseUrl,
+    SHOP_USER_TLS_CERTS_DIR: certsDir,
+    SHOP_USER_JWT_KEYS_DIR: keysDir,
+    SHOP_USER_PASSWORD_SCRYPT_LOG_N: "12",
+    SHOP_USER_DISCOVERY_ENABLED: "false",
+    ...extra,
+  };
+}
+
 async function startUserService(databaseUrl: string, keysDir: string, extra: Record<string, string> = {}) {
-  return await startServiceProcess(main, {
-    env: {
-      SHOP_ENV: "dev",
-      SHOP_USER_SERVER_PORT: "0",
-      SHOP_USER_DATABASE_URL: databaseUrl,
-      SHOP_USER_TLS_CERTS_DIR: certsDir,
-      SHOP_USER_JWT_KEYS_DIR: keysDir,
-      SHOP_USER_PASSWORD_SCRYPT_LOG_N: "12",
-      SHOP_USER_DISCOVERY_ENABLED: "false",
-      ...extra,
-    },
-  });
+  return await startServiceProcess(main, { env: serviceEnv(databaseUrl, keysDir, extra) });
 }
 
 Deno.test("the user service registers, signs in, serves its JWKS and answers the signed-in user", async () => {
@@ -72,6 +75,18 @@ Deno.test("the user service registers, signs in, serves its JWKS and answers the
     })
       .then(() => undefined, (error) => ConnectError.from(error));
     assert.equal(forged?.code, Code.Unauthenticated);
+    // A token signed with the service's own key but without exp, or living a year, is refused too.
+    const key = await importPKCS8(await Deno.readTextFile(`${keysDir}/k-1.pem`), "ES256");
+    for (const expiry of [undefined, "365d"]) {
+      let jwt = new SignJWT({ role: "customer" }).setProtectedHeader({ alg: "ES256", kid: "k-1" })
+        .setIssuer("shop-user").setAudience("shop").setSubject(user?.id ?? "").setIssuedAt();
+      if (expiry) jwt = jwt.setExpirationTime(expiry);
+      const error = await users.getCurrentUser({}, {
+        headers: { authorization: `Bearer ${await jwt.sign(key)}` },
+      })
+        .then(() => undefined, (e) => ConnectError.from(e));
+      assert.equal(error?.code, Code.Unauthenticated, `a token expiring ${expiry ?? "never"}`);
+    }
   } finally {
     transport.close();
     await Deno.remove(keysDir, { recursive: true });
@@ -188,6 +203,104 @@ Deno.test("the user service registers in etcd at start and leaves it on SIGTERM 
     assert.deepEqual(resolver.endpoints("user"), []);
     assert.equal((await service.child.status).code, 0);
   } finally {
+    await Deno.remove(keysDir, { recursive: true });
+  }
+});
+
+Deno.test("the service refuses to start when a customer registered the admin email first, and says why", async () => {
+  await using db = await (await postgresForTests()).createDatabase({ label: "user_squat" });
+  const keysDir = await Deno.makeTempDir({ prefix: "user-keys-" });
+  await writeSigningKey(keysDir, "k-1");
+  try {
+    {
+      await using first = await startUserService(db.url, keysDir, { SHOP_ADMIN_EMAIL: "root@example.com" });
+      const transport = createServiceTransport({
+        baseUrl: first.url,
+        tls: await readTlsFiles(certsDir, "gateway"),
+      });
+      await createClient(UserService, transport).registerUser({
+        email: "boss@example.com",
+        password: "the squatter's secret",
+        displayName: "Not the boss",
+      });
+      transport.close();
+    }
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-check", main.pathname],
+      env: serviceEnv(db.url, keysDir, {
+        SHOP_ADMIN_EMAIL: "boss@example.com",
+        SHOP_ADMIN_PASSWORD: "a long admin secret",
+        NO_COLOR: "1",
+      }),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(output.code, 1);
+    const lines = new TextDecoder().decode(output.stdout).split("\n").filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const refusal = lines.find((line) => line.level === "error");
+    assert.match(
+      String(refusal?.message),
+      /Refusing to start: the configured admin email belongs to customer account/,
+    );
+    assert.ok(!lines.some((line) => String(line.message).startsWith("Serving ")));
+    // The account is still the customer it was.
+    const sql = connectPostgres({ url: db.url, applicationName: "squat-test" });
+    const rows = await sql<{ role: string }[]>`SELECT role FROM users WHERE email_key = 'boss@example.com'`;
+    await sql.end({ timeout: 5 });
+    assert.deepEqual(rows.map((row) => row.role), ["customer"]);
+  } finally {
+    await Deno.remove(keysDir, { recursive: true });
+  }
+});
+
+Deno.test("old sign-in failures, idle throttle states and expired refresh tokens are purged on a schedule", async () => {
+  await using db = await (await postgresForTests()).createDatabase({ label: "user_purge" });
+  const keysDir = await Deno.makeTempDir({ prefix: "user-keys-" });
+  await writeSigningKey(keysDir, "k-1");
+  await using service = await startUserService(db.url, keysDir, { SHOP_USER_PURGE_INTERVAL: "1s" });
+  const transport = createServiceTransport({
+    baseUrl: service.url,
+    tls: await readTlsFiles(certsDir, "gateway"),
+  });
+  const sql = connectPostgres({ url: db.url, applicationName: "purge-test" });
+  try {
+    const { user } = await createClient(UserService, transport).registerUser({
+      email: "ada@example.com",
+      password: "correct horse battery",
+      displayName: "Ada",
+    });
+    const live = await createClient(AuthService, transport).login({
+      email: "ada@example.com",
+      password: "correct horse battery",
+    });
+    const dayAgo = new Date(Date.now() - 24 * 3_600_000);
+    await sql`INSERT INTO login_failures (throttle_key, fail_time) VALUES ('account:old@example.com', ${dayAgo})`;
+    await sql`INSERT INTO sign_in_attempts (throttle_key, attempts, last_time) VALUES ('pair:old@example.com|', 4, ${dayAgo})`;
+    await sql`
+      INSERT INTO refresh_tokens (token_hash, user_id, family_id, create_time, expire_time, family_expire_time)
+      VALUES ('expired-token-hash', ${
+      user?.id ?? ""
+    }, ${crypto.randomUUID()}, ${dayAgo}, ${dayAgo}, ${dayAgo})`;
+    const left = async () => {
+      const [row] = await sql<{ failures: number; attempts: number; tokens: number }[]>`
+        SELECT (SELECT count(*)::int FROM login_failures) AS failures,
+               (SELECT count(*)::int FROM sign_in_attempts WHERE last_time < now() - interval '1 hour') AS attempts,
+               (SELECT count(*)::int FROM refresh_tokens WHERE expire_time < now()) AS tokens`;
+      return row;
+    };
+    let counts = await left();
+    for (let i = 0; i < 100 && (counts?.failures || counts?.attempts || counts?.tokens); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      counts = await left();
+    }
+    assert.deepEqual(counts, { failures: 0, attempts: 0, tokens: 0 });
+    // The live session is untouched.
+    await createClient(AuthService, transport).refreshToken({ refreshToken: live.refreshToken });
+  } finally {
+    await sql.end({ timeout: 5 });
+    transport.close();
     await Deno.remove(keysDir, { recursive: true });
   }
 });

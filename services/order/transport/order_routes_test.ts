@@ -243,6 +243,10 @@ Deno.test("ListOrders pages the caller's orders newest first; admins see all or 
   assert.equal((await orders.listOrders({ pageSize: 100 }, as(admin, "admin"))).orders.length, 6);
   assert.equal((await orders.listOrders({ userId: alice }, as(admin, "admin"))).orders.length, 3);
   assert.equal((await failure(orders.listOrders({ userId: bob }, as(alice)))).code, Code.PermissionDenied);
+  assert.equal(
+    (await failure(orders.listOrders({ pageToken: "eyJ0IjoxLCJpZCI6IngifQ" }, as(alice)))).code,
+    Code.InvalidArgument,
+  );
 });
 
 Deno.test("UpdateOrderStatus is admin only and follows PAID -> SHIPPED -> DELIVERED", async () => {

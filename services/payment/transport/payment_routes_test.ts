@@ -60,6 +60,12 @@ Deno.test("Charge captures the order's amount and records a SUCCEEDED payment fo
     assert.match(payment?.stripePaymentIntentId ?? "", /^pi_/);
     const { payments } = await ledger.listPayments({ orderId: request.orderId }, as(ada));
     assert.deepEqual(payments.map((p) => p.id), [payment?.id]);
+    assert.equal(
+      (await failure(
+        ledger.listPayments({ orderId: request.orderId, pageToken: "eyJ0IjoxLCJpZCI6IngifQ" }, as(ada)),
+      )).code,
+      Code.InvalidArgument,
+    );
   });
 });
 

@@ -18,10 +18,13 @@ export function encodePageToken(cursor: unknown): string {
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
+/** Longer than any token this kit issues; longer ones are refused before decoding. */
+const maxTokenLength = 512;
+
 /**
  * Decodes a page token made by {@linkcode encodePageToken}; an empty token is the first page
- * (`undefined`). Anything else that does not decode to a valid cursor is INVALID_ARGUMENT on
- * `page_token`.
+ * (`undefined`). Anything else that is not exactly what {@linkcode encodePageToken} makes of a value
+ * that `isValid` accepts is INVALID_ARGUMENT on `page_token`, so a forged token never reaches a store.
  *
  * @example
  * ```ts
@@ -30,15 +33,24 @@ export function encodePageToken(cursor: unknown): string {
  */
 export function decodePageToken<T>(token: string, isValid: (value: unknown) => value is T): T | undefined {
   if (token === "") return undefined;
-  try {
-    const base64 = token.replaceAll("-", "+").replaceAll("_", "/");
-    const text = new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
-    const value: unknown = JSON.parse(text);
-    if (isValid(value)) return value;
-  } catch {
-    // Falls through to the error below.
+  if (token.length <= maxTokenLength && /^[A-Za-z0-9_-]+$/.test(token)) {
+    try {
+      const base64 = token.replaceAll("-", "+").replaceAll("_", "/");
+      const text = new TextDecoder("utf-8", { fatal: true }).decode(
+        Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)),
+      );
+      const value: unknown = JSON.parse(text);
+      // Only the exact spelling this kit issues: no padding, spaces or reordered keys.
+      if (isValid(value) && encodePageToken(value) === token) return value;
+    } catch {
+      // Falls through to the error below.
+    }
   }
-  throw invalidArgument([{ field: "page_token", description: "is not a token this service issued" }]);
+  throw invalidPageToken();
+}
+
+function invalidPageToken() {
+  return invalidArgument([{ field: "page_token", description: "is not a token this service issued" }]);
 }
 
 /** The page size when a List request leaves it 0. */
@@ -57,7 +69,7 @@ export function pageSizeOf(requested: number): number {
   return requested > 0 ? requested : defaultPageSize;
 }
 
-/** A position in (create time, id) order: the last item of the previous page. */
+/** A position in (create time, id) order: the last item of the previous page; `id` is a UUID. */
 export interface TimeCursor {
   createTime: Date;
   id: string;
@@ -70,10 +82,19 @@ interface TimeCursorToken {
   f?: string;
 }
 
+/** The ids of every resource in the shop: UUIDs in canonical (lower-case) form. */
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The largest time a JavaScript `Date` holds, in ms since the epoch. */
+const maxDateMs = 8.64e15;
+
 function isTimeCursorToken(value: unknown): value is TimeCursorToken {
   const v = value as Partial<TimeCursorToken> | null;
-  return typeof v === "object" && v !== null && typeof v.t === "number" && Number.isFinite(v.t) &&
-    typeof v.id === "string" && v.id.length <= 128 && (v.f === undefined || typeof v.f === "string");
+  // Checked as tightly as a store needs: a time a Date holds and an id shaped like the shop's ids, so a
+  // forged token is INVALID_ARGUMENT here rather than an error inside a query.
+  return typeof v === "object" && v !== null && Number.isSafeInteger(v.t) && typeof v.t === "number" &&
+    v.t >= 0 && v.t <= maxDateMs && typeof v.id === "string" && uuidPattern.test(v.id) &&
+    (v.f === undefined || typeof v.f === "string");
 }
 
 /**
@@ -82,8 +103,9 @@ function isTimeCursorToken(value: unknown): value is TimeCursorToken {
  *
  * @example
  * ```ts
- * const token = encodeTimeCursor({ createTime: new Date(0), id: "u-1" });
- * decodeTimeCursor(token)?.id; // "u-1"
+ * const id = "0b7f5a2e-4c1d-4e8a-9f3b-2d6c8e1a5b70";
+ * const token = encodeTimeCursor({ createTime: new Date(0), id });
+ * decodeTimeCursor(token)?.id; // id
  * ```
  */
 export function encodeTimeCursor(cursor: TimeCursor | undefined, scope?: string): string {
@@ -93,7 +115,8 @@ export function encodeTimeCursor(cursor: TimeCursor | undefined, scope?: string)
 
 /**
  * The cursor of a page token made by {@linkcode encodeTimeCursor} with the same `scope`; undefined for
- * the first page; INVALID_ARGUMENT on `page_token` for anything else.
+ * the first page; INVALID_ARGUMENT on `page_token` for anything else, including a cursor whose id is
+ * not a UUID or whose time is not one a `Date` holds.
  *
  * @example
  * ```ts

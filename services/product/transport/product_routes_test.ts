@@ -196,6 +196,7 @@ Deno.test("ListProducts filters, pages with opaque tokens and refuses bad tokens
 
   const refusals: Array<[Parameters<typeof f.products.listProducts>[0], string]> = [
     [{ pageToken: "forged" }, "page_token"],
+    [{ pageToken: "eyJ0IjoxLCJpZCI6IngifQ" }, "page_token"],
     [{ pageToken: first.nextPageToken, category: "books" }, "page_token"],
     [{ pageSize: 101 }, "page_size"],
     [{ pageSize: -1 }, "page_size"],

@@ -8,7 +8,7 @@ import {
   SignJWT,
 } from "jose";
 import { tokenPolicy, writeSigningKey } from "../testdata/fixtures.ts";
-import { createAccessTokenIssuer, readKeyRing } from "./signing_keys.ts";
+import { createAccessTokenIssuer, createAccessTokenVerifier, readKeyRing } from "./signing_keys.ts";
 
 async function withKeysDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "user-keys-" });
@@ -142,5 +142,46 @@ Deno.test("rotation through a caching gateway: a new key is published first and 
     // On a first start every key is new: the newest signs, there is no other.
     await Deno.remove(`${dir}/k-2026-01.pem`);
     assert.equal((await readKeyRing(dir, delay)).current.kid, "k-2026-02");
+  });
+});
+
+Deno.test("the service refuses tokens without exp, claiming a longer life than it gives, or issued in the future", async () => {
+  await withKeysDir(async (dir) => {
+    await writeSigningKey(dir, "k-1");
+    const ring = await readKeyRing(dir);
+    const verifyHere = createAccessTokenVerifier(() => ring, tokenPolicy);
+    const issued = await createAccessTokenIssuer(() => ring, tokenPolicy).issue({ id: "u-1", role: "admin" });
+    assert.deepEqual(
+      [(await verifyHere(issued.token))?.userId, (await verifyHere(issued.token))?.role],
+      ["u-1", "admin"],
+    );
+
+    // Signed with the service's own key (as a leaked key or a bug would), so only the claims are wrong.
+    const now = Math.floor(Date.now() / 1000);
+    const lifetime = tokenPolicy.ttlMs / 1000;
+    const signed = (claims: { iat?: number; exp?: number }) => {
+      let jwt = new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "ES256", kid: "k-1" })
+        .setIssuer(tokenPolicy.issuer).setAudience(tokenPolicy.audience).setSubject("u-1");
+      if (claims.iat !== undefined) jwt = jwt.setIssuedAt(claims.iat);
+      if (claims.exp !== undefined) jwt = jwt.setExpirationTime(claims.exp);
+      return jwt.sign(ring.current.privateKey);
+    };
+    assert.ok(
+      await verifyHere(await signed({ iat: now, exp: now + lifetime })),
+      "a well-formed token passes",
+    );
+    assert.equal(await verifyHere(await signed({ iat: now })), undefined, "no exp");
+    assert.equal(await verifyHere(await signed({ exp: now + lifetime })), undefined, "no iat");
+    assert.equal(await verifyHere(await signed({ iat: now, exp: now + 365 * 86_400 })), undefined, "a year");
+    assert.equal(
+      await verifyHere(await signed({ iat: now, exp: now + lifetime + 1 })),
+      undefined,
+      "a second over",
+    );
+    assert.equal(
+      await verifyHere(await signed({ iat: now + 600, exp: now + 600 + lifetime })),
+      undefined,
+      "issued in the future",
+    );
   });
 });

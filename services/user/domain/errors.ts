@@ -18,7 +18,8 @@ export function invalidCredentials(): DomainError {
 }
 
 /**
- * Too many failed sign-ins for an account or an address.
+ * Too many password attempts from this address for now; says how long to wait, in the message and as a
+ * retry hint.
  *
  * @example
  * ```ts
@@ -26,11 +27,13 @@ export function invalidCredentials(): DomainError {
  * ```
  */
 export function signInThrottled(retryAfterMs: number): DomainError {
-  const minutes = Math.max(1, Math.ceil(retryAfterMs / 60_000));
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1_000));
+  const minutes = Math.ceil(seconds / 60);
+  const wait = seconds < 120 ? `${seconds} second${seconds === 1 ? "" : "s"}` : `${minutes} minutes`;
   return new DomainError(
     "resource_exhausted",
     "RATE_LIMITED",
-    `too many failed sign-ins; try again in ${minutes} minute${minutes === 1 ? "" : "s"}`,
+    `too many password attempts; try again in ${wait}`,
     { retryAfterMs },
   );
 }
@@ -57,4 +60,22 @@ export function invalidRefreshToken(): DomainError {
  */
 export function emailTaken(): DomainError {
   return new DomainError("already_exists", "ALREADY_EXISTS", "an account with this email already exists");
+}
+
+/**
+ * The configured admin email belongs to a customer account: promoting it would hand admin rights to
+ * whoever registered it. Names the account by id only (no email in logs).
+ *
+ * @example
+ * ```ts
+ * throw adminEmailTaken("0b7f5a2e-4c1d-4e8a-9f3b-2d6c8e1a5b70");
+ * ```
+ */
+export function adminEmailTaken(userId: string): DomainError {
+  return new DomainError(
+    "failed_precondition",
+    "ADMIN_EMAIL_TAKEN",
+    `the configured admin email belongs to customer account ${userId}; refusing to make it an admin`,
+    { metadata: { user_id: userId } },
+  );
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { AttemptDecision, AttemptSchedule } from "./attempt_schedule.ts";
 import type { Role, User } from "./user.ts";
 
 /** A refresh token as stored: only its hash, never the token itself. */
@@ -14,10 +15,15 @@ export interface RefreshTokenRecord {
   /** Every token rotated from one login shares a family; reuse of a rotated token revokes it whole. */
   familyId: string;
   expireTime: Date;
+  /** When the family ends whatever its rotations: no token of it lives past this. */
+  familyExpireTime: Date;
   createTime: Date;
 }
 
-/** The successor of a rotated token; it inherits the user and the family. */
+/**
+ * The successor of a rotated token; it inherits the user and the family, and expires at `expireTime` or
+ * when its family ends, whichever comes first.
+ */
 export type NextRefreshToken = Pick<RefreshTokenRecord, "tokenHash" | "expireTime" | "createTime">;
 
 /** What rotating a refresh token found. */
@@ -29,7 +35,7 @@ export type RotateOutcome =
   /** Unknown, revoked or expired. */
   | { kind: "invalid" };
 
-/** Failed sign-ins of one key (an account or a client address) within a window. */
+/** Failed sign-ins of one account within a window. */
 export interface LoginFailures {
   count: number;
   /** The oldest failure counted, to say when the window frees up. */
@@ -73,9 +79,39 @@ export interface UserStore {
   /** Revokes every refresh token of a user (after a password change). */
   revokeUserRefreshTokens(userId: string, now: Date): Promise<void>;
 
+  /** Counts a failed sign-in of a key (an account). */
   recordLoginFailure(key: string, now: Date): Promise<void>;
   loginFailures(key: string, since: Date): Promise<LoginFailures>;
-  clearLoginFailures(key: string): Promise<void>;
+
+  /**
+   * Decides one attempt of a throttle key with `admitAttempt` (`attempt_schedule.ts`) and keeps the new
+   * state, atomically: of any number of concurrent calls, no more are admitted than the schedule allows.
+   */
+  takeAttempt(key: string, schedule: AttemptSchedule, now: Date): Promise<AttemptDecision>;
+  /** Takes back one admitted attempt of a key (`releaseAttempt`); unknown keys are ignored. */
+  releaseAttempt(key: string): Promise<void>;
+  /** Forgets every attempt of a key. */
+  clearAttempts(key: string): Promise<void>;
+
+  /** Deletes what no rule reads any more; says how many rows of each kind went. */
+  purge(before: PurgeCutoffs): Promise<PurgeCounts>;
+}
+
+/** What {@linkcode UserStore.purge} deletes: rows older than these times. */
+export interface PurgeCutoffs {
+  /** Failed sign-ins that happened before this. */
+  loginFailures: Date;
+  /** Attempt states whose last attempt was before this (they would start over anyway). */
+  attempts: Date;
+  /** Refresh tokens that expired before this (an expired token is refused whatever its history). */
+  refreshTokens: Date;
+}
+
+/** How many rows {@linkcode UserStore.purge} deleted. */
+export interface PurgeCounts {
+  loginFailures: number;
+  attempts: number;
+  refreshTokens: number;
 }
 
 /** Hashes passwords with a memory-hard KDF. */

@@ -1,7 +1,16 @@
+import {
+  admitAttempt,
+  type AttemptDecision,
+  type AttemptSchedule,
+  type AttemptState,
+  releaseAttempt,
+} from "../domain/attempt_schedule.ts";
 import { emailTaken } from "../domain/errors.ts";
 import type {
   LoginFailures,
   NextRefreshToken,
+  PurgeCounts,
+  PurgeCutoffs,
   RefreshTokenRecord,
   RotateOutcome,
   UserCursor,
@@ -13,6 +22,10 @@ import { emailKey, type Role, type User } from "../domain/user.ts";
 interface StoredToken extends RefreshTokenRecord {
   useTime: Date | undefined;
   revokeTime: Date | undefined;
+}
+
+function earlier(a: Date, b: Date): Date {
+  return a < b ? a : b;
 }
 
 function byRegistration(a: User, b: User): number {
@@ -32,6 +45,7 @@ export class MemoryUserStore implements UserStore {
   #users = new Map<string, { user: User; passwordHash: string }>();
   #tokens = new Map<string, StoredToken>();
   #failures = new Map<string, Date[]>();
+  #attempts = new Map<string, AttemptState>();
 
   createUser(user: User, passwordHash: string): Promise<User> {
     const key = emailKey(user.email);
@@ -90,7 +104,12 @@ export class MemoryUserStore implements UserStore {
   }
 
   saveRefreshToken(token: RefreshTokenRecord): Promise<void> {
-    this.#tokens.set(token.tokenHash, { ...token, useTime: undefined, revokeTime: undefined });
+    this.#tokens.set(token.tokenHash, {
+      ...token,
+      expireTime: earlier(token.expireTime, token.familyExpireTime),
+      useTime: undefined,
+      revokeTime: undefined,
+    });
     return Promise.resolve();
   }
 
@@ -104,6 +123,8 @@ export class MemoryUserStore implements UserStore {
     token.useTime = now;
     this.#tokens.set(next.tokenHash, {
       ...next,
+      expireTime: earlier(next.expireTime, token.familyExpireTime),
+      familyExpireTime: token.familyExpireTime,
       userId: token.userId,
       familyId: token.familyId,
       useTime: undefined,
@@ -135,9 +156,45 @@ export class MemoryUserStore implements UserStore {
     return Promise.resolve({ count: recent.length, oldest: recent[0] });
   }
 
-  clearLoginFailures(key: string): Promise<void> {
-    this.#failures.delete(key);
+  takeAttempt(key: string, schedule: AttemptSchedule, now: Date): Promise<AttemptDecision> {
+    // One synchronous step: nothing else runs between the read and the write.
+    const decision = admitAttempt(schedule, this.#attempts.get(key), now);
+    if (decision.admitted) this.#attempts.set(key, decision.state);
+    return Promise.resolve(decision);
+  }
+
+  releaseAttempt(key: string): Promise<void> {
+    const state = this.#attempts.get(key);
+    if (state) this.#attempts.set(key, releaseAttempt(state));
     return Promise.resolve();
+  }
+
+  clearAttempts(key: string): Promise<void> {
+    this.#attempts.delete(key);
+    return Promise.resolve();
+  }
+
+  purge(before: PurgeCutoffs): Promise<PurgeCounts> {
+    const counts = { loginFailures: 0, attempts: 0, refreshTokens: 0 };
+    for (const [key, times] of this.#failures) {
+      const kept = times.filter((time) => time >= before.loginFailures);
+      counts.loginFailures += times.length - kept.length;
+      if (kept.length > 0) this.#failures.set(key, kept);
+      else this.#failures.delete(key);
+    }
+    for (const [key, state] of this.#attempts) {
+      if (state.lastTime < before.attempts) {
+        this.#attempts.delete(key);
+        counts.attempts++;
+      }
+    }
+    for (const [hash, token] of this.#tokens) {
+      if (token.expireTime < before.refreshTokens) {
+        this.#tokens.delete(hash);
+        counts.refreshTokens++;
+      }
+    }
+    return Promise.resolve(counts);
   }
 
   #change(id: string, update: (user: User) => User): User | undefined {

@@ -1,8 +1,11 @@
 import postgres, { type Sql } from "postgres";
+import { admitAttempt, type AttemptDecision, type AttemptSchedule } from "../domain/attempt_schedule.ts";
 import { emailTaken } from "../domain/errors.ts";
 import type {
   LoginFailures,
   NextRefreshToken,
+  PurgeCounts,
+  PurgeCutoffs,
   RefreshTokenRecord,
   RotateOutcome,
   UserCursor,
@@ -32,9 +35,6 @@ function toUser(row: UserRow): User {
 }
 
 const userColumns = "id, email, display_name, role, create_time, update_time";
-
-/** Failures older than this are deleted as new ones arrive: far beyond any throttle window. */
-const failureRetentionMs = 24 * 60 * 60_000;
 
 /**
  * The account store on PostgreSQL (schema in `migrations/`). The unique index on the email key is the
@@ -126,20 +126,24 @@ export class PostgresUserStore implements UserStore {
 
   async saveRefreshToken(token: RefreshTokenRecord): Promise<void> {
     await this.#sql`
-      INSERT INTO refresh_tokens (token_hash, user_id, family_id, create_time, expire_time)
-      VALUES (${token.tokenHash}, ${token.userId}, ${token.familyId}, ${token.createTime}, ${token.expireTime})`;
+      INSERT INTO refresh_tokens (token_hash, user_id, family_id, create_time, expire_time, family_expire_time)
+      VALUES (${token.tokenHash}, ${token.userId}, ${token.familyId}, ${token.createTime},
+              LEAST(${token.expireTime}::timestamptz, ${token.familyExpireTime}::timestamptz),
+              ${token.familyExpireTime})`;
   }
 
   async rotateRefreshToken(tokenHash: string, next: NextRefreshToken, now: Date): Promise<RotateOutcome> {
     return await this.#sql.begin(async (tx) => {
-      const [used] = await tx<{ user_id: string; family_id: string }[]>`
+      const [used] = await tx<{ user_id: string; family_id: string; family_expire_time: Date }[]>`
         UPDATE refresh_tokens SET use_time = ${now}
         WHERE token_hash = ${tokenHash} AND use_time IS NULL AND revoke_time IS NULL AND expire_time > ${now}
-        RETURNING user_id, family_id`;
+        RETURNING user_id, family_id, family_expire_time`;
       if (used) {
         await tx`
-          INSERT INTO refresh_tokens (token_hash, user_id, family_id, create_time, expire_time)
-          VALUES (${next.tokenHash}, ${used.user_id}, ${used.family_id}, ${next.createTime}, ${next.expireTime})`;
+          INSERT INTO refresh_tokens (token_hash, user_id, family_id, create_time, expire_time, family_expire_time)
+          VALUES (${next.tokenHash}, ${used.user_id}, ${used.family_id}, ${next.createTime},
+                  LEAST(${next.expireTime}::timestamptz, ${used.family_expire_time}::timestamptz),
+                  ${used.family_expire_time})`;
         return { kind: "rotated", userId: used.user_id } as const;
       }
       const [known] = await tx<{ user_id: string; family_id: string; use_time: Date | null }[]>`
@@ -166,9 +170,6 @@ export class PostgresUserStore implements UserStore {
 
   async recordLoginFailure(key: string, now: Date): Promise<void> {
     await this.#sql`INSERT INTO login_failures (throttle_key, fail_time) VALUES (${key}, ${now})`;
-    await this.#sql`
-      DELETE FROM login_failures
-      WHERE throttle_key = ${key} AND fail_time < ${new Date(now.getTime() - failureRetentionMs)}`;
   }
 
   async loginFailures(key: string, since: Date): Promise<LoginFailures> {
@@ -178,7 +179,41 @@ export class PostgresUserStore implements UserStore {
     return { count: row?.count ?? 0, oldest: row?.oldest ?? undefined };
   }
 
-  async clearLoginFailures(key: string): Promise<void> {
-    await this.#sql`DELETE FROM login_failures WHERE throttle_key = ${key}`;
+  async takeAttempt(key: string, schedule: AttemptSchedule, now: Date): Promise<AttemptDecision> {
+    return await this.#sql.begin(async (tx) => {
+      // The row exists before anyone locks it, so concurrent first attempts queue on one lock too.
+      await tx`
+        INSERT INTO sign_in_attempts (throttle_key, attempts, last_time) VALUES (${key}, 0, ${now})
+        ON CONFLICT (throttle_key) DO NOTHING`;
+      const [row] = await tx<{ attempts: number; last_time: Date }[]>`
+        SELECT attempts, last_time FROM sign_in_attempts WHERE throttle_key = ${key} FOR UPDATE`;
+      const decision = admitAttempt(
+        schedule,
+        row ? { attempts: row.attempts, lastTime: row.last_time } : undefined,
+        now,
+      );
+      if (decision.admitted) {
+        await tx`
+          UPDATE sign_in_attempts SET attempts = ${decision.state.attempts}, last_time = ${decision.state.lastTime}
+          WHERE throttle_key = ${key}`;
+      }
+      return decision;
+    });
+  }
+
+  async releaseAttempt(key: string): Promise<void> {
+    await this.#sql`
+      UPDATE sign_in_attempts SET attempts = greatest(attempts - 1, 0) WHERE throttle_key = ${key}`;
+  }
+
+  async clearAttempts(key: string): Promise<void> {
+    await this.#sql`DELETE FROM sign_in_attempts WHERE throttle_key = ${key}`;
+  }
+
+  async purge(before: PurgeCutoffs): Promise<PurgeCounts> {
+    const failures = await this.#sql`DELETE FROM login_failures WHERE fail_time < ${before.loginFailures}`;
+    const attempts = await this.#sql`DELETE FROM sign_in_attempts WHERE last_time < ${before.attempts}`;
+    const tokens = await this.#sql`DELETE FROM refresh_tokens WHERE expire_time < ${before.refreshTokens}`;
+    return { loginFailures: failures.count, attempts: attempts.count, refreshTokens: tokens.count };
   }
 }

@@ -6,6 +6,7 @@
 import { contractTest, type StoreFixture as KitStoreFixture } from "@shop/platform/testing";
 import assert from "node:assert/strict";
 import { DomainError } from "@shop/platform/errors";
+import type { AttemptDecision } from "../domain/attempt_schedule.ts";
 import type { UserStore } from "../domain/ports.ts";
 import type { User } from "../domain/user.ts";
 
@@ -31,7 +32,7 @@ function newUser(email: string, overrides: Partial<User> = {}): User {
   };
 }
 
-function token(userId: string, familyId = crypto.randomUUID(), ttlMs = 60_000) {
+function token(userId: string, familyId = crypto.randomUUID(), ttlMs = 60_000, familyTtlMs = 3_600_000) {
   const now = tick();
   return {
     tokenHash: crypto.randomUUID().replaceAll("-", ""),
@@ -39,8 +40,11 @@ function token(userId: string, familyId = crypto.randomUUID(), ttlMs = 60_000) {
     familyId,
     createTime: now,
     expireTime: new Date(now.getTime() + ttlMs),
+    familyExpireTime: new Date(now.getTime() + familyTtlMs),
   };
 }
+
+const schedule = { free: 3, firstWaitMs: 1_000, maxWaitMs: 60_000, resetAfterMs: 600_000 };
 
 async function isAlreadyExists(call: Promise<unknown>): Promise<boolean> {
   try {
@@ -167,7 +171,17 @@ export function userStoreContract(name: string, fixture: () => Promise<StoreFixt
     });
   });
 
-  test("login failures are counted within a window and cleared", async (store) => {
+  test("no rotation makes a refresh token outlive its family", async (store) => {
+    const user = await store.createUser(newUser("family@example.com"), "h");
+    // The family ends 2.5 s after the first token, each token would live a minute.
+    const first = token(user.id, crypto.randomUUID(), 60_000, 2_500);
+    await store.saveRefreshToken(first);
+    const second = token(user.id);
+    assert.equal((await store.rotateRefreshToken(first.tokenHash, second, tick())).kind, "rotated");
+    assert.equal((await store.rotateRefreshToken(second.tokenHash, token(user.id), tick())).kind, "invalid");
+  });
+
+  test("login failures are counted per key within a window", async (store) => {
     const start = tick();
     await store.recordLoginFailure("account:a@example.com", tick());
     await store.recordLoginFailure("account:a@example.com", tick());
@@ -176,8 +190,65 @@ export function userStoreContract(name: string, fixture: () => Promise<StoreFixt
     assert.equal(counted.count, 2);
     assert.ok(counted.oldest && counted.oldest > start);
     assert.equal((await store.loginFailures("account:a@example.com", tick())).count, 0);
-    await store.clearLoginFailures("account:a@example.com");
-    assert.equal((await store.loginFailures("account:a@example.com", start)).count, 0);
     assert.equal((await store.loginFailures("account:b@example.com", start)).count, 1);
+  });
+
+  test("of concurrent attempts at one key, only the schedule's free ones are admitted", async (store) => {
+    const now = tick();
+    const decisions = await Promise.all(
+      Array.from({ length: 40 }, () => store.takeAttempt("pair:a@example.com|127.0.0.2", schedule, now)),
+    );
+    assert.equal(decisions.filter((d) => d.admitted).length, schedule.free);
+    const refused = decisions.find((d): d is Extract<AttemptDecision, { admitted: false }> => !d.admitted);
+    assert.equal(refused?.retryAt.getTime(), now.getTime() + schedule.firstWaitMs);
+    // Other keys are not affected.
+    assert.ok((await store.takeAttempt("pair:a@example.com|127.0.0.3", schedule, now)).admitted);
+  });
+
+  test("attempts wait as the schedule says, and are released and cleared", async (store) => {
+    const key = "address:127.0.0.9";
+    const start = tick();
+    for (let i = 0; i < schedule.free; i++) {
+      assert.ok((await store.takeAttempt(key, schedule, start)).admitted);
+    }
+    const at = (ms: number) => new Date(start.getTime() + ms);
+    assert.equal((await store.takeAttempt(key, schedule, at(999))).admitted, false);
+    assert.ok((await store.takeAttempt(key, schedule, at(1_000))).admitted);
+    // Now two seconds after that attempt; releasing it brings the wait back to one second.
+    assert.equal((await store.takeAttempt(key, schedule, at(2_000))).admitted, false);
+    await store.releaseAttempt(key);
+    assert.ok((await store.takeAttempt(key, schedule, at(2_000))).admitted);
+    await store.clearAttempts(key);
+    for (let i = 0; i < schedule.free; i++) {
+      assert.ok((await store.takeAttempt(key, schedule, at(2_001))).admitted);
+    }
+    await store.releaseAttempt("address:never-seen");
+  });
+
+  test("purge deletes old failures, idle attempts and expired refresh tokens, and nothing else", async (store) => {
+    const user = await store.createUser(newUser("purge@example.com"), "h");
+    const old = tick();
+    await store.recordLoginFailure("account:purge@example.com", old);
+    await store.takeAttempt("pair:purge@example.com|", schedule, old);
+    const expired = token(user.id, crypto.randomUUID(), 500);
+    await store.saveRefreshToken(expired);
+    const cutoff = tick();
+    const recent = tick();
+    await store.recordLoginFailure("account:purge@example.com", recent);
+    await store.takeAttempt("pair:purge@example.com|127.0.0.2", schedule, recent);
+    const live = token(user.id);
+    await store.saveRefreshToken(live);
+
+    assert.deepEqual(
+      await store.purge({ loginFailures: cutoff, attempts: cutoff, refreshTokens: cutoff }),
+      { loginFailures: 1, attempts: 1, refreshTokens: 1 },
+    );
+    assert.equal((await store.loginFailures("account:purge@example.com", old)).count, 1);
+    assert.equal(
+      (await store.takeAttempt("pair:purge@example.com|127.0.0.2", { ...schedule, free: 1 }, recent))
+        .admitted,
+      false,
+    );
+    assert.equal((await store.rotateRefreshToken(live.tokenHash, token(user.id), tick())).kind, "rotated");
   });
 }

@@ -6,7 +6,10 @@ import type { Accounts } from "../domain/accounts.ts";
 import type { UserCursor } from "../domain/ports.ts";
 import { roleFromProto, toUserProto } from "./mapping.ts";
 
-/** The header in which Envoy names the client's address (with `use_remote_address`). */
+/**
+ * The header in which Envoy names the client's address: with `use_remote_address` it is the socket's
+ * peer (or the trusted hop of `x-forwarded-for`), and Envoy overwrites any copy a client sent.
+ */
 const clientAddressHeader = "x-envoy-external-address";
 
 /** The client's address as the gateway saw it; only the gateway's word counts. */
@@ -45,11 +48,16 @@ export function userRoutes(accounts: Accounts): (router: ConnectRouter) => void 
         return { user: toUserProto(user) };
       },
       async changePassword(request, ctx) {
-        await accounts.changePassword(requireUser(ctx).id, request.currentPassword, request.newPassword);
+        await accounts.changePassword(
+          requireUser(ctx).id,
+          request.currentPassword,
+          request.newPassword,
+          clientAddress(ctx),
+        );
         return {};
       },
       async listUsers(request, ctx) {
-        requireAdmin(ctx);
+        await accounts.requireCurrentAdmin(requireAdmin(ctx).id);
         const after: UserCursor | undefined = decodeTimeCursor(request.pageToken);
         const page = await accounts.listUsers(pageSizeOf(request.pageSize), after);
         return {
@@ -58,7 +66,7 @@ export function userRoutes(accounts: Accounts): (router: ConnectRouter) => void 
         };
       },
       async setUserRole(request, ctx) {
-        requireAdmin(ctx);
+        await accounts.requireCurrentAdmin(requireAdmin(ctx).id);
         return { user: toUserProto(await accounts.setRole(request.id, roleFromProto(request.role))) };
       },
     });

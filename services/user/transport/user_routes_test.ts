@@ -12,8 +12,11 @@ interface Clients {
   fixture: AccountsFixture;
 }
 
-async function withService(body: (clients: Clients) => Promise<void>): Promise<void> {
-  const fixture = await createAccountsFixture();
+async function withService(
+  body: (clients: Clients) => Promise<void>,
+  overrides: Parameters<typeof createAccountsFixture>[0] = {},
+): Promise<void> {
+  const fixture = await createAccountsFixture(overrides);
   const transport = inMemoryTransport(userRoutes(fixture.accounts));
   try {
     await body({
@@ -121,26 +124,94 @@ Deno.test("login accepts the email in any case and issues a bearer session", asy
   });
 });
 
-Deno.test("five failed sign-ins lock the account with a retry hint, even for the right password", async () => {
+/** Call options of a call the gateway forwards from a client at `address`. */
+function from(address: string, extra: Record<string, string> = {}) {
+  return { headers: { "x-envoy-external-address": address, ...extra } };
+}
+
+/** The retry hint of an error, in whole seconds rounded up (the clock moves on during the test). */
+function retrySeconds(error: ConnectError): number {
+  const delay = error.findDetails(RetryInfoSchema)[0]?.retryDelay;
+  return delay ? Math.ceil(Number(delay.seconds) + delay.nanos / 1e9) : -1;
+}
+
+Deno.test("guesses from one address wait longer and longer; the owner elsewhere signs in at once", async () => {
   await withService(async ({ users, auth, fixture }) => {
     await users.registerUser(ada);
-    for (let i = 0; i < 5; i++) {
-      await failure(auth.login({ email: ada.email, password: `wrong-${i}-password` }));
+    const guess = (i: number) =>
+      auth.login({ email: ada.email, password: `wrong-${i}-password` }, from("127.0.0.2"));
+    for (let i = 0; i < 3; i++) assert.equal((await failure(guess(i))).code, Code.Unauthenticated);
+    // The fourth attempt from that address waits a second, even with the right password.
+    const slowed = await failure(auth.login(ada, from("127.0.0.2")));
+    assert.equal(slowed.code, Code.ResourceExhausted);
+    assert.equal(retrySeconds(slowed), 1);
+    assert.match(slowed.rawMessage, /try again in 1 second/);
+    // The owner, from another address, is not locked out.
+    await auth.login(ada, from("127.0.0.10"));
+    // Each further guess doubles the wait.
+    fixture.advance(1_000);
+    assert.equal((await failure(guess(3))).code, Code.Unauthenticated);
+    assert.equal(retrySeconds(await failure(guess(4))), 2);
+    fixture.advance(2_000);
+    assert.equal((await failure(guess(5))).code, Code.Unauthenticated);
+    assert.equal(retrySeconds(await failure(guess(6))), 4);
+    // Unknown emails are slowed the same way, so the answers reveal nothing.
+    for (let i = 0; i < 3; i++) {
+      await failure(auth.login({ email: "nobody@example.com", password: "x".repeat(12) }, from("127.0.0.3")));
     }
-    const locked = await failure(auth.login(ada));
-    assert.equal(locked.code, Code.ResourceExhausted);
-    const retry = locked.findDetails(RetryInfoSchema)[0]?.retryDelay;
-    assert.ok(
-      retry && retry.seconds > 0n && retry.seconds <= 900n,
-      "a retry hint within the 15 minute window",
+    assert.equal(
+      (await failure(
+        auth.login({ email: "nobody@example.com", password: "x".repeat(12) }, from("127.0.0.3")),
+      )).code,
+      Code.ResourceExhausted,
     );
-    // Another account is not affected.
-    await users.registerUser({ ...ada, email: "grace@example.com" });
-    await auth.login({ ...ada, email: "grace@example.com" });
-    // The window passes and the right password works again.
-    fixture.advance(15 * 60_000 + 1_000);
-    await auth.login(ada);
   });
+});
+
+Deno.test("a client address is believed only from the gateway", async () => {
+  const fixture = await createAccountsFixture();
+  const auth = createClient(AuthService, inMemoryTransport(userRoutes(fixture.accounts), { peer: "order" }));
+  try {
+    await fixture.accounts.register(ada);
+    // Another peer naming a new address per guess is one client all the same.
+    for (let i = 0; i < 3; i++) {
+      await failure(
+        auth.login({ email: ada.email, password: `wrong-${i}-password` }, from(`127.0.0.${i + 2}`)),
+      );
+    }
+    assert.equal((await failure(auth.login(ada, from("127.0.0.9")))).code, Code.ResourceExhausted);
+  } finally {
+    await fixture.cleanup();
+  }
+});
+
+Deno.test("past the account's ceiling each address gets one attempt, and the owner still signs in", async () => {
+  await withService(async ({ users, auth }) => {
+    await users.registerUser(ada);
+    const guess = (address: string) =>
+      failure(auth.login({ email: ada.email, password: "not the password" }, from(address)));
+    for (const address of ["127.0.0.2", "127.0.0.3"]) {
+      for (let i = 0; i < 3; i++) assert.equal((await guess(address)).code, Code.Unauthenticated);
+    }
+    // Six failures: a fresh address now gets one guess, then waits.
+    assert.equal((await guess("127.0.0.4")).code, Code.Unauthenticated);
+    assert.equal((await guess("127.0.0.4")).code, Code.ResourceExhausted);
+    await auth.login(ada, from("127.0.0.10"));
+  }, { throttle: { accountCeiling: 6 } });
+});
+
+Deno.test("signing in successfully gives back the attempt to the address's budget", async () => {
+  await withService(async ({ users, auth }) => {
+    await users.registerUser(ada);
+    // An office behind one address signs in many times without being slowed...
+    for (let i = 0; i < 5; i++) await auth.login(ada, from("127.0.0.2"));
+    // ...but guessing at many accounts from one address is.
+    const spray = (email: string) =>
+      failure(auth.login({ email, password: "x".repeat(12) }, from("127.0.0.2")));
+    await spray("a@example.com");
+    await spray("b@example.com");
+    assert.equal((await spray("c@example.com")).code, Code.ResourceExhausted);
+  }, { throttle: { addressCeiling: 2 } });
 });
 
 Deno.test("a refresh token works once; its reuse revokes the family", async () => {
@@ -220,9 +291,28 @@ Deno.test("changing the password checks the current one and signs out every sess
   });
 });
 
+Deno.test("wrong current passwords are slowed like sign-ins", async () => {
+  await withService(async ({ users, fixture }) => {
+    const { user } = await users.registerUser(ada);
+    const id = user?.id ?? "";
+    const change = (currentPassword: string) =>
+      users.changePassword({ currentPassword, newPassword: "a brand new secret" }, {
+        headers: { ...as(id).headers, "x-envoy-external-address": "127.0.0.2" },
+      });
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await failure(change(`wrong-${i}-password`))).code, Code.InvalidArgument);
+    }
+    const slowed = await failure(change(ada.password));
+    assert.equal(slowed.code, Code.ResourceExhausted);
+    assert.equal(retrySeconds(slowed), 1);
+    fixture.advance(1_000);
+    await change(ada.password);
+  });
+});
+
 Deno.test("only admins list users and change roles", async () => {
   await withService(async ({ users, fixture }) => {
-    const admin = await fixture.accounts.ensureAdmin({
+    const { user: admin } = await fixture.accounts.ensureAdmin({
       email: "root@example.com",
       password: "root password 1",
     });
@@ -245,12 +335,37 @@ Deno.test("only admins list users and change roles", async () => {
       pageToken = page.nextPageToken;
     } while (pageToken);
     assert.deepEqual(seen, [admin.id, ...created]);
-    assert.equal(
-      (await failure(users.listUsers({ pageToken: "forged" }, as(admin.id, "admin")))).code,
-      Code.InvalidArgument,
-    );
+    for (const pageToken of ["forged", "eyJ0IjoxLCJpZCI6IngifQ"]) {
+      const error = await failure(users.listUsers({ pageToken }, as(admin.id, "admin")));
+      assert.equal(error.code, Code.InvalidArgument, pageToken);
+      assert.deepEqual(
+        error.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field)),
+        ["page_token"],
+      );
+    }
 
     const promoted = await users.setUserRole({ id: customerId, role: Role.ADMIN }, as(admin.id, "admin"));
     assert.equal(promoted.user?.role, Role.ADMIN);
+  });
+});
+
+Deno.test("a demoted admin's token no longer manages users, even before it expires", async () => {
+  await withService(async ({ users, fixture }) => {
+    const { user: root } = await fixture.accounts.ensureAdmin({
+      email: "root@example.com",
+      password: "root password 1",
+    });
+    const { user } = await users.registerUser(ada);
+    const id = user?.id ?? "";
+    await users.setUserRole({ id, role: Role.ADMIN }, as(root.id, "admin"));
+    // Ada signs in as an admin, then is demoted; her token still says admin.
+    const adaAsAdmin = as(id, "admin");
+    assert.equal((await users.listUsers({}, adaAsAdmin)).users.length, 2);
+    await users.setUserRole({ id, role: Role.CUSTOMER }, as(root.id, "admin"));
+    assert.equal((await failure(users.listUsers({}, adaAsAdmin))).code, Code.PermissionDenied);
+    assert.equal(
+      (await failure(users.setUserRole({ id, role: Role.ADMIN }, adaAsAdmin))).code,
+      Code.PermissionDenied,
+    );
   });
 });
