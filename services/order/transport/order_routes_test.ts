@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { gatewayClaims, inMemoryTransport } from "@shop/platform/server";
 import { OrderService, OrderStatus } from "@shop/proto/order";
 import { InventoryService } from "@shop/proto/product";
@@ -10,6 +10,7 @@ import { FakeInventory, FakePayments } from "../testdata/fake_services.ts";
 import { inventoryOverConnect } from "./inventory_client.ts";
 import { orderRoutes } from "./order_routes.ts";
 import { paymentsOverConnect } from "./payment_client.ts";
+import { failure } from "@shop/platform/testing";
 
 const alice = crypto.randomUUID();
 const bob = crypto.randomUUID();
@@ -51,15 +52,6 @@ function placeRequest(
     paymentMethod: "pm_card_visa",
     ...extra,
   };
-}
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  assert.fail("expected the call to fail");
 }
 
 Deno.test("CreateOrder comes back PAID with catalog prices, stock taken and one charge", async () => {
