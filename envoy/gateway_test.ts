@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { importPKCS8, SignJWT } from "jose";
+import { eventually } from "@shop/platform/testing";
 import { ProductService } from "@shop/proto/product";
 import { UserService } from "@shop/proto/user";
 import { restClient } from "../e2e/rest.ts";
@@ -353,11 +354,10 @@ Deno.test("the gateway serves the REST contract and enforces tokens, roles and l
       );
       // Envoy's load balancers pick the new host up a moment after its first passed health check.
       const seen = new Set<string>();
-      const deadline = Date.now() + 20_000;
-      while (seen.size < 2 && Date.now() < deadline) {
+      await eventually("both instances answer through the gateway", async () => {
         seen.add((await products.getProduct({ id: "p-1" })).product?.name ?? "");
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+        return seen.size >= 2;
+      }, { timeoutMs: 20_000, intervalMs: 50, lastSeen: () => [...seen] });
       assert.deepEqual([...seen].sort(), ["product-1", "product-2"]);
 
       await product2.kill();
