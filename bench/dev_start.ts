@@ -9,12 +9,14 @@
  * @module
  */
 import { acceptsConnections } from "@shop/platform/testing";
-import { parseClusters } from "../e2e/stack.ts";
+import { devStackPorts } from "../scripts/lib/dev.ts";
+import { parseClusters } from "../stack/routed.ts";
+import { stackServices } from "../stack/services.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
-/** The fixed ports of `deno task dev` (scripts/lib/dev.ts). */
-export const devPorts = [8443, 9901, 5432, 2379, 2380, 27017, 12111, 12112, 50051, 50052, 50053, 50054];
+/** The fixed ports of `deno task dev`. */
+export const devPorts = devStackPorts();
 
 /** What {@linkcode timeDevStart} measured. */
 export interface DevStart {
@@ -31,7 +33,7 @@ async function freeOfDev(): Promise<number | undefined> {
 async function healthy(client: Deno.HttpClient): Promise<boolean> {
   try {
     const clusters = await (await fetch("http://127.0.0.1:9901/clusters")).text();
-    for (const cluster of ["user", "product", "order", "payment"]) {
+    for (const cluster of stackServices) {
       if (!parseClusters(clusters, cluster).some((host) => host.healthFlags === "healthy")) return false;
     }
     const response = await fetch("https://127.0.0.1:8443/v1/products?pageSize=1", { client });

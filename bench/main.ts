@@ -15,7 +15,7 @@
  */
 import { TEST_SERVER_ENV } from "@shop/platform/testing";
 import { readTlsFiles } from "@shop/platform/tls";
-import { type Stack, type StackInstance, startStack } from "../e2e/stack.ts";
+import { type Stack, type StackInstance, stackServices, startStack } from "../e2e/stack.ts";
 import { address, ok, type Product, restClient, signIn, signUp } from "../e2e/rest.ts";
 import { timeDevStart } from "./dev_start.ts";
 import {
@@ -88,7 +88,7 @@ function machineInfo(): MachineInfo {
 /** The processes of the stack, with instance names from the stack itself. */
 function stackProcesses(stack: Stack): Watched[] {
   const names = new Map<number, string>();
-  for (const service of ["user", "product", "order", "payment"] as const) {
+  for (const service of stackServices) {
     for (const instance of stack.instances(service)) names.set(instance.process.child.pid, instance.name);
   }
   return findStackProcesses(names);
@@ -238,7 +238,7 @@ async function main(): Promise<void> {
       say(`WARNING: ${note}`);
     });
   };
-  for (const service of ["user", "product", "order", "payment"] as const) {
+  for (const service of stackServices) {
     stack.instances(service).forEach(watchExit);
   }
   say(`stack ready in ${benchStackStartSeconds.toFixed(1)} s at ${stack.url}`);

@@ -104,7 +104,7 @@ function descendants(root: number, stats: Map<number, ProcStat>): number[] {
 
 /** A readable name for a process of the stack, from its command line. */
 function nameOf(cmdline: string): string | undefined {
-  const service = /services\/(user|product|order|payment|edge)\/main\.ts/.exec(cmdline);
+  const service = /services\/([a-z_]+)\/main\.ts/.exec(cmdline);
   if (service) return service[1];
   if (cmdline.includes("stripe_simulator/main.ts")) return "stripe-simulator";
   for (const name of ["envoy", "ferretdb", "stripe-mock", "etcd", "postgres"]) {

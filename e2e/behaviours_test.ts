@@ -6,7 +6,7 @@
  * `/clusters`) and by each instance's own `/metrics`.
  */
 import assert from "node:assert/strict";
-import { isRunning } from "@shop/platform/testing";
+import { eventually, isRunning } from "@shop/platform/testing";
 import {
   createProduct,
   ok,
@@ -38,7 +38,7 @@ interface LoopResult {
  * Calls `GET path` over and over from `workers` concurrent clients until stopped (bounded in calls and
  * time), recording every answer that is not a 200.
  */
-function loop(rest: Rest, path: string, workers = 2): { stop(): Promise<LoopResult> } {
+function loop(rest: Rest, path: string, workers = 2): { calls(): number; stop(): Promise<LoopResult> } {
   let stopped = false;
   const result: LoopResult = { calls: 0, failures: [] };
   const deadline = Date.now() + 90_000;
@@ -57,6 +57,7 @@ function loop(rest: Rest, path: string, workers = 2): { stop(): Promise<LoopResu
     }
   });
   return {
+    calls: () => result.calls,
     stop: async () => {
       stopped = true;
       await Promise.all(runs);
@@ -71,27 +72,22 @@ async function envoyRequests(stack: Stack, instance: StackInstance): Promise<num
 }
 
 /** Polls until the instance's host is gone from the gateway's product cluster; returns when that was. */
-async function whenHostLeaves(stack: Stack, instance: StackInstance, timeoutMs: number): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const hosts = await stack.clusterHosts("product");
-    if (!hosts.some((h) => h.port === instance.port)) return Date.now();
-    await delay(25);
-  }
-  throw new Error(
-    `${instance.name} (port ${instance.port}) was still listed by the gateway after ${timeoutMs} ms`,
+function whenHostLeaves(stack: Stack, instance: StackInstance, timeoutMs: number): Promise<number> {
+  return eventually(
+    `${instance.name} (port ${instance.port}) is no longer listed by the gateway`,
+    async () => !(await stack.clusterHosts("product")).some((h) => h.port === instance.port) && Date.now(),
+    { timeoutMs, intervalMs: 25 },
   );
 }
 
 /** Waits (bounded) until a looping client's requests reach an instance through the gateway. */
-async function waitForTraffic(stack: Stack, instance: StackInstance, timeoutMs = 20_000): Promise<void> {
+async function waitForTraffic(stack: Stack, instance: StackInstance): Promise<void> {
   const before = await envoyRequests(stack, instance);
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await envoyRequests(stack, instance) > before) return;
-    await delay(100);
-  }
-  throw new Error(`${instance.name} got no request through the gateway within ${timeoutMs} ms`);
+  await eventually(
+    `${instance.name} gets a request through the gateway`,
+    async () => await envoyRequests(stack, instance) > before,
+    { timeoutMs: 20_000 },
+  );
 }
 
 Deno.test({
@@ -184,8 +180,9 @@ Deno.test({
         assert.ok(isRunning(product2.process.child.pid), "still running when it left the rotation");
         await exited;
         assert.ok(exitedAt !== undefined && leftAt < exitedAt);
-        // A moment more of calls served by product-1 alone.
-        await delay(500);
+        // More calls, served by product-1 alone.
+        const served = client.calls();
+        await eventually("20 more calls after product-2 exited", () => client.calls() >= served + 20);
       } finally {
         result = await client.stop();
       }
@@ -237,7 +234,12 @@ Deno.test({
           leftAt - killedAt <= ttlMs + propagationMarginMs,
           `it left ${leftAt - killedAt} ms after the kill; the TTL is ${ttlMs} ms`,
         );
-        await delay(1_000);
+        // Calls go on for over a second after it left: a failure then would be one too late.
+        const calls = client.calls();
+        await eventually(
+          "20 more calls and a second after it left the rotation",
+          () => client.calls() >= calls + 20 && Date.now() > leftAt + 1_000,
+        );
       } finally {
         result = await client.stop();
       }

@@ -4,6 +4,7 @@
  * client would call it. One stack for the whole file; each step is one claim of the contract.
  */
 import assert from "node:assert/strict";
+import { eventually } from "@shop/platform/testing";
 import {
   address,
   createProduct,
@@ -24,7 +25,7 @@ import {
   type User,
 } from "./rest.ts";
 import { intentsOf, simulatorState } from "./simulator.ts";
-import { delay, startStack } from "./stack.ts";
+import { startStack } from "./stack.ts";
 
 /** A category of this run only: the dev seed's demo catalog shares the database. */
 function category(name: string): string {
@@ -523,14 +524,14 @@ Deno.test({
   await t.step("webhooks: the simulator's signed events pass the gateway; a forged one is 400", async () => {
     // Events are sent after the answer, in the background: wait (bounded) for the paid order's.
     let delivered: number | undefined;
-    for (let i = 0; i < 50 && delivered !== 200; i++) {
+    await eventually("the paid order's payment_intent.succeeded is delivered", async () => {
       const { events } = await simulatorState(stack);
       delivered = events.find((e) =>
         e.type === "payment_intent.succeeded" && e.payload.includes(paidOrder.id)
       )
         ?.status;
-      if (delivered !== 200) await delay(100);
-    }
+      return delivered === 200;
+    }, { lastSeen: () => `delivery status ${delivered}` });
     assert.equal(delivered, 200, "payment_intent.succeeded for the paid order reached the payment service");
     const forged = await fetch(`${stack.url}/v1/webhooks/stripe`, {
       method: "POST",

@@ -1,56 +1,36 @@
 /**
- * The whole system on free ports, for end-to-end tests and benchmarks: what `deno task dev` runs on fixed
- * ports, started from the test harness.
+ * The whole system on free ports, for end-to-end tests and benchmarks: the wiring of `deno task dev`
+ * (`stack/wiring.ts`: the same processes, configuration, order and readiness check) with what differs
+ * for a test:
  *
  * - PostgreSQL, etcd, FerretDB and stripe-mock are the harness' shared servers (`postgresForTests()` and
  *   friends): the stack takes fresh databases (user, order, payment; one MongoDB database for every
  *   product instance) and an etcd key prefix of its own, and drops them at the end. Inside
  *   `deno task test` the servers already run; a file run alone starts them itself.
- * - The Stripe simulator (a process, in front of stripe-mock), sending its webhooks through the gateway.
- * - The four services as real processes (`SHOP_ENV=dev`, so the admin account and the demo catalog are
- *   seeded), registered in etcd under the stack's own discovery prefix with a short lease TTL.
- * - The edge bridge (a process) following that prefix and writing Envoy's EDS files.
- * - Envoy, rendered by `envoy/render_config.ts`, on a free gateway port and admin port.
+ * - Every port is a free one; the services and the Stripe simulator are child processes of the test
+ *   (their log lines readable in `instance.process.logs`), registered in etcd with a short lease TTL.
+ * - The gateway's rate limits are out of reach unless a test sets them; health checks run every 500 ms;
+ *   passwords are hashed at a low scrypt cost.
  *
- * `startStack` returns once Envoy is ready AND the gateway routes to every service (each has the expected
- * number of healthy hosts, a token verifies, and a public call of each service answers 200); on any
- * failure it stops what it started and throws an error naming what was not ready.
+ * `startStack` returns once the gateway routes to every service (each has the expected number of healthy
+ * hosts, a token verifies, and a call of each service answers 200); on any failure it stops what it
+ * started and throws an error naming what was not ready.
  *
  * @module
  */
-import {
-  etcdForTests,
-  type EtcdTestNamespace,
-  freePort,
-  mongoForTests,
-  type MongoTestDatabase,
-  postgresForTests,
-  type PostgresTestDatabase,
-  ProcessGroup,
-  type StartedEnvoy,
-  startEnvoy,
-  stripeMockForTests,
-} from "@shop/platform/testing";
+import { delay, freePort, ProcessGroup, type ServiceProcess } from "@shop/platform/testing";
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
-import { type ServiceProcess, startServiceProcess } from "../services/platform/testing/service_process.ts";
 import { writeSigningKey } from "../services/user/testdata/fixtures.ts";
 import { defaultGatewaySettings, type GatewaySettings, type RateLimit } from "../envoy/gateway_config.ts";
-import { writeGatewayConfig } from "../envoy/render_config.ts";
+import { type ClusterHost, clusterHosts, parseClusters, waitForHosts } from "../stack/routed.ts";
+import { childRunner } from "../stack/runners.ts";
+import { borrowTestServers } from "../stack/servers.ts";
+import { type StackService, stackServices } from "../stack/services.ts";
+import { type LaunchedGateway, type LaunchedInstance, launchStack } from "../stack/wiring.ts";
+
+export { type ClusterHost, delay, parseClusters, type StackService, stackServices };
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-
-/**
- * The four services of the shop.
- *
- * @example
- * ```ts ignore
- * for (const service of stackServices) console.log(stack.instances(service).map((i) => i.url));
- * ```
- */
-export const stackServices = ["user", "product", "order", "payment"] as const;
-
-/** One of {@linkcode stackServices}. */
-export type StackService = (typeof stackServices)[number];
 
 /** Rate limits of a gateway; any left out keep the stack's default. */
 export interface StackLimits {
@@ -103,25 +83,7 @@ export interface StackInstance {
 }
 
 /** A gateway (Envoy) of the stack. */
-export interface StackGateway {
-  /** `https://127.0.0.1:PORT`. */
-  readonly url: string;
-  /** Envoy's admin interface, `http://127.0.0.1:PORT`. */
-  readonly adminUrl: string;
-  readonly settings: GatewaySettings;
-  readonly envoy: StartedEnvoy;
-}
-
-/** One upstream host as Envoy's admin `/clusters` reports it. */
-export interface ClusterHost {
-  /** `127.0.0.1:PORT`. */
-  address: string;
-  port: number;
-  /** `healthy`, or the failed checks such as `/failed_active_hc`. */
-  healthFlags: string;
-  /** Requests Envoy has sent to this host so far. */
-  requests: number;
-}
+export type StackGateway = LaunchedGateway;
 
 /** A running stack; `await using` stops all of it and drops its data. */
 export interface Stack extends AsyncDisposable {
@@ -181,15 +143,9 @@ const lenientLimits = {
   perUser: { rate: 100_000, burst: 100_000 },
 } as const;
 
-const envPrefixes: Record<StackService, string> = {
-  user: "SHOP_USER",
-  product: "SHOP_PRODUCT",
-  order: "SHOP_ORDER",
-  payment: "SHOP_PAYMENT",
-};
-
 /**
- * Starts the whole system on free ports and waits until the gateway routes to every service.
+ * Starts the whole system on free ports and waits until the gateway routes to every service: the wiring
+ * of `deno task dev` (`stack/wiring.ts`) with throwaway data on the test run's servers.
  *
  * @example Place an order through the gateway
  * ```ts ignore
@@ -201,11 +157,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const label = options.label ?? "e2e";
   const admin = options.admin ?? defaultAdmin;
   const ttlMs = options.discoveryTtlMs ?? 3_000;
-  const healthCheckIntervalMs = options.healthCheckIntervalMs ?? 500;
   const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
-  const productInstances = options.productInstances ?? 1;
-  const started = Date.now();
-  const progress = (phase: string) => options.onProgress?.(phase, Date.now() - started);
 
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
   let disposed = false;
@@ -228,115 +180,60 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   try {
     const certsDir = await ensureDevCertificates();
-    const ca = await Deno.readTextFile(`${certsDir}/ca.crt`);
     const dir = await Deno.makeTempDir({ prefix: `shop-e2e-${label}-` });
     cleanups.push(() => Deno.remove(dir, { recursive: true }));
-
-    // The shared servers of the test run, and this stack's part of each.
-    const [postgres, etcd, mongo, stripeMock] = await Promise.all([
-      postgresForTests(),
-      etcdForTests(),
-      mongoForTests(),
-      stripeMockForTests(),
-    ]);
-    progress("shared servers");
-    const databases: Record<"user" | "order" | "payment", PostgresTestDatabase> = {
-      user: await postgres.createDatabase({ label: `${label}_user` }),
-      order: await postgres.createDatabase({ label: `${label}_order` }),
-      payment: await postgres.createDatabase({ label: `${label}_payment` }),
-    };
-    for (const db of Object.values(databases)) cleanups.push(() => db[Symbol.asyncDispose]());
-    const productDb: MongoTestDatabase = await mongo.createDatabase({ label: `${label}_product` });
-    cleanups.push(() => productDb.drop());
-    const namespace: EtcdTestNamespace = await etcd.createNamespace({ label });
-    cleanups.push(() => namespace.clear());
-    const prefix = `${namespace.prefix}services`;
-
-    progress("databases and etcd namespace");
-    const keysDir = `${dir}/jwt`;
-    await Deno.mkdir(keysDir);
-    await writeSigningKey(keysDir, "e2e-1");
-
-    // Ports are picked now: the simulator must know the gateway's before Envoy starts.
-    const gatewayPort = freePort();
-    const endpointsDir = `${dir}/endpoints`;
-
+    const jwtKeysDir = `${dir}/jwt`;
+    await Deno.mkdir(jwtKeysDir);
+    await writeSigningKey(jwtKeysDir, "e2e-1");
     // Envoy and the edge bridge (a watchdog kills them if this process dies); stopped after the services.
     const group = await ProcessGroup.create();
     cleanups.push(() => group.stop(5_000));
 
-    const simulator = await startServiceProcess(
-      new URL("../services/payment/stripe_simulator/main.ts", import.meta.url),
-      {
-        env: {
-          SHOP_STRIPE_SIMULATOR_SERVER_PORT: "0",
-          SHOP_STRIPE_SIMULATOR_UPSTREAM_URL: stripeMock.url,
-          // Webhooks arrive as Stripe's would: through the gateway, which passes the raw body on.
-          SHOP_STRIPE_SIMULATOR_WEBHOOK_URL: `https://127.0.0.1:${gatewayPort}/v1/webhooks/stripe`,
-          SHOP_STRIPE_SIMULATOR_WEBHOOK_CERTS_DIR: certsDir,
-        },
-      },
-    );
-    cleanups.push(() => simulator.kill());
-    progress("stripe simulator");
-    const stripeSimulatorUrl = simulator.url.replace("https://", "http://");
-
-    const serviceEnv = (service: StackService): Record<string, string> => {
-      const p = envPrefixes[service];
-      const common: Record<string, string> = {
-        SHOP_ENV: "dev",
-        [`${p}_SERVER_PORT`]: "0",
-        [`${p}_TLS_CERTS_DIR`]: certsDir,
-        [`${p}_DISCOVERY_ENABLED`]: "true",
-        [`${p}_DISCOVERY_ETCD`]: etcd.url,
-        [`${p}_DISCOVERY_PREFIX`]: prefix,
-        [`${p}_DISCOVERY_TTL`]: `${ttlMs}ms`,
-        ...(options.preStopDelayMs === undefined
-          ? {}
-          : { [`${p}_SERVER_PRE_STOP_DELAY`]: `${options.preStopDelayMs}ms` }),
+    const gatewaySettings = (endpointsDir: string, port: number, limits?: StackLimits): GatewaySettings => {
+      const base = defaultGatewaySettings(certsDir, endpointsDir, `${root}/proto/gen/shop.binpb`);
+      return {
+        ...base,
+        port,
+        adminPort: freePort(),
+        healthCheckIntervalMs: options.healthCheckIntervalMs ?? 500,
+        limits: { ...base.limits, ...lenientLimits, ...options.limits, ...limits },
       };
-      const own: Record<StackService, Record<string, string>> = {
-        user: {
-          SHOP_USER_DATABASE_URL: databases.user.url,
-          SHOP_USER_JWT_KEYS_DIR: keysDir,
-          SHOP_USER_PASSWORD_SCRYPT_LOG_N: "12",
-          SHOP_ADMIN_EMAIL: admin.email,
-          SHOP_ADMIN_PASSWORD: admin.password,
-        },
-        product: {
-          SHOP_PRODUCT_MONGO_URL: productDb.url,
-          SHOP_PRODUCT_MONGO_DATABASE: productDb.name,
-        },
-        order: { SHOP_ORDER_DATABASE_URL: databases.order.url },
-        payment: {
-          SHOP_PAYMENT_DATABASE_URL: databases.payment.url,
-          SHOP_PAYMENT_STRIPE_BASE_URL: stripeSimulatorUrl,
-        },
-      };
-      return { ...common, ...own[service], ...options.env?.[service] };
     };
+    // Picked now: the Stripe simulator must know the gateway's port before Envoy starts.
+    const gatewayPort = freePort();
+    let mainSettings: GatewaySettings | undefined;
+    const launched = await launchStack<ServiceProcess>({
+      certsDir,
+      dir,
+      runner: childRunner(group, (stop) => cleanups.push(stop)),
+      servers: () => borrowTestServers(label, (release) => cleanups.push(release)),
+      ports: { stripeSimulator: 0, services: { user: 0, product: 0, order: 0, payment: 0 } },
+      gateway: (endpointsDir) => mainSettings ??= gatewaySettings(endpointsDir, gatewayPort),
+      admin,
+      jwtKeysDir,
+      productInstances: options.productInstances ?? 1,
+      discoveryTtlMs: ttlMs,
+      ...(options.preStopDelayMs === undefined ? {} : { preStopDelayMs: options.preStopDelayMs }),
+      env: {
+        ...options.env,
+        user: { SHOP_USER_PASSWORD_SCRYPT_LOG_N: "12", ...options.env?.user },
+      },
+      readyTimeoutMs,
+      onProgress: (event, part, elapsedMs) => {
+        if (event === "started") options.onProgress?.(part, elapsedMs);
+      },
+    });
 
+    // Stopped and killed instances leave this list; the wiring's keeps every instance it started.
     const running: StackInstance[] = [];
-    const counters: Record<StackService, number> = { user: 0, product: 0, order: 0, payment: 0 };
-    const startInstance = async (service: StackService): Promise<StackInstance> => {
-      if (disposed) throw new Error(`cannot start ${service}: the stack is stopped`);
-      const name = `${service}-${++counters[service]}`;
-      const process = await startServiceProcess(
-        new URL(`../services/${service}/main.ts`, import.meta.url),
-        { env: serviceEnv(service), timeoutMs: 60_000 },
-      ).catch((error) => {
-        throw new Error(`${name} did not start: ${error instanceof Error ? error.message : error}`);
-      });
+    const track = (launchedInstance: LaunchedInstance<ServiceProcess>): StackInstance => {
+      const { process } = launchedInstance;
       const leave = () => {
         const index = running.findIndex((i) => i.process === process);
         if (index !== -1) running.splice(index, 1);
       };
       const instance: StackInstance = {
-        service,
-        name,
-        url: process.url,
-        port: process.port,
-        process,
+        ...launchedInstance,
         stop: async () => {
           leave();
           process.signal("SIGTERM");
@@ -348,64 +245,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         },
       };
       running.push(instance);
-      cleanups.push(() => process.kill());
       return instance;
     };
-
-    // Every service registers itself; the order service finds product and payment in etcd on demand.
-    await Promise.all([
-      startInstance("user"),
-      startInstance("payment"),
-      startInstance("order"),
-      ...Array.from({ length: productInstances }, () => startInstance("product")),
-    ]);
-
-    progress("services");
-    await group.start({
-      name: "edge",
-      command: Deno.execPath(),
-      args: ["run", "--allow-all", "--no-check", `${root}/services/edge/main.ts`],
-      env: {
-        NO_COLOR: "1",
-        SHOP_EDGE_ENDPOINTS_DIR: endpointsDir,
-        SHOP_EDGE_ETCD_URL: etcd.url,
-        SHOP_EDGE_ETCD_PREFIX: prefix,
-      },
-    });
-
-    const baseSettings = defaultGatewaySettings(certsDir, endpointsDir, `${root}/proto/gen/shop.binpb`);
-    let gateways = 0;
-    const launchGateway = async (port: number, limits: StackLimits | undefined): Promise<StackGateway> => {
-      const index = ++gateways;
-      const settings: GatewaySettings = {
-        ...baseSettings,
-        port,
-        adminPort: freePort(),
-        healthCheckIntervalMs,
-        limits: {
-          ...baseSettings.limits,
-          ...lenientLimits,
-          ...options.limits,
-          ...limits,
-        },
-      };
-      const configPath = `${dir}/envoy-${index}.json`;
-      await writeGatewayConfig(settings, configPath);
-      const envoy = await startEnvoy(group, {
-        configPath,
-        adminPort: settings.adminPort,
-        name: `envoy-${index}`,
-      });
-      return { url: `https://127.0.0.1:${port}`, adminUrl: envoy.adminUrl, settings, envoy };
-    };
-    const gateway = await launchGateway(gatewayPort, undefined);
-    progress("envoy ready");
+    launched.instances.forEach(track);
 
     const clients: Deno.HttpClient[] = [];
     cleanups.push(() => clients.splice(0).forEach((c) => c.close()));
     const client = (localAddress?: string): Deno.HttpClient => {
       const made = Deno.createHttpClient(
-        localAddress === undefined ? { caCerts: [ca] } : { caCerts: [ca], localAddress },
+        localAddress === undefined ? { caCerts: [launched.ca] } : { caCerts: [launched.ca], localAddress },
       );
       clients.push(made);
       return made;
@@ -434,48 +282,41 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
     };
 
-    const clusterHosts = async (cluster: StackService, on: StackGateway = gateway): Promise<ClusterHost[]> =>
-      parseClusters(await (await fetch(`${on.adminUrl}/clusters`)).text(), cluster);
-
-    const waitForHosts: Stack["waitForHosts"] = async (cluster, what, check, waitOptions = {}) => {
-      const deadline = Date.now() + (waitOptions.timeoutMs ?? 30_000);
-      let hosts: ClusterHost[] = [];
-      while (true) {
-        hosts = await clusterHosts(cluster, waitOptions.gateway ?? gateway).catch(() => []);
-        if (check(hosts)) return hosts;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `the gateway's ${cluster} cluster did not get ${what}; its hosts: ${JSON.stringify(hosts)}`,
-          );
-        }
-        await delay(100);
-      }
-    };
-
+    const { gateway } = launched;
+    let gateways = 1;
     const stack: Stack = {
       gateway,
       url: gateway.url,
       adminUrl: gateway.adminUrl,
-      ca,
+      ca: launched.ca,
       certsDir,
       admin,
-      stripeSimulatorUrl,
-      discovery: { etcdUrl: etcd.url, prefix, ttlMs },
+      stripeSimulatorUrl: launched.stripeSimulatorUrl,
+      discovery: { etcdUrl: launched.servers.etcdUrl, prefix: launched.servers.discoveryPrefix ?? "", ttlMs },
       instances: (service) => running.filter((i) => i.service === service),
-      startInstance,
+      startInstance: async (service) => {
+        if (disposed) throw new Error(`cannot start ${service}: the stack is stopped`);
+        return track(await launched.startInstance(service));
+      },
       startGateway: async (gatewayOptions = {}) => {
-        const extra = await launchGateway(freePort(), gatewayOptions.limits);
-        await waitUntilRouted(stack, extra, Date.now() + readyTimeoutMs);
+        const settings = gatewaySettings(gateway.settings.endpointsDir, freePort(), gatewayOptions.limits);
+        const extra = await launched.startGateway(settings, `envoy-${++gateways}`);
+        await launched.waitUntilRouted(extra, Date.now() + readyTimeoutMs, running);
         return extra;
       },
       client,
       rpcsStarted,
-      clusterHosts,
-      waitForHosts,
+      clusterHosts: (cluster, on = gateway) => clusterHosts(on.adminUrl, cluster),
+      waitForHosts: (cluster, what, check, waitOptions = {}) =>
+        waitForHosts(
+          (waitOptions.gateway ?? gateway).adminUrl,
+          cluster,
+          what,
+          check,
+          waitOptions.timeoutMs ?? 30_000,
+        ),
       [Symbol.asyncDispose]: cleanup,
     };
-    await waitUntilRouted(stack, gateway, started + readyTimeoutMs);
-    progress("routed");
     return stack;
   } catch (error) {
     try {
@@ -485,106 +326,4 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
     throw error;
   }
-}
-
-/**
- * Waits until a gateway routes to every service: each cluster has as many healthy hosts as the stack
- * runs instances, a token the user service signed verifies at the gateway (it fetched the JWKS), and a
- * REST call of each service answers 200.
- */
-async function waitUntilRouted(stack: Stack, gateway: StackGateway, deadline: number): Promise<void> {
-  const left = () => Math.max(deadline - Date.now(), 1);
-  for (const service of stackServices) {
-    const expected = stack.instances(service).map((i) => i.port).sort();
-    await stack.waitForHosts(
-      service,
-      `its ${expected.length} instance(s) (ports ${expected.join(", ")}) healthy`,
-      (hosts) =>
-        JSON.stringify(hosts.filter((h) => h.healthFlags === "healthy").map((h) => h.port).sort()) ===
-          JSON.stringify(expected),
-      { timeoutMs: left(), gateway },
-    ).catch((error) => {
-      throw new Error(`the stack is not ready: ${error instanceof Error ? error.message : error}`);
-    });
-  }
-  const client = stack.client();
-  const call = async (path: string, init: RequestInit = {}) => {
-    const response = await fetch(`${gateway.url}${path}`, { ...init, client });
-    return { status: response.status, text: await response.text() };
-  };
-  const probe = async (what: string, attempt: () => Promise<{ status: number; text: string }>) => {
-    let last = "no answer";
-    while (true) {
-      try {
-        const reply = await attempt();
-        if (reply.status === 200) return reply.text;
-        last = `${reply.status} ${reply.text.slice(0, 300)}`;
-      } catch (error) {
-        last = error instanceof Error ? error.message : String(error);
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `the stack is not ready: ${what} did not answer 200 through ${gateway.url}; last: ${last}`,
-        );
-      }
-      await delay(200);
-    }
-  };
-  const login = await probe("POST /v1/auth:login (user service)", () =>
-    call("/v1/auth:login", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(stack.admin),
-    }));
-  const { accessToken } = JSON.parse(login) as { accessToken: string };
-  const headers = { authorization: `Bearer ${accessToken}` };
-  // The gateway fetches the JWKS in the background once the user cluster is up: until then, 401.
-  await probe(
-    "GET /v1/users/me with the admin's token (JWKS at the gateway)",
-    () => call("/v1/users/me", { headers }),
-  );
-  await probe("GET /v1/products (product service)", () => call("/v1/products?pageSize=1"));
-  await probe("GET /v1/orders (order service)", () => call("/v1/orders?pageSize=1", { headers }));
-  await probe(
-    "GET /v1/payments (payment service)",
-    () => call(`/v1/payments?orderId=${crypto.randomUUID()}`, { headers }),
-  );
-}
-
-/**
- * The hosts of one cluster from Envoy's admin `/clusters` text, e.g. lines
- * `product::127.0.0.1:4711::health_flags::healthy` and `product::127.0.0.1:4711::rq_total::12`.
- *
- * @example
- * ```ts
- * parseClusters("product::127.0.0.1:4711::rq_total::3\nproduct::127.0.0.1:4711::health_flags::healthy", "product");
- * // [{ address: "127.0.0.1:4711", port: 4711, healthFlags: "healthy", requests: 3 }]
- * ```
- */
-export function parseClusters(text: string, cluster: string): ClusterHost[] {
-  const hosts = new Map<string, ClusterHost>();
-  for (const line of text.split("\n")) {
-    const parts = line.split("::");
-    if (parts.length !== 4 || parts[0] !== cluster) continue;
-    const [, address = "", key, value = ""] = parts;
-    if (!/^[\d.]+:\d+$/.test(address)) continue;
-    const host = hosts.get(address) ??
-      { address, port: Number(address.split(":")[1]), healthFlags: "", requests: 0 };
-    hosts.set(address, host);
-    if (key === "health_flags") host.healthFlags = value;
-    if (key === "rq_total") host.requests = Number(value);
-  }
-  return [...hosts.values()];
-}
-
-/**
- * Waits `ms` milliseconds.
- *
- * @example
- * ```ts ignore
- * await delay(100);
- * ```
- */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

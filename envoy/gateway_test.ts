@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { importPKCS8, SignJWT } from "jose";
+import { eventually } from "@shop/platform/testing";
 import { ProductService } from "@shop/proto/product";
 import { UserService } from "@shop/proto/user";
 import { restClient } from "../e2e/rest.ts";
@@ -352,13 +353,13 @@ Deno.test("the gateway serves the REST contract and enforces tokens, roles and l
         createConnectTransport({ baseUrl: stack.url, fetch: fetchWith(stack.client("127.0.0.5")) }),
       );
       // Envoy's load balancers pick the new host up a moment after its first passed health check.
-      const seen = new Set<string>();
-      const deadline = Date.now() + 20_000;
-      while (seen.size < 2 && Date.now() < deadline) {
-        seen.add((await products.getProduct({ id: "p-1" })).product?.name ?? "");
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.deepEqual([...seen].sort(), ["product-1", "product-2"]);
+      const answered = new Map<string, number>();
+      await eventually("both instances answer through the gateway, a few times each", async () => {
+        const name = (await products.getProduct({ id: "p-1" })).product?.name ?? "";
+        answered.set(name, (answered.get(name) ?? 0) + 1);
+        return answered.size >= 2 && [...answered.values()].every((count) => count >= 3);
+      }, { timeoutMs: 20_000, intervalMs: 50, lastSeen: () => Object.fromEntries(answered) });
+      assert.deepEqual([...answered.keys()].sort(), ["product-1", "product-2"]);
 
       await product2.kill();
       // The registry would drop it within its lease TTL; until then health checks take it out of rotation.

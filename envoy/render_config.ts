@@ -59,19 +59,37 @@ export async function writeGatewayConfig(settings: GatewaySettings, out: string)
   await Deno.writeTextFile(out, JSON.stringify(gatewayConfig(settings), null, 2) + "\n");
 }
 
-if (import.meta.main) {
-  const config = loadConfigOrExit(gatewayConfigSchema, { envPrefix: "SHOP_GATEWAY", args: Deno.args });
+/**
+ * The gateway's settings and output path from flags and `SHOP_GATEWAY_*` variables over the dev defaults
+ * (exits with a message naming a bad key). Relative paths are made absolute: Envoy resolves them from
+ * its own working directory.
+ *
+ * @example
+ * ```ts ignore
+ * const { settings, out } = loadGatewaySettings(Deno.args); // SHOP_GATEWAY_PORT=9443 -> settings.port 9443
+ * ```
+ */
+export function loadGatewaySettings(args: string[]): { settings: GatewaySettings; out: string } {
+  const config = loadConfigOrExit(gatewayConfigSchema, { envPrefix: "SHOP_GATEWAY", args });
   const absolute = (path: string) => path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
-  await writeGatewayConfig({
-    host: config.host,
-    port: config.port,
-    adminPort: config.admin.port,
-    certsDir: absolute(config.tls.certsDir),
-    endpointsDir: absolute(config.endpoints.dir),
-    descriptorPath: absolute(config.descriptor),
-    limits: config.limits,
-    jwt: config.jwt,
-    upstreamTimeoutMs: config.upstream.timeoutMs,
-    healthCheckIntervalMs: config.upstream.healthCheckIntervalMs,
-  }, absolute(config.out));
+  return {
+    settings: {
+      host: config.host,
+      port: config.port,
+      adminPort: config.admin.port,
+      certsDir: absolute(config.tls.certsDir),
+      endpointsDir: absolute(config.endpoints.dir),
+      descriptorPath: absolute(config.descriptor),
+      limits: config.limits,
+      jwt: config.jwt,
+      upstreamTimeoutMs: config.upstream.timeoutMs,
+      healthCheckIntervalMs: config.upstream.healthCheckIntervalMs,
+    },
+    out: absolute(config.out),
+  };
+}
+
+if (import.meta.main) {
+  const { settings, out } = loadGatewaySettings(Deno.args);
+  await writeGatewayConfig(settings, out);
 }

@@ -9,9 +9,9 @@
  * One stack for every step, in order: starting it is the expensive part (2 shared cores).
  */
 import assert from "node:assert/strict";
-import { freePort, ProcessGroup } from "@shop/platform/testing";
+import { delay, eventually, freePort, isRunning, ProcessGroup } from "@shop/platform/testing";
 import { createBulkShipper } from "@shop/platform/log";
-import { startStack } from "../e2e/stack.ts";
+import { stackServices, startStack } from "../e2e/stack.ts";
 import { ok, restClient } from "../e2e/rest.ts";
 import { startTargetsWriter } from "./prometheus_targets.ts";
 import {
@@ -25,32 +25,6 @@ import { tailToShipper } from "./ship_file.ts";
 
 const forDuration = "5s";
 const scrapeInterval = "1s";
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `probe` every 250 ms until it returns a value, or fails after `timeoutMs` with `what`. */
-async function eventually<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (true) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what} did not happen within ${timeoutMs} ms (${last ?? ""})`);
-    }
-    await delay(250);
-  }
-}
 
 interface ActiveTarget {
   labels: Record<string, string>;
@@ -92,7 +66,7 @@ Deno.test("observability: targets from etcd, alerts, one request id across the l
     const stack = await startStack({
       label: "observability",
       discoveryTtlMs: 20_000,
-      env: { user: shipEnv, product: shipEnv, order: shipEnv, payment: shipEnv },
+      env: Object.fromEntries(stackServices.map((service) => [service, shipEnv])),
     });
     cleanups.push(() => stack[Symbol.asyncDispose]());
 
@@ -144,17 +118,19 @@ Deno.test("observability: targets from etcd, alerts, one request id across the l
     });
 
     await t.step("every instance registered in etcd is a target, and up over mTLS; so is Envoy", async () => {
-      const targets = await eventually("4 services and Envoy up in Prometheus", 30_000, async () => {
+      const targets = await eventually("4 services and Envoy up in Prometheus", async () => {
         const active = await activeTargets(prometheus.url);
         const shop = active.filter((target) => target.scrapePool === "shop");
         const services = new Set(
           shop.filter((target) => target.health === "up").map((t) => t.labels.service),
         );
         const envoyUp = active.some((target) => target.scrapePool === "envoy" && target.health === "up");
-        return services.size === 4 && envoyUp && shop.every((t) => t.health === "up") ? active : undefined;
-      });
+        return services.size === stackServices.length && envoyUp && shop.every((t) => t.health === "up")
+          ? active
+          : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 250 });
       const ports = targets.filter((t) => t.scrapePool === "shop").map((t) => t.labels.instance).sort();
-      const expected = (["user", "product", "order", "payment"] as const)
+      const expected = stackServices
         .flatMap((service) => stack.instances(service).map((instance) => `127.0.0.1:${instance.port}`))
         .sort();
       assert.deepEqual(ports, expected);
@@ -166,11 +142,11 @@ Deno.test("observability: targets from etcd, alerts, one request id across the l
       const address = `127.0.0.1:${extra.port}`;
       const target = await eventually(
         `${address} up in Prometheus`,
-        30_000,
         async () =>
           (await activeTargets(prometheus.url)).find((t) =>
             t.labels.instance === address && t.health === "up"
           ),
+        { timeoutMs: 30_000, intervalMs: 250 },
       );
       assert.equal(target.labels.service, "product");
       assert.equal(target.labels.instance_id?.startsWith("product-"), true);
@@ -222,11 +198,11 @@ Deno.test("observability: targets from etcd, alerts, one request id across the l
         assert.equal((ok<{ order: { status: string } }>(reply)).order.status, "ORDER_STATUS_PAID");
         assert.equal(reply.headers.get("x-request-id"), requestId);
 
-        const lines = await eventually("lines of 4 services for the request id", 20_000, async () => {
+        const lines = await eventually("lines of 4 services for the request id", async () => {
           const found = await queryLogs(logs.url, `request_id:="${requestId}"`);
           const services = new Set(found.map((line) => line.service));
           return ["envoy", "order", "product", "payment"].every((s) => services.has(s)) ? found : undefined;
-        });
+        }, { timeoutMs: 20_000, intervalMs: 250 });
         for (const line of lines) assert.equal(line.request_id, requestId);
         const rpcs = lines.filter((line) => line.logger === "shop.rpc").map((line) =>
           `${line.service} ${line.rpc}`
@@ -247,14 +223,14 @@ Deno.test("observability: targets from etcd, alerts, one request id across the l
             .json() as { data: { result: Array<{ value: [number, string] }> } };
         return Number(body.data.result[0]?.value[1] ?? "0");
       };
-      await eventually("the counters in Prometheus", 15_000, async () => {
+      await eventually("the counters in Prometheus", async () => {
         const paid = await query('sum(shop_orders_total{outcome="paid"})');
         const charged = await query('sum(shop_payments_total{outcome="succeeded"})');
         const failures = await query('sum(shop_login_failures_total{reason="invalid_credentials"})');
         const tokens = await query('sum(shop_tokens_issued_total{kind="access"})');
         const db = await query('sum(shop_db_operation_seconds_count{service="order"})');
         return paid >= 1 && charged >= 1 && failures >= 1 && tokens >= 1 && db > 0 ? true : undefined;
-      });
+      }, { timeoutMs: 15_000, intervalMs: 250 });
     });
 
     await t.step(
@@ -306,7 +282,7 @@ Deno.test("observability: targets from etcd, alerts, one request id across the l
 
     await t.step("no password, token or e-mail address in any log line or metric label", async () => {
       // What the services wrote to stdout, what reached the store, and every series Prometheus holds.
-      const stdout = (["user", "product", "order", "payment"] as const)
+      const stdout = stackServices
         .flatMap((service) => stack.instances(service))
         .flatMap((instance) => instance.process.logs)
         .map((line) => JSON.stringify(line)).join("\n");
@@ -343,12 +319,12 @@ Deno.test("observability: targets from etcd, alerts, one request id across the l
       const address = `127.0.0.1:${extra.port}`;
       const killed = Date.now();
       await extra.kill(); // SIGKILL: it stays registered until its 20 s lease ends
-      const alert = await eventually("InstanceDown in Alertmanager", 19_000, async () => {
+      const alert = await eventually("InstanceDown in Alertmanager", async () => {
         const alerts = await (await fetch(`${alertmanager.url}/api/v2/alerts`)).json() as Array<
           { labels: Record<string, string>; status: { state: string } }
         >;
         return alerts.find((a) => a.labels.alertname === "InstanceDown" && a.labels.instance === address);
-      });
+      }, { timeoutMs: 19_000, intervalMs: 250 });
       const seconds = (Date.now() - killed) / 1000;
       console.log(
         `InstanceDown for ${address} in Alertmanager ${seconds.toFixed(1)} s after SIGKILL ` +
@@ -377,7 +353,7 @@ Deno.test("observability: targets from etcd, alerts, one request id across the l
         await measure(20); // warm-up
         const up = await measure(200);
         Deno.kill(logs.process.pid, "SIGKILL");
-        await delay(500);
+        await eventually("the log store is gone", () => !isRunning(logs.process.pid));
         const down = await measure(200);
         // A store that accepts connections and never answers: every POST runs into its timeout.
         const blackhole = Deno.listen({ hostname: "127.0.0.1", port: logsPort });
@@ -401,7 +377,7 @@ Deno.test("observability: targets from etcd, alerts, one request id across the l
         );
         assert.equal(up.failed + down.failed + hanging.failed, 0);
         // The services still run and log to stdout.
-        for (const service of ["user", "product", "order", "payment"] as const) {
+        for (const service of stackServices) {
           for (const instance of stack.instances(service)) {
             assert.equal(instance.process.child.pid > 0, true);
           }

@@ -7,6 +7,7 @@
  * @module
  */
 import {
+  eventually,
   freePort,
   postgresForTests,
   type PostgresTestDatabase,
@@ -21,6 +22,7 @@ import { type ServiceProcess, startServiceProcess } from "../../services/platfor
 import { writeSigningKey } from "../../services/user/testdata/fixtures.ts";
 import { defaultGatewaySettings, type GatewaySettings, upstreamServices } from "../gateway_config.ts";
 import { writeGatewayConfig } from "../render_config.ts";
+import { waitForHosts } from "../../stack/routed.ts";
 
 const root = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -159,24 +161,19 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       return made;
     };
     const waitForHealthy = async (cluster: string, healthy: number, timeoutMs = 15_000) => {
-      const deadline = Date.now() + timeoutMs;
-      let last = "";
-      while (Date.now() < deadline) {
-        const text = await (await fetch(`${envoy.adminUrl}/clusters`)).text();
-        const hosts = text.split("\n").filter((line) =>
-          line.startsWith(`${cluster}::`) && line.includes("::health_flags::")
-        );
-        last = hosts.join("\n");
-        if (hosts.filter((line) => line.endsWith("::healthy")).length === healthy) return;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      throw new Error(`cluster ${cluster} did not get ${healthy} healthy hosts; it has:\n${last}`);
+      await waitForHosts(
+        envoy.adminUrl,
+        cluster,
+        `${healthy} healthy hosts`,
+        (hosts) => hosts.filter((host) => host.healthFlags === "healthy").length === healthy,
+        timeoutMs,
+      );
     };
     await waitForHealthy("user", 1);
     // The JWKS is fetched in the background once the user cluster is up; wait until a token verifies.
     const probe = client();
-    const deadline = Date.now() + 15_000;
-    while (true) {
+    let status = 0;
+    await eventually("the gateway verifies the user service's tokens", async () => {
       const response = await fetch(`${url}/v1/auth:login`, {
         method: "POST",
         client: probe,
@@ -189,10 +186,9 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
         headers: { authorization: `Bearer ${accessToken}` },
       });
       await me.body?.cancel();
-      if (me.status === 200) break;
-      if (Date.now() > deadline) throw new Error(`the gateway does not verify tokens: ${me.status}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+      status = me.status;
+      return status === 200;
+    }, { intervalMs: 200, lastSeen: () => `GET /v1/users/me answered ${status}` });
 
     return {
       url,

@@ -4,22 +4,15 @@
  *
  * @module
  */
-import { describeConfig, loadConfigOrExit } from "@shop/platform/config";
-import { serviceLogger, setupLogging } from "@shop/platform/log";
+import { stopOnSignals } from "@shop/platform/server";
+import { startProcess } from "@shop/platform/service";
 import { upstreamServices } from "../../envoy/gateway_config.ts";
 import { startBridge } from "./bridge.ts";
 import { edgeConfigSchema } from "./config.ts";
 import { type EndpointSource, parseStaticEndpoints, StaticEndpointSource } from "./endpoint_source.ts";
 import { EtcdEndpointSource } from "./etcd_source.ts";
 
-const config = loadConfigOrExit(edgeConfigSchema, { envPrefix: "SHOP_EDGE", args: Deno.args });
-await setupLogging({
-  service: "edge",
-  instance: `edge-${crypto.randomUUID().slice(0, 8)}`,
-  level: config.log.level,
-});
-const log = serviceLogger("main");
-log.info("Starting with {config}", { config: describeConfig(edgeConfigSchema, config) });
+const { config, log } = await startProcess({ service: "edge", schema: edgeConfigSchema });
 
 let source: EndpointSource;
 if (config.source === "etcd") {
@@ -37,10 +30,4 @@ log.info("Serving endpoints of {services} into {dir}", {
   services: upstreamServices,
   dir: config.endpoints.dir,
 });
-
-const stop = async () => {
-  await bridge.stop();
-  Deno.exit(0);
-};
-Deno.addSignalListener("SIGTERM", stop);
-Deno.addSignalListener("SIGINT", stop);
+stopOnSignals({ shutdown: () => bridge.stop() });

@@ -266,7 +266,7 @@ Deno.test("with the real services an order process killed right after the charge
   const user = crypto.randomUUID();
   const book = await newProduct(s, 2, 1200n);
   const crashing = await startServiceProcess(new URL("./main.ts", import.meta.url), {
-    env: { ...s.orderEnv, SHOP_ORDER_FAULTS_CRASH_AFTER: "charged" },
+    env: { ...s.orderEnv, SHOP_ENV: "dev", SHOP_ORDER_FAULTS_CRASH_AFTER: "charged" },
   });
   processes.push(crashing);
   const transport = createServiceTransport({
@@ -308,7 +308,7 @@ Deno.test("with the real services an order process killed while its payment proc
   const user = crypto.randomUUID();
   const atlas = await newProduct(s, 3, 3100n);
   const crashing = await startServiceProcess(new URL("./main.ts", import.meta.url), {
-    env: { ...s.orderEnv, SHOP_ORDER_FAULTS_CRASH_AFTER: "awaiting_payment" },
+    env: { ...s.orderEnv, SHOP_ENV: "dev", SHOP_ORDER_FAULTS_CRASH_AFTER: "awaiting_payment" },
   });
   processes.push(crashing);
   const transport = createServiceTransport({

@@ -102,7 +102,10 @@ for (const step of ["reserved", "charged", "committed", "compensated"] as const)
     await using fakes = await startFakes();
     const declined = step === "compensated";
     const crashing = await startServiceProcess(main, {
-      env: orderEnv(db.url, fakes.product, fakes.payment, { SHOP_ORDER_FAULTS_CRASH_AFTER: step }),
+      env: orderEnv(db.url, fakes.product, fakes.payment, {
+        SHOP_ENV: "dev",
+        SHOP_ORDER_FAULTS_CRASH_AFTER: step,
+      }),
     });
     const gateway = await readTlsFiles(certsDir, "gateway");
     const first = createServiceTransport({ baseUrl: crashing.url, tls: gateway });

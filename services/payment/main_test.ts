@@ -3,10 +3,10 @@
  * of stripe-mock, and webhooks over HTTPS.
  */
 import assert from "node:assert/strict";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createServiceTransport } from "@shop/platform/client";
 import { gatewayClaims } from "@shop/platform/server";
-import { postgresForTests, stripeMockForTests } from "@shop/platform/testing";
+import { failure, postgresForTests, stripeMockForTests } from "@shop/platform/testing";
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
 import { ErrorInfoSchema } from "@shop/proto/google";
 import { PaymentProcessorService, PaymentService, PaymentStatus } from "@shop/proto/payment";
@@ -18,15 +18,6 @@ const certsDir = await ensureDevCertificates();
 const main = new URL("./main.ts", import.meta.url);
 const webhookSecret = "whsec_main_test_only";
 const upstream = (await stripeMockForTests()).url;
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  assert.fail("expected the call to fail");
-}
 
 /** The service, the simulator it talks to (sending webhooks back to it), and clients as order and gateway. */
 async function withStack(

@@ -1,84 +1,66 @@
 /**
- * The product service's composition root: read config, build adapters, start the server.
+ * The product service's composition root: its MongoDB store, the demo catalog in dev, and the sweeper
+ * that expires reservations, on the kit's service skeleton (`runService`).
  *
  * @module
  */
 import { MongoClient } from "mongodb";
 import { Counter } from "prom-client";
-import { describeConfig, loadConfigOrExit } from "@shop/platform/config";
-import { joinDiscovery } from "@shop/platform/discovery";
-import { flushLogs, serviceLogger, setupLogging, shipOptionsOf } from "@shop/platform/log";
-import { createServiceMetrics, instrumentStore } from "@shop/platform/metrics";
-import { startServer, stopOnSignals } from "@shop/platform/server";
-import { readTlsFiles } from "@shop/platform/tls";
+import { instrumentStore } from "@shop/platform/metrics";
+import { runService } from "@shop/platform/service";
 import { productConfigSchema } from "./config.ts";
 import { Catalog } from "./domain/catalog.ts";
 import { Inventory } from "./domain/inventory.ts";
 import { seedDemoCatalog } from "./seed.ts";
 import { MongoProductStore } from "./store/mongo_product_store.ts";
-import { startSweeper } from "./sweeper.ts";
 import { inventoryAllowedPeers, productRoutes } from "./transport/product_routes.ts";
 
-const config = loadConfigOrExit(productConfigSchema, { envPrefix: "SHOP_PRODUCT", args: Deno.args });
-await setupLogging({
+await runService({
   service: "product",
-  instance: `product-${crypto.randomUUID().slice(0, 8)}`,
-  level: config.log.level,
-  ship: shipOptionsOf(config.log),
-});
-const log = serviceLogger("main");
-log.info("Starting with {config}", { config: describeConfig(productConfigSchema, config) });
+  schema: productConfigSchema,
+  setup: async ({ config, log, metrics, every, onClose }) => {
+    const client = new MongoClient(config.mongo.url, {
+      appName: "product",
+      maxPoolSize: config.mongo.maxPoolSize,
+      serverSelectionTimeoutMS: config.mongo.serverSelectionTimeout,
+      // Every call has a deadline: no database operation may hang a handler for ever.
+      socketTimeoutMS: 30_000,
+    });
+    await client.connect();
+    onClose(() => client.close());
+    // The operator's counters (README "Metrics"), on the registry /metrics serves.
+    const conflicts = new Counter({
+      name: "shop_stock_reservation_conflicts_total",
+      help: "Stock moves and reservation decisions that lost a race to another writer and were retried.",
+      registers: [metrics.registry],
+    });
+    const mongoStore = new MongoProductStore(client.db(config.mongo.database), {
+      repairAfterMs: config.inventory.repairAfter,
+      onConflict: () => conflicts.inc(),
+    });
+    await mongoStore.ensureIndexes();
+    const store = instrumentStore(mongoStore, {
+      registry: metrics.registry,
+      store: "mongo",
+      poolSize: config.mongo.maxPoolSize,
+    });
 
-const client = new MongoClient(config.mongo.url, {
-  appName: "product",
-  maxPoolSize: config.mongo.maxPoolSize,
-  serverSelectionTimeoutMS: config.mongo.serverSelectionTimeout,
-  // Every call has a deadline: no database operation may hang a handler for ever.
-  socketTimeoutMS: 30_000,
-});
-await client.connect();
-// The operator's counters (README "Metrics"), on the registry /metrics serves.
-const metrics = createServiceMetrics("product");
-const conflicts = new Counter({
-  name: "shop_stock_reservation_conflicts_total",
-  help: "Stock moves and reservation decisions that lost a race to another writer and were retried.",
-  registers: [metrics.registry],
-});
-const mongoStore = new MongoProductStore(client.db(config.mongo.database), {
-  repairAfterMs: config.inventory.repairAfter,
-  onConflict: () => conflicts.inc(),
-});
-await mongoStore.ensureIndexes();
-const store = instrumentStore(mongoStore, {
-  registry: metrics.registry,
-  store: "mongo",
-  poolSize: config.mongo.maxPoolSize,
-});
+    if (config.mode === "dev") {
+      const created = await seedDemoCatalog(store);
+      log.info("Demo catalog ready ({created} products created)", { created });
+    }
 
-if (config.mode === "dev") {
-  const created = await seedDemoCatalog(store);
-  log.info("Demo catalog ready ({created} products created)", { created });
-}
+    const catalog = new Catalog({ store });
+    const inventory = new Inventory({ store, reservationTtlMs: config.inventory.reservationTtl });
+    // Every instance sweeps: sweeps are safe to run concurrently (each step is decided by a unique
+    // insert), so no leader is needed.
+    every("sweeper", config.inventory.sweepInterval, async () => {
+      const report = await inventory.sweep();
+      if (report.expired > 0 || report.repaired > 0) {
+        log.info("Expired {expired} reservations, repaired {repaired} half-done changes", { ...report });
+      }
+    });
 
-const catalog = new Catalog({ store });
-const inventory = new Inventory({ store, reservationTtlMs: config.inventory.reservationTtl });
-const sweeper = startSweeper(inventory, config.inventory.sweepInterval);
-
-const server = await startServer({
-  service: "product",
-  host: config.server.host,
-  port: config.server.port,
-  transport: { tls: await readTlsFiles(config.tls.certsDir, "product") },
-  routes: productRoutes(catalog, inventory),
-  metrics,
-  allowedPeers: inventoryAllowedPeers,
-  shutdownGraceMs: config.server.shutdownGrace,
-  preStopDelayMs: config.server.preStopDelay,
+    return { routes: productRoutes(catalog, inventory), allowedPeers: inventoryAllowedPeers };
+  },
 });
-server.onShutdown("close", async () => {
-  await sweeper.stop();
-  await client.close();
-  await flushLogs();
-});
-await joinDiscovery(server, config.discovery, "product");
-stopOnSignals(server);

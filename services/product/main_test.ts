@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createServiceTransport } from "@shop/platform/client";
 import { gatewayClaims } from "@shop/platform/server";
-import { mongoForTests } from "@shop/platform/testing";
+import { eventually, mongoForTests } from "@shop/platform/testing";
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
 import { InventoryService, ProductService, ReservationStatus } from "@shop/proto/product";
 import { startServiceProcess } from "../platform/testing/service_process.ts";
@@ -133,12 +133,11 @@ Deno.test("in dev mode the demo catalog is seeded once, expired reservations ret
       items: [{ productId: trowel.id, quantity: trowel.stock }],
     });
     assert.equal((await products.getProduct({ id: trowel.id })).product?.stock, 0);
-    const deadline = Date.now() + 10_000;
-    while (
-      (await products.getProduct({ id: trowel.id })).product?.stock !== trowel.stock && Date.now() < deadline
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await eventually(
+      "the expired units come back",
+      async () => (await products.getProduct({ id: trowel.id })).product?.stock === trowel.stock,
+      { timeoutMs: 10_000 },
+    );
     assert.equal(
       (await products.getProduct({ id: trowel.id })).product?.stock,
       trowel.stock,

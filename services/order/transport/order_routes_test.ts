@@ -11,6 +11,7 @@ import { FakeInventory, FakePayments } from "../testdata/fake_services.ts";
 import { inventoryOverConnect } from "./inventory_client.ts";
 import { orderRoutes } from "./order_routes.ts";
 import { paymentsOverConnect } from "./payment_client.ts";
+import { failure } from "@shop/platform/testing";
 
 const alice = crypto.randomUUID();
 const bob = crypto.randomUUID();
@@ -52,15 +53,6 @@ function placeRequest(
     paymentMethod: "pm_card_visa",
     ...extra,
   };
-}
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  assert.fail("expected the call to fail");
 }
 
 Deno.test("CreateOrder comes back PAID with catalog prices, stock taken and one charge", async () => {

@@ -5,6 +5,7 @@ import { BadRequestSchema, ErrorInfoSchema } from "@shop/proto/google";
 import { PaymentProcessorService, PaymentService, PaymentStatus } from "@shop/proto/payment";
 import { createPaymentsFixture, type PaymentsFixture } from "../testdata/fixtures.ts";
 import { paymentAllowedPeers, paymentRoutes } from "./payment_routes.ts";
+import { failure } from "@shop/platform/testing";
 
 interface Clients {
   /** The processor as the order service calls it. */
@@ -28,15 +29,6 @@ async function withService(body: (clients: Clients) => Promise<void>): Promise<v
 
 function as(id: string, role: "customer" | "admin" = "customer") {
   return { headers: gatewayClaims({ sub: id, role }) };
-}
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  assert.fail("expected the call to fail");
 }
 
 function reasonOf(error: ConnectError): string | undefined {

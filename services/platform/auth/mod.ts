@@ -9,5 +9,6 @@
  * ```
  * @module
  */
+export * from "./bearer_tokens.ts";
 export * from "./caller.ts";
 export * from "./interceptors.ts";

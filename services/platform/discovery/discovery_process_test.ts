@@ -9,6 +9,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { ProductService } from "@shop/proto/product";
 import { createServiceTransport } from "../client/service_transport.ts";
 import { etcdForTests } from "../testing/etcd.ts";
+import { eventually } from "../testing/eventually.ts";
 import { freePort } from "../testing/net.ts";
 import { delay, isRunning, ProcessGroup } from "../testing/process_group.ts";
 import { startEtcd } from "../testing/servers.ts";
@@ -48,18 +49,6 @@ function startSample(options: SampleOptions): Promise<ServiceProcess> {
 /** The sample registers under its instance id, `sample-<pid>`. */
 function instanceOf(sample: ServiceProcess): string {
   return `sample-${sample.child.pid}`;
-}
-
-async function until(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting ${timeoutMs} ms for ${what}`);
-    await delay(50);
-  }
 }
 
 async function registeredInstances(etcd: EtcdClient, prefix: string): Promise<string[]> {
@@ -137,12 +126,14 @@ Deno.test("two registered sample processes share a discovery client's calls and 
   try {
     await withResolver(ns.url, prefix, async (resolver) => {
       const expected = samples.map((s) => `sample/${instanceOf(s)}`).sort();
-      await until(
+      await eventually(
         "both instances in etcd",
         async () => JSON.stringify(await registeredInstances(etcd, prefix)) === JSON.stringify(expected),
-        15_000,
+        { timeoutMs: 15_000 },
       );
-      await until("both instances resolved", () => resolver.endpoints("sample").length === 2, 5_000);
+      await eventually("both instances resolved", () => resolver.endpoints("sample").length === 2, {
+        timeoutMs: 5_000,
+      });
       assert.deepEqual(
         resolver.endpoints("sample").map((e) => e.url).sort(),
         samples.map((s) => s.url).sort(),
@@ -189,7 +180,9 @@ Deno.test("SIGTERM: the instance leaves etcd while still serving, and a client c
   assert.ok(leaving && staying);
   try {
     await withResolver(ns.url, prefix, async (resolver) => {
-      await until("both instances resolved", () => resolver.endpoints("sample").length === 2, 15_000);
+      await eventually("both instances resolved", () => resolver.endpoints("sample").length === 2, {
+        timeoutMs: 15_000,
+      });
       const leavingKey = `${prefix}/sample/${instanceOf(leaving)}`;
       let removedAt: number | undefined;
       resolver.onChange((change) => {
@@ -206,9 +199,13 @@ Deno.test("SIGTERM: the instance leaves etcd while still serving, and a client c
       try {
         const servedBy = (sample: ServiceProcess) =>
           loop.records.filter((r) => r.servedBy === instanceOf(sample)).length;
-        await until("calls served by both", () => servedBy(leaving) >= 10 && servedBy(staying) >= 10, 10_000);
+        await eventually("calls served by both", () => servedBy(leaving) >= 10 && servedBy(staying) >= 10, {
+          timeoutMs: 10_000,
+        });
         leaving.signal("SIGTERM");
-        await until("the leaving instance gone from the resolver", () => removedAt !== undefined, 10_000);
+        await eventually("the leaving instance gone from the resolver", () => removedAt !== undefined, {
+          timeoutMs: 10_000,
+        });
         // Out of etcd, but still serving: nobody is sent to it any more, and whoever was gets an answer.
         const { product } = await createClient(ProductService, direct).getProduct({ id: "p-direct" });
         assert.equal(product?.id, "p-direct", "the instance still serves after leaving etcd");
@@ -217,10 +214,10 @@ Deno.test("SIGTERM: the instance leaves etcd while still serving, and a client c
         const status = await leaving.child.status;
         assert.equal(status.code, 0);
         const exitedAt = Date.now();
-        await until(
+        await eventually(
           "more calls after it exited",
           () => loop.records.filter((r) => r.at > exitedAt).length >= 8,
-          10_000,
+          { timeoutMs: 10_000 },
         );
       } finally {
         await loop.stop();
@@ -254,7 +251,9 @@ Deno.test("SIGTERM with no pre-stop delay: calls refused by the draining instanc
   assert.ok(leaving && staying);
   try {
     await withResolver(ns.url, prefix, async (resolver) => {
-      await until("both instances resolved", () => resolver.endpoints("sample").length === 2, 15_000);
+      await eventually("both instances resolved", () => resolver.endpoints("sample").length === 2, {
+        timeoutMs: 15_000,
+      });
       const transport = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
       // Not idempotent (the default for GetProduct): only refusals that prove the handler never ran
       // (SHUTTING_DOWN, a refused connection) may be retried, and calls already running must finish.
@@ -262,14 +261,16 @@ Deno.test("SIGTERM with no pre-stop delay: calls refused by the draining instanc
       try {
         const servedBy = (sample: ServiceProcess) =>
           loop.records.filter((r) => r.servedBy === instanceOf(sample)).length;
-        await until("calls served by both", () => servedBy(leaving) >= 10 && servedBy(staying) >= 10, 10_000);
+        await eventually("calls served by both", () => servedBy(leaving) >= 10 && servedBy(staying) >= 10, {
+          timeoutMs: 10_000,
+        });
         leaving.signal("SIGTERM");
         assert.equal((await leaving.child.status).code, 0);
         const exitedAt = Date.now();
-        await until(
+        await eventually(
           "more calls after it exited",
           () => loop.records.filter((r) => r.at > exitedAt).length >= 8,
-          10_000,
+          { timeoutMs: 10_000 },
         );
       } finally {
         await loop.stop();
@@ -309,7 +310,9 @@ Deno.test("SIGKILL: the instance vanishes within its lease TTL, and only calls i
   const etcd = new EtcdClient({ endpoints: ns.url });
   try {
     await withResolver(ns.url, prefix, async (resolver) => {
-      await until("both instances resolved", () => resolver.endpoints("sample").length === 2, 15_000);
+      await eventually("both instances resolved", () => resolver.endpoints("sample").length === 2, {
+        timeoutMs: 15_000,
+      });
       const plain = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
       const idempotent = createDiscoveryTransport({
         resolver,
@@ -322,26 +325,28 @@ Deno.test("SIGKILL: the instance vanishes within its lease TTL, and only calls i
       const idempotentLoop = callLoop(idempotent, "slow-100", 2);
       let killedAt = 0;
       try {
-        await until(
+        await eventually(
           "calls served by both",
           () =>
             new Set(plainLoop.records.map((r) => r.servedBy)).size >= 2 && idempotentLoop.records.length > 4,
-          10_000,
+          { timeoutMs: 10_000 },
         );
         killedAt = Date.now();
         await killed.kill();
         // Gone from etcd once its lease expires: within the TTL (plus etcd's own granularity).
-        await until(
+        await eventually(
           "the killed instance to vanish from etcd",
           async () => !(await registeredInstances(etcd, prefix)).includes(`sample/${instanceOf(killed)}`),
-          ttlSeconds * 1000 + 5_000,
+          { timeoutMs: ttlSeconds * 1000 + 5_000 },
         );
-        await until("it leaves the resolver too", () => resolver.endpoints("sample").length === 1, 5_000);
+        await eventually("it leaves the resolver too", () => resolver.endpoints("sample").length === 1, {
+          timeoutMs: 5_000,
+        });
         const goneAt = Date.now();
-        await until(
+        await eventually(
           "more calls afterwards",
           () => plainLoop.records.filter((r) => r.at > goneAt).length >= 6,
-          10_000,
+          { timeoutMs: 10_000 },
         );
       } finally {
         await plainLoop.stop();
@@ -385,7 +390,9 @@ Deno.test("etcd restarted without its data: instances keep serving and calling e
     ]);
     const expected = samples.map((s) => `sample/${instanceOf(s)}`).sort();
     await withResolver(etcdUrl, prefix, async (resolver) => {
-      await until("both instances resolved", () => resolver.endpoints("sample").length === 2, 15_000);
+      await eventually("both instances resolved", () => resolver.endpoints("sample").length === 2, {
+        timeoutMs: 15_000,
+      });
       const transport = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
       const direct = callLoop(transport, "p-1", 1);
       // Each call makes the instance that takes it call an instance it finds through its own resolver.
@@ -393,9 +400,9 @@ Deno.test("etcd restarted without its data: instances keep serving and calling e
       let stoppedAt = 0;
       let restartedAt = 0;
       try {
-        await until("calls flowing", () => relayed.records.length > 4, 10_000);
+        await eventually("calls flowing", () => relayed.records.length > 4, { timeoutMs: 10_000 });
         Deno.kill(-first.process.pid, "SIGKILL");
-        await until("etcd to be gone", () => !isRunning(first.process.pid), 5_000);
+        await eventually("etcd to be gone", () => !isRunning(first.process.pid), { timeoutMs: 5_000 });
         stoppedAt = Date.now();
         // Longer than the lease TTL: on their own, the registrations would have expired by now.
         await delay(ttlSeconds * 1000 + 1_000);
@@ -409,15 +416,17 @@ Deno.test("etcd restarted without its data: instances keep serving and calling e
         // The worst case: etcd comes back empty (a lost data directory, a new cluster).
         await startEtcd(group, { port, peerPort, dataDir: `${group.dir}/etcd-2` });
         restartedAt = Date.now();
-        await until("both instances registered again", async () => {
+        await eventually("both instances registered again", async () => {
           return JSON.stringify(await registeredInstances(etcd, prefix)) === JSON.stringify(expected);
-        }, 10_000);
-        await until("the resolver synced again", () => resolver.status.state === "synced", 5_000);
+        }, { timeoutMs: 10_000 });
+        await eventually("the resolver synced again", () => resolver.status.state === "synced", {
+          timeoutMs: 5_000,
+        });
         const back = Date.now();
-        await until(
+        await eventually(
           "calls after the return",
           () => relayed.records.filter((r) => r.at > back).length >= 3,
-          10_000,
+          { timeoutMs: 10_000 },
         );
       } finally {
         await direct.stop();
@@ -457,7 +466,9 @@ Deno.test("a resolver started while etcd is down says why, then catches up once 
   const etcd = new EtcdClient({ endpoints: etcdUrl });
   try {
     await withResolver(etcdUrl, prefix, async (resolver) => {
-      await until("the resolver to give up on etcd", () => resolver.status.state === "unreachable", 10_000);
+      await eventually("the resolver to give up on etcd", () => resolver.status.state === "unreachable", {
+        timeoutMs: 10_000,
+      });
       assert.match(
         resolver.status.error ?? "",
         new RegExp(`^etcd is unreachable at ${etcdUrl}: .*refused.*; no endpoints known yet$`, "i"),
@@ -481,7 +492,9 @@ Deno.test("a resolver started while etcd is down says why, then catches up once 
         sample = await startSample({ etcdUrl, prefix, ttlSeconds: 3 });
         await startEtcd(group, { port, peerPort, dataDir: `${group.dir}/etcd` });
         await resolver.ready(10_000);
-        await until("the instance to be resolved", () => resolver.endpoints("sample").length === 1, 10_000);
+        await eventually("the instance to be resolved", () => resolver.endpoints("sample").length === 1, {
+          timeoutMs: 10_000,
+        });
         assert.equal(resolver.status.state, "synced");
         const { product } = await catalog.getProduct({ id: "p-2" });
         assert.equal(product?.id, "p-2");

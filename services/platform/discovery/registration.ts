@@ -7,6 +7,7 @@ import { serviceLogger } from "../log/logging.ts";
 import type { RunningServer } from "../server/start_server.ts";
 import { EtcdClient, EtcdError, type EtcdOptions } from "./etcd_client.ts";
 import { assertKeySegment, defaultPrefix, instanceKey, type InstanceRecord } from "./instance.ts";
+import { sleep } from "./_sleep.ts";
 
 /** How to reach etcd: a client to share, its options, or its URL(s) (`http://a:2379,http://b:2379`). */
 export type EtcdTarget = EtcdClient | EtcdOptions | string;
@@ -68,19 +69,6 @@ export interface Registration {
 export type RegistrableServer = Pick<RunningServer, "url" | "onShutdown">;
 
 const anyAddress = new Set(["0.0.0.0", "[::]", "::", ""]);
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 /**
  * Registers a running server under `<prefix>/<service>/<instanceId>` with a lease of `ttlSeconds`,

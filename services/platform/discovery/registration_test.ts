@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ShutdownPhase } from "../server/start_server.ts";
 import { etcdForTests } from "../testing/etcd.ts";
-import { delay } from "../testing/process_group.ts";
+import { eventually } from "../testing/eventually.ts";
 import { EtcdClient } from "./etcd_client.ts";
 import { parseInstanceRecord } from "./instance.ts";
 import { registerInstance } from "./registration.ts";
@@ -18,16 +18,6 @@ function fakeServer(url: string) {
       for (const hook of hooks.deregister) await hook();
     },
   };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await delay(100);
-  }
-  throw new Error(`gave up waiting ${timeoutMs} ms for ${what}`);
 }
 
 Deno.test("an instance registers under <prefix>/<service>/<instance-id> with a leased JSON record", async () => {
@@ -98,7 +88,7 @@ Deno.test("an instance registers again by itself after its lease is lost", async
     assert.ok(first);
     // As if etcd had lost the lease (a restart without its data, or a pause longer than the TTL).
     await etcd.revokeLease(first.lease);
-    const again = await waitFor("the key to come back", async () => {
+    const again = await eventually("the key to come back", async () => {
       const kv = (await etcd.rangePrefix(`${prefix}/`)).kvs[0];
       return kv !== undefined && kv.lease !== first.lease ? kv : undefined;
     });

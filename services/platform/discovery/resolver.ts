@@ -13,6 +13,7 @@ import {
   parseInstanceRecord,
 } from "./instance.ts";
 import { etcdClientFor, type EtcdTarget } from "./registration.ts";
+import { sleep } from "./_sleep.ts";
 
 /** One registered instance, as the resolver knows it. */
 export interface Endpoint extends InstanceRecord {
@@ -89,19 +90,6 @@ export interface Resolver extends AsyncDisposable {
   ready(timeoutMs?: number): Promise<void>;
   /** Stops watching. */
   close(): Promise<void>;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 function messageOf(error: unknown): string {

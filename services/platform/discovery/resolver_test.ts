@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { etcdForTests } from "../testing/etcd.ts";
-import { delay } from "../testing/process_group.ts";
+import { eventually } from "../testing/eventually.ts";
 import { EtcdClient } from "./etcd_client.ts";
 import type { InstanceRecord } from "./instance.ts";
 import { createResolver, type EndpointChange } from "./resolver.ts";
@@ -25,14 +25,6 @@ function record(service: string, instanceId: string, port: number): InstanceReco
   };
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting ${timeoutMs} ms for ${what}`);
-    await delay(25);
-  }
-}
-
 Deno.test("a resolver lists the registered instances, then follows every registration and removal", async () => {
   await using ns = await (await etcdForTests()).createNamespace({ label: "resolver" });
   const etcd = new EtcdClient({ endpoints: ns.url });
@@ -55,8 +47,9 @@ Deno.test("a resolver lists the registered instances, then follows every registr
     await etcd.put(`${prefix}/product`, "{}");
     await etcd.put(`${prefix}/product/p-3`, "not json");
     await put({ ...record("product", "p-2", 1002), version: "2" });
-    await until("three changes", () => changes.length >= 3);
-    await delay(200);
+    // A fence: the watch delivers in order, so once this change is seen every earlier one has been.
+    await put(record("order", "o-2", 2002));
+    await eventually("the fence's change arrives", () => changes.some((c) => c.service === "order"));
 
     assert.deepEqual(
       changes.map((c) => ({
@@ -70,6 +63,7 @@ Deno.test("a resolver lists the registered instances, then follows every registr
         { service: "product", added: ["p-2"], updated: [], removed: [], endpoints: ["p-1", "p-2"] },
         { service: "product", added: [], updated: [], removed: ["p-1"], endpoints: ["p-2"] },
         { service: "product", added: [], updated: ["p-2@2"], removed: [], endpoints: ["p-2"] },
+        { service: "order", added: ["o-2"], updated: [], removed: [], endpoints: ["o-1", "o-2"] },
       ],
     );
     assert.deepEqual(resolver.endpoints("product").map((e) => e.instanceId), ["p-2"]);

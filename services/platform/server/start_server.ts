@@ -335,8 +335,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 }
 
 /**
- * Shuts the server down gracefully on SIGTERM or SIGINT, then ends the process with status 0 (1 if the
- * shutdown itself failed).
+ * Shuts the server (or any process with a `shutdown()`) down gracefully on SIGTERM or SIGINT, then ends
+ * the process with status 0 (1 if the shutdown itself failed).
  *
  * @example
  * ```ts
@@ -344,7 +344,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
  * stopOnSignals(server);
  * ```
  */
-export function stopOnSignals(server: RunningServer): void {
+export function stopOnSignals(server: Pick<RunningServer, "shutdown">): void {
   const stop = () => {
     server.shutdown().then(() => Deno.exit(0), (error) => {
       serviceLogger("server").error("Shutdown failed: {error}", { error });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { BadRequestSchema, ErrorInfoSchema } from "@shop/proto/google";
 import { InventoryService, ProductSchema, ProductService } from "@shop/proto/product";
@@ -9,6 +9,7 @@ import { DomainError } from "../errors/domain_error.ts";
 import { setupLogging, withRequestId } from "../log/logging.ts";
 import { ensureDevCertificates, readTlsFiles, type TlsFiles } from "../tls/tls_files.ts";
 import { type RunningServer, startServer } from "./start_server.ts";
+import { failure } from "../testing/failure.ts";
 
 const certsDir = await ensureDevCertificates();
 const logLines: Array<Record<string, unknown>> = [];
@@ -55,15 +56,6 @@ async function clientAs(server: RunningServer, identity: string) {
   };
 }
 
-async function rejection(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  assert.fail("expected the call to fail");
-}
-
 Deno.test("startServer() serves over mTLS and answers a client with a shop certificate", async () => {
   const server = await startCatalog();
   try {
@@ -86,7 +78,7 @@ Deno.test("startServer() refuses a client without a certificate", async () => {
         baseUrl: server.url,
         fetch: (input, init) => fetch(input, { ...init, client: httpClient }),
       });
-      const error = await rejection(createClient(ProductService, transport).getProduct({ id: "p-1" }));
+      const error = await failure(createClient(ProductService, transport).getProduct({ id: "p-1" }));
       assert.match(error.message, /certificate|handshake|connection|fetch failed/i);
     } finally {
       httpClient.close();
@@ -100,7 +92,7 @@ Deno.test("an internal-only service refuses a peer with the wrong identity and s
   const server = await startCatalog();
   try {
     const asUser = await clientAs(server, "user");
-    const denied = await rejection(
+    const denied = await failure(
       asUser.inventory.reserveStock({ orderId, items: [{ productId: "p-1", quantity: 1 }] }),
     );
     assert.equal(denied.code, Code.PermissionDenied);
@@ -121,7 +113,7 @@ Deno.test("a request that breaks a protovalidate rule gets INVALID_ARGUMENT nami
   const server = await startCatalog();
   try {
     const { inventory } = await clientAs(server, "order");
-    const error = await rejection(inventory.reserveStock({ orderId: "not-a-uuid", items: [] }));
+    const error = await failure(inventory.reserveStock({ orderId: "not-a-uuid", items: [] }));
     assert.equal(error.code, Code.InvalidArgument);
     const violations = error.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field).sort();
     assert.deepEqual(violations, ["items", "order_id"]);
@@ -135,7 +127,7 @@ Deno.test("a domain error keeps its code, reason and metadata", async () => {
   const server = await startCatalog();
   try {
     const { catalog } = await clientAs(server, "gateway");
-    const error = await rejection(catalog.getProduct({ id: "gone" }));
+    const error = await failure(catalog.getProduct({ id: "gone" }));
     assert.equal(error.code, Code.NotFound);
     const info = error.findDetails(ErrorInfoSchema)[0];
     assert.deepEqual([info?.reason, info?.domain, info?.metadata.id], ["NOT_FOUND", "shop.example", "gone"]);
@@ -148,7 +140,7 @@ Deno.test("an unexpected error becomes INTERNAL with its cause in the log, not i
   const server = await startCatalog();
   try {
     const { catalog } = await clientAs(server, "gateway");
-    const error = await withRequestId("req-boom-1", () => rejection(catalog.getProduct({ id: "boom" })));
+    const error = await withRequestId("req-boom-1", () => failure(catalog.getProduct({ id: "boom" })));
     assert.equal(error.code, Code.Internal);
     assert.equal(error.rawMessage, "internal error (request id req-boom-1)");
     assert.ok(!JSON.stringify(error.details).includes("hunter2"));
@@ -181,7 +173,7 @@ Deno.test("/metrics counts RPCs by method and code", async () => {
   try {
     const { catalog } = await clientAs(server, "prometheus");
     await catalog.getProduct({ id: "p-1" });
-    await rejection(catalog.getProduct({ id: "gone" }));
+    await failure(catalog.getProduct({ id: "gone" }));
     const text = await server.metrics.registry.metrics();
     assert.match(
       text,
@@ -207,7 +199,7 @@ Deno.test("a request larger than the size limit is refused", async () => {
   });
   try {
     const { catalog } = await clientAs(server, "gateway");
-    const error = await rejection(catalog.getProduct({ id: "x".repeat(4096) }));
+    const error = await failure(catalog.getProduct({ id: "x".repeat(4096) }));
     assert.equal(error.code, Code.ResourceExhausted);
   } finally {
     await server.shutdown();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { delay, isRunning, ProcessGroup, RUN_MARKER } from "./process_group.ts";
+import { eventually } from "./eventually.ts";
+import { isRunning, ProcessGroup, RUN_MARKER } from "./process_group.ts";
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -8,16 +9,6 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** Polls (bounded) until `done()`; returns whether it got there. Not a timing assertion. */
-async function eventually(done: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await done()) return true;
-    await delay(100);
-  }
-  return await done();
 }
 
 Deno.test("ProcessGroup.stop() stops every process and removes the group's directory", async () => {
@@ -31,7 +22,7 @@ Deno.test("ProcessGroup.stop() stops every process and removes the group's direc
       command: "sh",
       args: ["-c", `trap '' TERM; touch ${group.dir}/b-ready; while :; do sleep 1; done`],
     });
-    assert.ok(await eventually(() => exists(`${group.dir}/b-ready`)));
+    await eventually("b has set its trap", () => exists(`${group.dir}/b-ready`), { timeoutMs: 20_000 });
     assert.ok(isRunning(a.pid) && isRunning(b.pid));
     await group.stop(500);
     assert.equal(isRunning(a.pid), false);
@@ -68,8 +59,11 @@ Deno.test("ProcessGroup stops its servers when its owner is killed", async () =>
       // Drain the killed owner's output so the stream closes.
     }
 
-    assert.ok(await eventually(() => !isRunning(pid)), "the server outlived its killed owner");
-    assert.ok(await eventually(async () => !(await exists(dir))), "the killed owner's directory was left");
+    // Within the watchdog's poll: the server must not outlive its killed owner.
+    await eventually("the server dies with its killed owner", () => !isRunning(pid), { timeoutMs: 20_000 });
+    await eventually("the killed owner's directory is removed", async () => !(await exists(dir)), {
+      timeoutMs: 20_000,
+    });
   } finally {
     await Deno.remove(root, { recursive: true });
   }

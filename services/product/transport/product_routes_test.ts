@@ -11,15 +11,7 @@ import {
   testReservationTtlMs,
 } from "../testdata/fixtures.ts";
 import { inventoryAllowedPeers, productRoutes } from "./product_routes.ts";
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  assert.fail("expected the call to fail");
-}
+import { failure } from "@shop/platform/testing";
 
 function fieldsOf(error: ConnectError): string[] {
   return error.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));

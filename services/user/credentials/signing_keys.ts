@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { createLocalJWKSet, exportJWK, importPKCS8, type JWK, jwtVerify, SignJWT } from "jose";
+import { exportJWK, importPKCS8, type JWK, SignJWT } from "jose";
 import type { AccessTokenIssuer } from "../domain/ports.ts";
 
 /** One ES256 key: its id, the private key for signing, the public JWK for verifiers. */
@@ -101,54 +101,5 @@ export function createAccessTokenIssuer(ring: () => KeyRing, policy: AccessToken
         .sign(current.privateKey);
       return { token, expiresInSeconds };
     },
-  };
-}
-
-/** The claims of an access token that verified. */
-export interface VerifiedAccessToken {
-  /** The user id (`sub`). */
-  userId: string;
-  role: "admin" | "customer";
-  claims: Readonly<Record<string, unknown>>;
-}
-
-/** How far clocks may disagree when checking `exp` and `iat`, in seconds. */
-const clockToleranceSeconds = 5;
-
-/**
- * Verifies access tokens against the ring's keys as this service issues them: ES256, the policy's `iss`
- * and `aud`, a `sub`, and an `exp` and `iat` no further apart than the policy's lifetime. A token without
- * `exp`, or claiming a longer life than this service ever gives (signed by a leaked key, or under an
- * older, longer setting), is refused, as is one issued in the future. Resolves to undefined for any
- * token that does not verify.
- *
- * @example
- * ```ts
- * const ring = await readKeyRing("certs/dev/jwt");
- * const verify = createAccessTokenVerifier(() => ring, { issuer: "shop-user", audience: "shop", ttlMs: 300_000 });
- * await verify("not a token"); // undefined
- * ```
- */
-export function createAccessTokenVerifier(
-  ring: () => KeyRing,
-  policy: AccessTokenPolicy,
-): (token: string) => Promise<VerifiedAccessToken | undefined> {
-  return async (token) => {
-    try {
-      const { payload } = await jwtVerify(token, createLocalJWKSet(ring().jwks), {
-        issuer: policy.issuer,
-        audience: policy.audience,
-        algorithms: ["ES256"],
-        requiredClaims: ["sub", "exp", "iat"],
-        clockTolerance: clockToleranceSeconds,
-      });
-      const { sub, exp, iat } = payload;
-      if (!sub || exp === undefined || iat === undefined) return undefined;
-      if (exp - iat > Math.floor(policy.ttlMs / 1000)) return undefined;
-      if (iat > Date.now() / 1000 + clockToleranceSeconds) return undefined;
-      return { userId: sub, role: payload.role === "admin" ? "admin" : "customer", claims: payload };
-    } catch {
-      return undefined;
-    }
   };
 }

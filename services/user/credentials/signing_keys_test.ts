@@ -8,7 +8,8 @@ import {
   SignJWT,
 } from "jose";
 import { tokenPolicy, writeSigningKey } from "../testdata/fixtures.ts";
-import { createAccessTokenIssuer, createAccessTokenVerifier, readKeyRing } from "./signing_keys.ts";
+import { bearerTokenVerifier } from "@shop/platform/auth";
+import { createAccessTokenIssuer, readKeyRing } from "./signing_keys.ts";
 
 async function withKeysDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "user-keys-" });
@@ -149,10 +150,15 @@ Deno.test("the service refuses tokens without exp, claiming a longer life than i
   await withKeysDir(async (dir) => {
     await writeSigningKey(dir, "k-1");
     const ring = await readKeyRing(dir);
-    const verifyHere = createAccessTokenVerifier(() => ring, tokenPolicy);
+    const verifyHere = bearerTokenVerifier({
+      jwks: () => ring.jwks,
+      issuer: tokenPolicy.issuer,
+      audience: tokenPolicy.audience,
+      maxLifetimeMs: tokenPolicy.ttlMs,
+    });
     const issued = await createAccessTokenIssuer(() => ring, tokenPolicy).issue({ id: "u-1", role: "admin" });
     assert.deepEqual(
-      [(await verifyHere(issued.token))?.userId, (await verifyHere(issued.token))?.role],
+      [(await verifyHere(issued.token))?.id, (await verifyHere(issued.token))?.role],
       ["u-1", "admin"],
     );
 

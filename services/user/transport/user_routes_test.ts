@@ -5,6 +5,7 @@ import { BadRequestSchema, RetryInfoSchema } from "@shop/proto/google";
 import { AuthService, Role, UserService } from "@shop/proto/user";
 import { type AccountsFixture, createAccountsFixture } from "../testdata/fixtures.ts";
 import { userRoutes } from "./user_routes.ts";
+import { failure } from "@shop/platform/testing";
 
 interface Clients {
   users: ReturnType<typeof createClient<typeof UserService>>;
@@ -32,15 +33,6 @@ async function withService(
 /** Call options that make the call come from the gateway on behalf of a user. */
 function as(id: string, role: "customer" | "admin" = "customer") {
   return { headers: gatewayClaims({ sub: id, role }) };
-}
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  assert.fail("expected the call to fail");
 }
 
 const ada = { email: "ada@example.com", password: "correct horse battery", displayName: "Ada" };

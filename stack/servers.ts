@@ -1,0 +1,116 @@
+/**
+ * The servers the stack keeps its data in (PostgreSQL, FerretDB), finds its instances through (etcd)
+ * and charges against (stripe-mock): started on fixed ports with data under `.local/` for
+ * `deno task dev`, or borrowed from the test harness (a database and an etcd prefix of the stack's own
+ * on the run's shared servers) for tests and benchmarks.
+ *
+ * @module
+ */
+import {
+  ensurePostgresDatabase,
+  etcdForTests,
+  mongoForTests,
+  postgresForTests,
+  type ProcessGroup,
+  startEtcd,
+  startFerretDb,
+  startPostgres,
+  startStripeMock,
+  stripeMockForTests,
+} from "@shop/platform/testing";
+import { devPorts, type StackService } from "./services.ts";
+
+/** What the stack's servers give its processes. */
+export interface StackServers {
+  /** The etcd client URL every instance registers with. */
+  readonly etcdUrl: string;
+  /** The key prefix the instances register under; the services' own default when not set. */
+  readonly discoveryPrefix?: string;
+  /** stripe-mock, behind the Stripe simulator. */
+  readonly stripeMockUrl: string;
+  /** The MongoDB server and database of every product instance (the service's default database when not set). */
+  readonly mongo: { readonly url: string; readonly database?: string };
+  /** A PostgreSQL database of the stack's own for a service (the same one on every call). */
+  postgresDatabase(service: StackService): Promise<string>;
+  /** What `deno task dev` prints about each server: its address and where its data lives. */
+  readonly summary: ReadonlyArray<{ name: string; url: string; data?: string }>;
+}
+
+/**
+ * Starts PostgreSQL, etcd, FerretDB (its data in that PostgreSQL) and stripe-mock in `group` on the fixed
+ * dev ports, with their data under `local`; the services' databases are `shop_<service>`.
+ *
+ * @example
+ * ```ts ignore
+ * const servers = await startDevServers(group, ".local");
+ * ```
+ */
+export async function startDevServers(group: ProcessGroup, local: string): Promise<StackServers> {
+  const [postgres, etcd] = await Promise.all([
+    startPostgres(group, { port: devPorts.postgres, dataDir: `${local}/postgres` }),
+    startEtcd(group, { port: devPorts.etcd, peerPort: devPorts.etcdPeer, dataDir: `${local}/etcd` }),
+  ]);
+  const [mongo, stripeMock] = await Promise.all([
+    ensurePostgresDatabase(postgres.url, "ferretdb").then((postgresUrl) =>
+      startFerretDb(group, { port: devPorts.mongo, postgresUrl, stateDir: `${local}/ferretdb` })
+    ),
+    startStripeMock(group, { port: devPorts.stripeMock }),
+  ]);
+  return {
+    etcdUrl: etcd.url,
+    stripeMockUrl: stripeMock.url,
+    mongo: { url: mongo.url },
+    postgresDatabase: (service) => ensurePostgresDatabase(postgres.url, `shop_${service}`),
+    summary: [
+      { name: "postgres", url: postgres.url, data: `${local}/postgres` },
+      { name: "etcd", url: etcd.url, data: `${local}/etcd` },
+      { name: "ferretdb", url: mongo.url, data: "PostgreSQL database ferretdb" },
+      { name: "stripe-mock", url: stripeMock.url },
+    ],
+  };
+}
+
+/**
+ * The test run's shared servers (started by `deno task test`, or by this process when a file runs
+ * alone), with parts of the stack's own: a database per service named after `label`, one MongoDB
+ * database for every product instance, an etcd key prefix. `onRelease` is told how to drop them.
+ *
+ * @example
+ * ```ts ignore
+ * const servers = await borrowTestServers("checkout", (release) => cleanups.push(release));
+ * ```
+ */
+export async function borrowTestServers(
+  label: string,
+  onRelease: (release: () => Promise<void>) => void,
+): Promise<StackServers> {
+  const [postgres, etcd, mongo, stripeMock] = await Promise.all([
+    postgresForTests(),
+    etcdForTests(),
+    mongoForTests(),
+    stripeMockForTests(),
+  ]);
+  const productDb = await mongo.createDatabase({ label: `${label}_product` });
+  onRelease(() => productDb.drop());
+  const namespace = await etcd.createNamespace({ label });
+  onRelease(() => namespace.clear());
+  const databases = new Map<StackService, Promise<string>>();
+  return {
+    etcdUrl: etcd.url,
+    discoveryPrefix: `${namespace.prefix}services`,
+    stripeMockUrl: stripeMock.url,
+    mongo: { url: productDb.url, database: productDb.name },
+    postgresDatabase: (service) => {
+      let url = databases.get(service);
+      if (url === undefined) {
+        url = postgres.createDatabase({ label: `${label}_${service}` }).then((db) => {
+          onRelease(() => db.drop());
+          return db.url;
+        });
+        databases.set(service, url);
+      }
+      return url;
+    },
+    summary: [],
+  };
+}

@@ -1,0 +1,478 @@
+/**
+ * The one wiring of the whole stack: which processes run, with which configuration, in which order, and
+ * when the stack is ready. `deno task dev` (`scripts/lib/dev.ts`: fixed ports, data under `.local/`) and
+ * the end-to-end tests and benchmarks (`e2e/stack.ts`: free ports, throwaway data on the test run's
+ * servers) both call {@linkcode launchStack}; they differ only in the {@linkcode StackSetup} they pass.
+ *
+ * In order ({@linkcode stackParts}): the servers (PostgreSQL, etcd, FerretDB, stripe-mock), the log store
+ * (with observability), the Stripe simulator, the services side by side (each registers itself in etcd;
+ * the order service finds product and payment there on demand), the edge bridge (etcd -> Envoy's
+ * endpoint files), Envoy, then the rest of observability. Ready once the gateway routes to every
+ * instance of every service ({@linkcode waitUntilRouted}).
+ *
+ * To add a process, add one entry to {@linkcode stackParts}. To add a service, name it in
+ * `upstreamServices` (envoy/gateway_config.ts); the type checker then asks for its entry in
+ * `serviceSettings` below and its dev port in `devPorts` (`services.ts`).
+ *
+ * @module
+ */
+import { type StartedEnvoy, startEnvoy } from "@shop/platform/testing";
+import {
+  prometheusConfig,
+  startAlertmanager,
+  startPrometheus,
+  startVictoriaLogs,
+} from "../observability/servers.ts";
+import type { GatewaySettings } from "../envoy/gateway_config.ts";
+import { writeGatewayConfig } from "../envoy/render_config.ts";
+import { waitUntilRouted } from "./routed.ts";
+import type { StackRunner } from "./runners.ts";
+import type { StackServers } from "./servers.ts";
+import { devPorts, envPrefix, type StackService, stackServices } from "./services.ts";
+
+/** What a caller of {@linkcode launchStack} decides: ports, data, how programs run. */
+export interface StackSetup<P> {
+  /** Holds `ca.crt` and the certificate and key of every identity. */
+  readonly certsDir: string;
+  /** Where the stack writes its own files: Envoy's configuration and endpoint files. */
+  readonly dir: string;
+  /** Runs the Deno programs and tells when each is ready. */
+  readonly runner: StackRunner<P>;
+  /** Starts or borrows the servers (the first part of the stack). */
+  servers(): Promise<StackServers>;
+  /** The ports of the Stripe simulator and of each service's first instance; `0`: any free one. */
+  readonly ports: { readonly stripeSimulator: number; readonly services: Record<StackService, number> };
+  /** The gateway's settings, given where the edge bridge writes the endpoint files. */
+  gateway(endpointsDir: string): GatewaySettings;
+  /** The admin account the user service seeds, which the readiness check signs in with. */
+  readonly admin: { readonly email: string; readonly password: string };
+  /** The user service's signing keys (`<kid>.pem`). */
+  readonly jwtKeysDir: string;
+  /** How many product instances to start (1). */
+  readonly productInstances?: number;
+  /** The lease TTL of every instance in etcd, in ms (the services' default when not set). */
+  readonly discoveryTtlMs?: number;
+  /** How long a SIGTERMed instance keeps serving after it left etcd, in ms (the services' default). */
+  readonly preStopDelayMs?: number;
+  /** More environment variables per service. */
+  readonly env?: Partial<Record<StackService, Record<string, string>>>;
+  /**
+   * Runs the log store, Prometheus and Alertmanager too, on their dev ports with data under `dir`
+   * (`deno task dev`).
+   */
+  readonly observability?: { readonly dir: string };
+  /** The bound on getting the whole stack ready, in ms (120000). */
+  readonly readyTimeoutMs?: number;
+  /** Told each part as it starts and once it has started, with the ms since the launch began. */
+  onProgress?(event: "starting" | "started", part: string, elapsedMs: number): void;
+}
+
+/** A running instance of a service. */
+export interface LaunchedInstance<P> {
+  readonly service: StackService;
+  /** `product-2`: the service and a number counting the instances started of it. */
+  readonly name: string;
+  /** `https://127.0.0.1:PORT` (mTLS). */
+  readonly url: string;
+  readonly port: number;
+  readonly process: P;
+}
+
+/** A running Envoy of the stack. */
+export interface LaunchedGateway {
+  /** `https://127.0.0.1:PORT`. */
+  readonly url: string;
+  /** Envoy's admin interface, `http://127.0.0.1:PORT`. */
+  readonly adminUrl: string;
+  readonly settings: GatewaySettings;
+  readonly envoy: StartedEnvoy;
+}
+
+/** One line of what `deno task dev` prints once the stack runs. */
+export interface SummaryLine {
+  readonly name: string;
+  readonly url: string;
+  /** Where its data lives. */
+  readonly data?: string;
+}
+
+/** A started stack. Stopping it is its caller's: the runner's group and what the setup cleans up. */
+export interface LaunchedStack<P> {
+  readonly servers: StackServers;
+  /** `http://127.0.0.1:PORT` (`GET /_simulator/state` lists every PaymentIntent and refund). */
+  readonly stripeSimulatorUrl: string;
+  /** The main gateway. */
+  readonly gateway: LaunchedGateway;
+  /** The dev CA, PEM. */
+  readonly ca: string;
+  /** Every instance started so far, in start order. */
+  readonly instances: readonly LaunchedInstance<P>[];
+  /** Every part with its address, for a person. */
+  readonly summary: readonly SummaryLine[];
+  /** Starts one more instance of a service, registered in etcd like the others. */
+  startInstance(service: StackService): Promise<LaunchedInstance<P>>;
+  /** Starts another Envoy over the same endpoint files (e.g. with other limits); `name` names its files. */
+  startGateway(settings: GatewaySettings, name: string): Promise<LaunchedGateway>;
+  /** Waits until the gateway routes to exactly these instances (all of them unless given). */
+  waitUntilRouted(
+    gateway: LaunchedGateway,
+    deadline: number,
+    instances?: readonly LaunchedInstance<P>[],
+  ): Promise<void>;
+}
+
+/** The state of a launch, filled in part by part. */
+interface Launch<P> {
+  readonly setup: StackSetup<P>;
+  readonly endpointsDir: string;
+  servers?: StackServers;
+  logShipUrl?: string;
+  stripeSimulatorUrl?: string;
+  gateway?: LaunchedGateway;
+  readonly instances: LaunchedInstance<P>[];
+  readonly counters: Map<StackService, number>;
+  readonly summary: SummaryLine[];
+}
+
+/** One part of the stack: a process, or a few started side by side. */
+interface StackPart {
+  readonly name: string;
+  /** Only with `setup.observability`. */
+  readonly observability?: boolean;
+  start<P>(launch: Launch<P>): Promise<void>;
+}
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`the stack's ${what} must start before the parts that use it`);
+  return value;
+}
+
+/** What each service needs besides what every service gets (port, certificates, discovery, logs). */
+const serviceSettings: Record<StackService, {
+  /** Its own environment. */
+  env<P>(launch: Launch<P>): Promise<Record<string, string>>;
+  /** A GET path that answers 200 to the signed-in admin through the gateway once it is routed. */
+  probe: string;
+}> = {
+  user: {
+    env: async ({ servers, setup }) => ({
+      SHOP_USER_DATABASE_URL: await need(servers, "servers").postgresDatabase("user"),
+      SHOP_USER_JWT_KEYS_DIR: setup.jwtKeysDir,
+      SHOP_ADMIN_EMAIL: setup.admin.email,
+      SHOP_ADMIN_PASSWORD: setup.admin.password,
+    }),
+    probe: "/v1/users/me",
+  },
+  product: {
+    env: ({ servers }) => {
+      const { mongo } = need(servers, "servers");
+      return Promise.resolve({
+        SHOP_PRODUCT_MONGO_URL: mongo.url,
+        ...(mongo.database === undefined ? {} : { SHOP_PRODUCT_MONGO_DATABASE: mongo.database }),
+      });
+    },
+    probe: "/v1/products?pageSize=1",
+  },
+  order: {
+    env: async ({ servers }) => ({
+      SHOP_ORDER_DATABASE_URL: await need(servers, "servers").postgresDatabase("order"),
+    }),
+    probe: "/v1/orders?pageSize=1",
+  },
+  payment: {
+    env: async ({ servers, stripeSimulatorUrl }) => ({
+      SHOP_PAYMENT_DATABASE_URL: await need(servers, "servers").postgresDatabase("payment"),
+      SHOP_PAYMENT_STRIPE_BASE_URL: need(stripeSimulatorUrl, "Stripe simulator"),
+    }),
+    // Any order id: an order nobody paid for has no payments, which is a 200 with an empty list.
+    probe: `/v1/payments?orderId=${crypto.randomUUID()}`,
+  },
+};
+
+/** Starts one instance of a service; the first of each takes its setup port, later ones any free port. */
+async function startInstance<P>(launch: Launch<P>, service: StackService): Promise<LaunchedInstance<P>> {
+  const { setup } = launch;
+  const servers = need(launch.servers, "servers");
+  const count = (launch.counters.get(service) ?? 0) + 1;
+  launch.counters.set(service, count);
+  const name = `${service}-${count}`;
+  const p = envPrefix(service);
+  const served = await setup.runner.serve({
+    name,
+    script: `services/${service}/main.ts`,
+    port: count === 1 ? setup.ports.services[service] : 0,
+    env: {
+      // The documented dev defaults (admin account, demo catalog, dev-only secrets) apply.
+      SHOP_ENV: "dev",
+      [`${p}_SERVER_PORT`]: String(count === 1 ? setup.ports.services[service] : 0),
+      [`${p}_TLS_CERTS_DIR`]: setup.certsDir,
+      [`${p}_DISCOVERY_ENABLED`]: "true",
+      [`${p}_DISCOVERY_ETCD`]: servers.etcdUrl,
+      ...(servers.discoveryPrefix === undefined
+        ? {}
+        : { [`${p}_DISCOVERY_PREFIX`]: servers.discoveryPrefix }),
+      ...(setup.discoveryTtlMs === undefined ? {} : { [`${p}_DISCOVERY_TTL`]: `${setup.discoveryTtlMs}ms` }),
+      ...(setup.preStopDelayMs === undefined
+        ? {}
+        : { [`${p}_SERVER_PRE_STOP_DELAY`]: `${setup.preStopDelayMs}ms` }),
+      ...(launch.logShipUrl === undefined ? {} : { SHOP_LOG_SHIP_URL: launch.logShipUrl }),
+      ...await serviceSettings[service].env(launch),
+      ...setup.env?.[service],
+    },
+  });
+  const instance = {
+    service,
+    name,
+    url: `https://127.0.0.1:${served.port}`,
+    port: served.port,
+    process: served.process,
+  };
+  launch.instances.push(instance);
+  return instance;
+}
+
+/** Renders a gateway's configuration into the stack's directory and starts Envoy on it. */
+async function startGateway<P>(launch: Launch<P>, settings: GatewaySettings, name: string) {
+  const configPath = `${launch.setup.dir}/${name}.json`;
+  await writeGatewayConfig(settings, configPath);
+  const envoy = await startEnvoy(launch.setup.runner.group, {
+    configPath,
+    adminPort: settings.adminPort,
+    name,
+  });
+  return { url: `https://127.0.0.1:${settings.port}`, adminUrl: envoy.adminUrl, settings, envoy };
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  return (await Deno.stat(path).catch(() => undefined))?.isFile === true;
+}
+
+/**
+ * The parts of the stack, in start order.
+ *
+ * @example
+ * ```ts ignore
+ * stackParts.map((part) => part.name); // ["servers", "victoria-logs", "stripe-simulator", ...]
+ * ```
+ */
+export const stackParts: readonly StackPart[] = [
+  {
+    name: "servers",
+    start: async (launch) => {
+      launch.servers = await launch.setup.servers();
+      launch.summary.push(...launch.servers.summary);
+    },
+  },
+  {
+    // First of the shop's own processes: every service ships its log lines here from its first line.
+    name: "victoria-logs",
+    observability: true,
+    start: async (launch) => {
+      const dir = need(launch.setup.observability, "observability settings").dir;
+      const logs = await startVictoriaLogs(launch.setup.runner.group, {
+        port: devPorts.logs,
+        dataDir: `${dir}/victoria-logs`,
+      });
+      launch.logShipUrl = logs.bulkUrl;
+      launch.summary.push({
+        name: "victoria-logs",
+        url: `${logs.url}/select/vmui/  (logs UI)`,
+        data: `${dir}/victoria-logs`,
+      });
+    },
+  },
+  {
+    name: "stripe-simulator",
+    start: async (launch) => {
+      const { setup } = launch;
+      const served = await setup.runner.serve({
+        name: "stripe-simulator",
+        script: "services/payment/stripe_simulator/main.ts",
+        port: setup.ports.stripeSimulator,
+        env: {
+          SHOP_STRIPE_SIMULATOR_SERVER_PORT: String(setup.ports.stripeSimulator),
+          SHOP_STRIPE_SIMULATOR_UPSTREAM_URL: need(launch.servers, "servers").stripeMockUrl,
+          // Webhooks arrive as Stripe's would: through the gateway, which passes the raw body on.
+          SHOP_STRIPE_SIMULATOR_WEBHOOK_URL: `https://127.0.0.1:${
+            setup.gateway(launch.endpointsDir).port
+          }/v1/webhooks/stripe`,
+          SHOP_STRIPE_SIMULATOR_WEBHOOK_CERTS_DIR: setup.certsDir,
+        },
+      });
+      launch.stripeSimulatorUrl = `http://127.0.0.1:${served.port}`;
+      launch.summary.push({ name: "stripe-simulator", url: launch.stripeSimulatorUrl });
+    },
+  },
+  {
+    name: "services",
+    start: async (launch) => {
+      const instances = await Promise.all(
+        stackServices.flatMap((service) =>
+          Array.from(
+            { length: service === "product" ? launch.setup.productInstances ?? 1 : 1 },
+            () => startInstance(launch, service),
+          )
+        ),
+      );
+      for (const instance of instances) launch.summary.push({ name: instance.name, url: instance.url });
+    },
+  },
+  {
+    name: "edge",
+    start: async (launch) => {
+      const servers = need(launch.servers, "servers");
+      await launch.setup.runner.run({
+        name: "edge",
+        script: "services/edge/main.ts",
+        env: {
+          SHOP_EDGE_ENDPOINTS_DIR: launch.endpointsDir,
+          SHOP_EDGE_ETCD_URL: servers.etcdUrl,
+          ...(servers.discoveryPrefix === undefined
+            ? {}
+            : { SHOP_EDGE_ETCD_PREFIX: servers.discoveryPrefix }),
+        },
+      }, async () => {
+        for await (const entry of Deno.readDir(launch.endpointsDir)) if (entry.isFile) return true;
+        return false;
+      });
+      launch.summary.push({ name: "edge", url: `${launch.endpointsDir}  (Envoy's endpoint files)` });
+    },
+  },
+  {
+    name: "envoy",
+    start: async (launch) => {
+      const gateway = await startGateway(launch, launch.setup.gateway(launch.endpointsDir), "envoy");
+      launch.gateway = gateway;
+      launch.summary.push({ name: "envoy", url: `${gateway.url}  (admin ${gateway.adminUrl})` });
+    },
+  },
+  {
+    // Envoy's JSON access log goes to its stdout, which the group writes to its log file: ship from there.
+    name: "envoy-log-shipper",
+    observability: true,
+    start: async (launch) => {
+      await launch.setup.runner.run({
+        name: "envoy-log-shipper",
+        script: "observability/ship_file.ts",
+        env: {
+          SHOP_SHIP_FILE_FILE: need(launch.gateway, "gateway").envoy.process.logFile,
+          SHOP_SHIP_FILE_SERVICE: "envoy",
+          SHOP_LOG_SHIP_URL: need(launch.logShipUrl, "log store"),
+        },
+      }, () => Promise.resolve(true));
+    },
+  },
+  {
+    // Prometheus' targets: the registry, written as file_sd JSON, kept current from etcd.
+    name: "prometheus-targets",
+    observability: true,
+    start: async (launch) => {
+      const servers = need(launch.servers, "servers");
+      const targets = `${
+        need(launch.setup.observability, "observability settings").dir
+      }/prometheus/targets.json`;
+      await launch.setup.runner.run({
+        name: "prometheus-targets",
+        script: "observability/prometheus_targets.ts",
+        env: {
+          SHOP_TARGETS_OUT: targets,
+          SHOP_ETCD_ENDPOINTS: servers.etcdUrl,
+          ...(servers.discoveryPrefix === undefined ? {} : { SHOP_TARGETS_PREFIX: servers.discoveryPrefix }),
+          SHOP_LOG_SHIP_URL: need(launch.logShipUrl, "log store"),
+        },
+      }, () => fileExists(targets));
+    },
+  },
+  {
+    name: "alertmanager",
+    observability: true,
+    start: async (launch) => {
+      const dataDir = `${need(launch.setup.observability, "observability settings").dir}/alertmanager`;
+      const alertmanager = await startAlertmanager(launch.setup.runner.group, {
+        port: devPorts.alertmanager,
+        dataDir,
+      });
+      launch.summary.push({
+        name: "alertmanager",
+        url: `${alertmanager.url}  (API: /api/v2/alerts)`,
+        data: dataDir,
+      });
+    },
+  },
+  {
+    name: "prometheus",
+    observability: true,
+    start: async (launch) => {
+      const dir = `${need(launch.setup.observability, "observability settings").dir}/prometheus`;
+      const prometheus = await startPrometheus(launch.setup.runner.group, {
+        port: devPorts.prometheus,
+        dataDir: dir,
+        config: prometheusConfig({
+          scrapeInterval: "5s",
+          targetsFile: `${dir}/targets.json`,
+          certsDir: launch.setup.certsDir,
+          envoyTargets: [new URL(need(launch.gateway, "gateway").adminUrl).host],
+          alertmanagers: [`127.0.0.1:${devPorts.alertmanager}`],
+        }),
+      });
+      launch.summary.push({
+        name: "prometheus",
+        url: `${prometheus.url}  (alerts: /alerts, targets: /targets)`,
+        data: `${dir}/data`,
+      });
+    },
+  },
+];
+
+/**
+ * Starts every part of the stack in order and waits until the gateway routes to every service. On a
+ * failure it throws an error naming what did not start or was not ready; stopping what did start is the
+ * caller's (its runner's group, its setup's data).
+ *
+ * @example The dev stack
+ * ```ts ignore
+ * const group = await ProcessGroup.create({ dir: ".local/run" });
+ * const stack = await launchStack({ runner: groupRunner(group), servers: () => startDevServers(group, ".local"), ... });
+ * console.log(stack.gateway.url);
+ * ```
+ */
+export async function launchStack<P>(setup: StackSetup<P>): Promise<LaunchedStack<P>> {
+  const started = Date.now();
+  const launch: Launch<P> = {
+    setup,
+    endpointsDir: `${setup.dir}/endpoints`,
+    instances: [],
+    counters: new Map(),
+    summary: [],
+  };
+  for (const part of stackParts) {
+    if (part.observability === true && setup.observability === undefined) continue;
+    setup.onProgress?.("starting", part.name, Date.now() - started);
+    await part.start(launch);
+    setup.onProgress?.("started", part.name, Date.now() - started);
+  }
+  const ca = await Deno.readTextFile(`${setup.certsDir}/ca.crt`);
+  const probes = Object.fromEntries(
+    stackServices.map((service) => [service, serviceSettings[service].probe]),
+  ) as Record<StackService, string>;
+  const stack: LaunchedStack<P> = {
+    servers: need(launch.servers, "servers"),
+    stripeSimulatorUrl: need(launch.stripeSimulatorUrl, "Stripe simulator"),
+    gateway: need(launch.gateway, "gateway"),
+    ca,
+    instances: launch.instances,
+    summary: launch.summary,
+    startInstance: (service) => startInstance(launch, service),
+    startGateway: (settings, name) => startGateway(launch, settings, name),
+    waitUntilRouted: (gateway, deadline, instances = launch.instances) => {
+      const ports = Object.fromEntries(stackServices.map((service) => [
+        service,
+        instances.filter((instance) => instance.service === service).map((instance) => instance.port),
+      ])) as Record<StackService, number[]>;
+      return waitUntilRouted({ gateway, ca, admin: setup.admin, probes, ports, deadline });
+    },
+  };
+  await stack.waitUntilRouted(stack.gateway, started + (setup.readyTimeoutMs ?? 120_000));
+  setup.onProgress?.("started", "routed", Date.now() - started);
+  return stack;
+}
