@@ -366,6 +366,12 @@ function cluster(settings: GatewaySettings, service: UpstreamService) {
       grpc_health_check: { service_name: "" },
     }],
     ignore_health_on_host_removal: true,
+    // Envoy allows 3 concurrent retries per cluster by default: when an instance dies under load, the
+    // calls in flight to it beyond those 3 failed with UNAVAILABLE instead of going to another instance.
+    // A budget scales with the traffic instead (a quarter of the active requests, at least 16).
+    circuit_breakers: {
+      thresholds: [{ retry_budget: { budget_percent: { value: 25 }, min_retry_concurrency: 16 } }],
+    },
     outlier_detection: {
       consecutive_5xx: 5,
       consecutive_gateway_failure: 3,
