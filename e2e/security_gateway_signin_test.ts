@@ -107,12 +107,13 @@ function outcomeOf(status: number, headers: Headers): Outcome {
   return "other";
 }
 
+/** Requests Envoy has sent to the user service, from its Prometheus stats (what Prometheus scrapes). */
 async function upstreamRequests(stack: GatewayStack): Promise<number> {
-  const text =
-    await (await fetch(`${stack.envoy.adminUrl}/stats?filter=^cluster\\.user\\.upstream_rq_total$`))
-      .text();
-  const match = text.match(/cluster\.user\.upstream_rq_total: (\d+)/);
-  return Number(match?.[1] ?? 0);
+  const text = await (await fetch(`${stack.envoy.adminUrl}/stats/prometheus`)).text();
+  const line = text.split("\n").find((l) =>
+    l.startsWith("envoy_cluster_upstream_rq_total{") && l.includes('envoy_cluster_name="user"')
+  );
+  return Number(line?.split(" ").at(-1) ?? 0);
 }
 
 let nextAddress = 10;
