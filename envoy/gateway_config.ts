@@ -159,7 +159,15 @@ export interface GatewaySettings {
   healthCheckIntervalMs: number;
 }
 
-/** The committed OpenAPI document (`deno task gen` writes it beside the descriptor set). */
+/**
+ * The committed OpenAPI document (`deno task gen` writes it beside the descriptor set), served at
+ * `GET /openapi.json` unless the settings name another file.
+ *
+ * @example
+ * ```ts
+ * const document = JSON.parse(Deno.readTextFileSync(defaultOpenApiPath));
+ * ```
+ */
 export const defaultOpenApiPath: string = new URL("../proto/gen/openapi.json", import.meta.url).pathname;
 
 /**
