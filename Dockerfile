@@ -119,7 +119,8 @@ RUN mkdir -p /gateway /endpoints && chown deno:deno /gateway /endpoints
 USER deno
 RUN deno cache --frozen envoy/render_config.ts
 ENV SHOP_GATEWAY_OUT=/gateway/envoy.json SHOP_GATEWAY_TLS_CERTS_DIR=/certs \
-    SHOP_GATEWAY_ENDPOINTS_DIR=/endpoints SHOP_GATEWAY_DESCRIPTOR=/gateway/shop.binpb
+    SHOP_GATEWAY_ENDPOINTS_DIR=/endpoints SHOP_GATEWAY_DESCRIPTOR=/gateway/shop.binpb \
+    SHOP_GATEWAY_OPENAPI=/gateway/openapi.json
 CMD ["sh", "containers/gateway/render.sh"]
 
 # ---------------------------------------------------------------------------------------------------

@@ -129,6 +129,8 @@ export interface GatewaySettings {
   endpointsDir: string;
   /** The descriptor set for the transcoder (`proto/gen/shop.binpb`). */
   descriptorPath: string;
+  /** The OpenAPI document of the REST API, served at `GET /openapi.json` (`proto/gen/openapi.json`). */
+  openApiPath: string;
   limits: {
     /** Every request, per client address. */
     perAddress: RateLimit;
@@ -144,12 +146,29 @@ export interface GatewaySettings {
     audience: string;
     /** How long Envoy keeps the JWKS before fetching it again (a new key is seen within this time). */
     jwksCacheSeconds: number;
+    /**
+     * How far ahead a token's `exp` may be (Envoy's `max_lifetime` measures from now, not from `iat`);
+     * tokens beyond it, and tokens without `exp`, are refused. At least the user service's access token
+     * TTL (15 minutes by default).
+     */
+    maxLifetimeSeconds: number;
   };
   /** The deadline of a call upstream unless the client asks for a shorter one (`grpc-timeout`). */
   upstreamTimeoutMs: number;
   /** The active gRPC health check interval. */
   healthCheckIntervalMs: number;
 }
+
+/**
+ * The committed OpenAPI document (`deno task gen` writes it beside the descriptor set), served at
+ * `GET /openapi.json` unless the settings name another file.
+ *
+ * @example
+ * ```ts
+ * const document = JSON.parse(Deno.readTextFileSync(defaultOpenApiPath));
+ * ```
+ */
+export const defaultOpenApiPath: string = new URL("../proto/gen/openapi.json", import.meta.url).pathname;
 
 /**
  * The dev defaults of ARCHITECTURE.md section 5 (rate limits) and the user service's JWT settings.
@@ -171,13 +190,14 @@ export function defaultGatewaySettings(
     certsDir,
     endpointsDir,
     descriptorPath,
+    openApiPath: defaultOpenApiPath,
     limits: {
       perAddress: { rate: 200, burst: 400 },
       signIn: { rate: 5, burst: 20 },
       perUser: { rate: 50, burst: 100 },
       maxTrackedClients: 10_000,
     },
-    jwt: { issuer: "shop-user", audience: "shop", jwksCacheSeconds: 60 },
+    jwt: { issuer: "shop-user", audience: "shop", jwksCacheSeconds: 60, maxLifetimeSeconds: 3_600 },
     upstreamTimeoutMs: 15_000,
     healthCheckIntervalMs: 2_000,
   };
@@ -254,34 +274,37 @@ function tokenBucket(limit: RateLimit) {
   return { max_tokens: limit.burst, tokens_per_fill: limit.rate, fill_interval: "1s" };
 }
 
-/** One local rate limit filter: each distinct descriptor value (address, user) gets its own bucket. */
-function rateLimitFilter(
-  name: string,
-  statPrefix: string,
-  maxTracked: number,
-  rules: Array<{ actions: unknown[]; entries: Array<{ key: string; value?: string }>; limit: RateLimit }>,
-) {
+type RateLimitRule = {
+  actions: unknown[];
+  entries: Array<{ key: string; value?: string }>;
+  limit: RateLimit;
+};
+
+/** A local rate limit configuration: each distinct descriptor value (address, user) gets its own bucket. */
+function rateLimitConfig(statPrefix: string, maxTracked: number, rules: RateLimitRule[]) {
   return {
-    name,
-    typed_config: {
-      "@type": type.localRateLimit,
-      stat_prefix: statPrefix,
-      // No token_bucket of its own: a request that matches no descriptor is not limited by this filter.
-      filter_enabled: fullyEnabled(`${statPrefix}.enabled`),
-      filter_enforced: fullyEnabled(`${statPrefix}.enforced`),
-      rate_limited_as_resource_exhausted: true,
-      max_dynamic_descriptors: maxTracked,
-      response_headers_to_add: [
-        { header: { key: "retry-after", value: "1" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
-      ],
-      rate_limits: rules.map((rule) => ({ actions: rule.actions })),
-      // An entry without a value is a wildcard: one token bucket per distinct value seen.
-      descriptors: rules.map((rule) => ({
-        entries: rule.entries.map((entry) => entry.value === undefined ? { key: entry.key } : entry),
-        token_bucket: tokenBucket(rule.limit),
-      })),
-    },
+    "@type": type.localRateLimit,
+    stat_prefix: statPrefix,
+    // No token_bucket of its own: a request that matches no descriptor is not limited by this filter.
+    filter_enabled: fullyEnabled(`${statPrefix}.enabled`),
+    filter_enforced: fullyEnabled(`${statPrefix}.enforced`),
+    rate_limited_as_resource_exhausted: true,
+    max_dynamic_descriptors: maxTracked,
+    response_headers_to_add: [
+      { header: { key: "retry-after", value: "1" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
+    ],
+    rate_limits: rules.map((rule) => ({ actions: rule.actions })),
+    // An entry without a value is a wildcard: one token bucket per distinct value seen.
+    descriptors: rules.map((rule) => ({
+      entries: rule.entries.map((entry) => entry.value === undefined ? { key: entry.key } : entry),
+      token_bucket: tokenBucket(rule.limit),
+    })),
   };
+}
+
+/** One local rate limit filter (see {@linkcode rateLimitConfig}). */
+function rateLimitFilter(name: string, statPrefix: string, maxTracked: number, rules: RateLimitRule[]) {
+  return { name, typed_config: rateLimitConfig(statPrefix, maxTracked, rules) };
 }
 
 function upstreamTls(settings: GatewaySettings, sni: string, peerIdentity: string) {
@@ -351,6 +374,12 @@ function cluster(settings: GatewaySettings, service: UpstreamService) {
       grpc_health_check: { service_name: "" },
     }],
     ignore_health_on_host_removal: true,
+    // Envoy allows 3 concurrent retries per cluster by default: when an instance dies under load, the
+    // calls in flight to it beyond those 3 failed with UNAVAILABLE instead of going to another instance.
+    // A budget scales with the traffic instead (a quarter of the active requests, at least 16).
+    circuit_breakers: {
+      thresholds: [{ retry_budget: { budget_percent: { value: 25 }, min_retry_concurrency: 16 } }],
+    },
     outlier_detection: {
       consecutive_5xx: 5,
       consecutive_gateway_failure: 3,
@@ -416,6 +445,30 @@ const adminOnly = {
   },
 };
 
+/**
+ * The sign-in limit of one method's route: a bucket per client address. It hangs on the route, not on a
+ * match of `:path`, because the route is what decides that a request reaches the method: a query string
+ * (`/shop.user.v1.AuthService/Login?x=1`, which a `:path` match would not see as Login) or a REST path the
+ * transcoder rewrote meet the same route and so the same bucket. Spellings that no route takes (a trailing
+ * slash, another case) get 404 and never reach the service.
+ */
+function signInLimit(settings: GatewaySettings) {
+  const perAddress = rateLimitConfig("sign_in", settings.limits.maxTrackedClients, [{
+    actions: [{ remote_address: {} }],
+    entries: [{ key: "remote_address" }],
+    limit: settings.limits.signIn,
+  }]);
+  return {
+    [filter.signInLimit]: {
+      ...perAddress,
+      // A route's configuration must have a bucket of its own. Every request has an address, so it is
+      // only for a request that somehow had none: such requests share one bucket, which fails closed.
+      token_bucket: tokenBucket(settings.limits.signIn),
+      always_consume_default_token_bucket: false,
+    },
+  };
+}
+
 function methodRoute(settings: GatewaySettings, method: MethodPolicy) {
   return {
     name: method.path.slice(1),
@@ -427,11 +480,18 @@ function methodRoute(settings: GatewaySettings, method: MethodPolicy) {
       max_stream_duration: { grpc_timeout_header_max: seconds(settings.upstreamTimeoutMs) },
       retry_policy: retryPolicy(method.safe),
     },
+    // A call without a deadline of its own (every REST call) tells the service the gateway's, so the
+    // service's work and its calls to other services never outlive the gateway's wait.
+    request_headers_to_add: [{
+      header: { key: "grpc-timeout", value: `${settings.upstreamTimeoutMs}m` },
+      append_action: "ADD_IF_ABSENT",
+    }],
     typed_per_filter_config: {
       // Requests that arrive on the method path already are gRPC, gRPC-Web or Connect: passed through.
       ...transcoderOff,
       ...jwtRequirement(method.access === "public" ? "optional" : "required"),
       ...(method.access === "admin" ? adminOnly : {}),
+      ...(method.signIn ? signInLimit(settings) : {}),
     },
   };
 }
@@ -453,6 +513,17 @@ function routes(settings: GatewaySettings) {
       name: "stripe-webhook",
       match: { path: "/v1/webhooks/stripe", headers: [{ name: ":method", string_match: { exact: "POST" } }] },
       route: { cluster: "payment", timeout: "10s", retry_policy: retryPolicy(false) },
+      typed_per_filter_config: { ...transcoderOff, ...jwtRequirement("disabled") },
+    },
+    {
+      // The OpenAPI document of the REST API (committed, from the protos), read when Envoy starts.
+      name: "openapi",
+      match: { path: "/openapi.json", headers: [{ name: ":method", string_match: { exact: "GET" } }] },
+      direct_response: { status: 200, body: { filename: settings.openApiPath } },
+      response_headers_to_add: [{
+        header: { key: "content-type", value: "application/json" },
+        append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+      }],
       typed_per_filter_config: { ...transcoderOff, ...jwtRequirement("disabled") },
     },
     ...methodPolicies().map((method) => methodRoute(settings, method)),
@@ -554,8 +625,9 @@ const accessLogFormat = {
   request_id: "%REQ(X-REQUEST-ID)%",
   client: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
   method: "%REQ(X-ENVOY-ORIGINAL-METHOD?:METHOD)%",
-  path: "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
-  grpc_method: "%REQ(:PATH)%",
+  // Without the query string: whatever a client puts there (a token, by mistake or not) stays out of logs.
+  path: "%PATH(NQ:ORIG)%",
+  grpc_method: "%PATH(NQ:PATH)%",
   protocol: "%PROTOCOL%",
   status: "%RESPONSE_CODE%",
   grpc_status: "%GRPC_STATUS_NUMBER%",
@@ -593,26 +665,9 @@ function httpFilters(settings: GatewaySettings) {
         request_validation_options: { reject_unknown_method: true, reject_unknown_query_parameters: true },
       },
     },
-    // 4. Login and register, per method and client address.
-    rateLimitFilter(
-      filter.signInLimit,
-      "sign_in",
-      limits.maxTrackedClients,
-      methodPolicies().filter((m) => m.signIn).map((m) => ({
-        actions: [
-          {
-            header_value_match: {
-              descriptor_key: "method",
-              descriptor_value: m.path,
-              headers: [{ name: ":path", string_match: { exact: m.path } }],
-            },
-          },
-          { remote_address: {} },
-        ],
-        entries: [{ key: "method", value: m.path }, { key: "remote_address" }],
-        limit: limits.signIn,
-      })),
-    ),
+    // 4. Login and register, per client address: the limit is configured on their routes (see
+    // signInLimit), so every spelling of the path that reaches them is counted; here it limits nothing.
+    rateLimitFilter(filter.signInLimit, "sign_in", limits.maxTrackedClients, []),
     // 5. JWT: the route says whether a token is required, optional or not looked at.
     {
       name: filter.jwt,
@@ -629,6 +684,12 @@ function httpFilters(settings: GatewaySettings) {
               async_fetch: { failed_refetch_duration: "1s" },
               retry_policy: { num_retries: 2 },
             },
+            // Only the Authorization header: with no `from_*` at all Envoy would also take an
+            // `access_token` query parameter, and a token in a URL ends up in logs and histories.
+            from_headers: [{ name: "authorization", value_prefix: "Bearer " }],
+            // A token that never expires, or that was issued for longer than we ever issue them, is not ours.
+            require_expiration: true,
+            max_lifetime: `${jwt.maxLifetimeSeconds}s`,
             forward_payload_header: forwardedClaimsHeader,
             payload_in_metadata: jwtPayloadKey,
             clock_skew_seconds: 30,
@@ -696,7 +757,18 @@ export function gatewayConfig(settings: GatewaySettings): Record<string, unknown
               "@type": type.downstreamTls,
               common_tls_context: {
                 alpn_protocols: ["h2", "http/1.1"],
-                tls_params: { tls_minimum_protocol_version: "TLSv1_2" },
+                tls_params: {
+                  tls_minimum_protocol_version: "TLSv1_2",
+                  tls_maximum_protocol_version: "TLSv1_3",
+                  // TLS 1.2 suites with forward secrecy and authenticated encryption only (TLS 1.3 has
+                  // nothing else); the security suite's sslyze scan fails on anything more.
+                  cipher_suites: [
+                    "[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305]",
+                    "ECDHE-ECDSA-AES256-GCM-SHA384",
+                    "[ECDHE-RSA-AES128-GCM-SHA256|ECDHE-RSA-CHACHA20-POLY1305]",
+                    "ECDHE-RSA-AES256-GCM-SHA384",
+                  ],
+                },
                 tls_certificates: [{
                   certificate_chain: { filename: `${settings.certsDir}/gateway.crt` },
                   private_key: { filename: `${settings.certsDir}/gateway.key` },
@@ -744,6 +816,8 @@ export function gatewayConfig(settings: GatewaySettings): Record<string, unknown
               local_reply_config: localReplyConfig(),
               route_config: {
                 name: "shop",
+                // The OpenAPI document is served as a direct response (the default allows 4 KiB).
+                max_direct_response_body_size_bytes: 4 * 1024 * 1024,
                 virtual_hosts: [{ name: "shop", domains: ["*"], routes: routes(settings) }],
               },
               http_filters: httpFilters(settings),

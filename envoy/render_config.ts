@@ -10,7 +10,12 @@
  */
 import { integer, loadConfigOrExit, string, tcpPort } from "@shop/platform/config";
 import { ensureEndpointFiles } from "../services/edge/eds_files.ts";
-import { gatewayConfig, type GatewaySettings, upstreamServices } from "./gateway_config.ts";
+import {
+  defaultOpenApiPath,
+  gatewayConfig,
+  type GatewaySettings,
+  upstreamServices,
+} from "./gateway_config.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -24,6 +29,8 @@ export const gatewayConfigSchema = {
   tls: { certsDir: string({ default: `${root}/certs/dev`, minLength: 1 }) },
   endpoints: { dir: string({ default: `${root}/.local/envoy/endpoints`, minLength: 1 }) },
   descriptor: string({ default: `${root}/proto/gen/shop.binpb`, minLength: 1 }),
+  /** The OpenAPI document served at `GET /openapi.json`. */
+  openapi: string({ default: defaultOpenApiPath, minLength: 1 }),
   limits: {
     perAddress: { rate: integer({ default: 200, min: 1 }), burst: integer({ default: 400, min: 1 }) },
     signIn: { rate: integer({ default: 5, min: 1 }), burst: integer({ default: 20, min: 1 }) },
@@ -34,6 +41,7 @@ export const gatewayConfigSchema = {
     issuer: string({ default: "shop-user", minLength: 1 }),
     audience: string({ default: "shop", minLength: 1 }),
     jwksCacheSeconds: integer({ default: 60, min: 1 }),
+    maxLifetimeSeconds: integer({ default: 3_600, min: 60 }),
   },
   upstream: {
     timeoutMs: integer({ default: 15_000, min: 100 }),
@@ -80,6 +88,7 @@ export function loadGatewaySettings(args: string[]): { settings: GatewaySettings
       certsDir: absolute(config.tls.certsDir),
       endpointsDir: absolute(config.endpoints.dir),
       descriptorPath: absolute(config.descriptor),
+      openApiPath: absolute(config.openapi),
       limits: config.limits,
       jwt: config.jwt,
       upstreamTimeoutMs: config.upstream.timeoutMs,

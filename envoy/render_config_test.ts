@@ -121,3 +121,28 @@ Deno.test("every public method has its own route and rule; internal services hav
   const last = routes.at(-1);
   assert.deepEqual(last?.match, { prefix: "/" }, "the catch-all 404 comes last");
 });
+
+Deno.test("tokens come from the Authorization header only, with exp; the sign-in limit is on its routes", () => {
+  const settings = defaultGatewaySettings("/c", "/e", "/d");
+  const config = gatewayConfig(settings);
+  // deno-lint-ignore no-explicit-any -- walking the rendered JSON
+  const hcm = (config as any).static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  // deno-lint-ignore no-explicit-any -- walking the rendered JSON
+  const jwt = hcm.http_filters.find((f: any) => f.name === "envoy.filters.http.jwt_authn").typed_config;
+  const provider = jwt.providers.shop;
+  assert.deepEqual(provider.from_headers, [{ name: "authorization", value_prefix: "Bearer " }]);
+  assert.equal(provider.from_params, undefined, "never from a query parameter");
+  assert.equal(provider.require_expiration, true);
+  assert.equal(provider.max_lifetime, `${settings.jwt.maxLifetimeSeconds}s`);
+  assert.ok(!JSON.stringify(hcm.access_log).includes("%REQ(:PATH)%"), "no path with its query in the log");
+
+  const limited = routesOf(config).filter((r) =>
+    r.typed_per_filter_config !== undefined && "shop.ratelimit.sign_in" in r.typed_per_filter_config
+  );
+  assert.deepEqual(limited.map((r) => r.match.path).sort(), [
+    "/shop.user.v1.AuthService/Login",
+    "/shop.user.v1.UserService/RegisterUser",
+  ]);
+  const openapi = routesOf(config).find((r) => r.match.path === "/openapi.json");
+  assert.ok(openapi, "GET /openapi.json is served");
+});

@@ -1,4 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { requestTimeoutMs } from "../server/deadline.ts";
 import { serviceLogger } from "./logging.ts";
 
 /** Calls logged at debug only: health checks arrive every few seconds from the gateway and probes. */
@@ -18,6 +19,7 @@ export function rpcLogInterceptor(): Interceptor {
   const log = serviceLogger("rpc");
   return (next) => async (req) => {
     const start = performance.now();
+    const deadline = requestTimeoutMs(req.header);
     let code = "OK";
     try {
       return await next(req);
@@ -31,6 +33,8 @@ export function rpcLogInterceptor(): Interceptor {
         rpc: `${req.service.typeName}/${req.method.name}`,
         grpc_code: code,
         duration_ms: Math.round((performance.now() - start) * 10) / 10,
+        // The deadline the caller gave (the gateway's route timeout for REST calls), when it gave one.
+        ...(deadline === undefined ? {} : { deadline_ms: deadline }),
       };
       const message = "RPC {rpc} answered {grpc_code} in {duration_ms} ms";
       if (quietServices.has(req.service.typeName)) log.debug(message, fields);
