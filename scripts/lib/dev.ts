@@ -5,18 +5,21 @@
  * on. Ctrl-C (or SIGTERM) stops every process in reverse order. A start after a crash first kills what
  * the crashed run started (found by the mark `ProcessGroup` puts in their environment, so the pid files
  * that could name someone else's process are not trusted) and removes a dead server's `postmaster.pid`.
+ * A program that exits on its own is started again, with backoff (`stack/supervisor.ts`); each restart
+ * is printed with the end of its log, and `.local/run/status.json` counts them.
  *
  * To add a process, add it to the wiring.
  *
  * @module
  */
-import { acceptsConnections, isRunning, ProcessGroup } from "@shop/platform/testing";
+import { acceptsConnections, ProcessGroup } from "@shop/platform/testing";
 import { ensureDevCertificates } from "@shop/platform/tls";
 import { loadGatewaySettings } from "../../envoy/render_config.ts";
 import { devAdmin } from "../../services/user/config.ts";
 import { groupRunner } from "../../stack/runners.ts";
 import { startDevServers } from "../../stack/servers.ts";
 import { devPorts } from "../../stack/services.ts";
+import { superviseGroup } from "../../stack/supervisor.ts";
 import { launchStack } from "../../stack/wiring.ts";
 
 const root = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -106,25 +109,29 @@ async function main(): Promise<number> {
   }
   console.log(`  logs:               ${group.dir}/logs/<name>.log\n`);
 
-  const reason = await Promise.race([stopSignal, firstExit(group)]);
+  // One program that exits is a blip for the others: it is started again, with backoff.
+  const statusFile = `${group.dir}/status.json`;
+  const supervisor = superviseGroup(group, {
+    onRestart: ({ name, count, delayMs, logTail }) => {
+      console.log(
+        `dev: ${name} exited; restarting it in ${
+          delayMs / 1000
+        } s (restart ${count}); its log ends with:\n${logTail}`,
+      );
+      const restarts = Object.fromEntries([...supervisor.restarts(), [name, count]]);
+      console.log(
+        `dev: restarts so far: ${Object.entries(restarts).map(([n, c]) => `${n} ${c}`).join(", ")}`,
+      );
+      void Deno.writeTextFile(statusFile, JSON.stringify({ restarts }, null, 2) + "\n").catch(() => {});
+    },
+  });
+
+  const reason = await stopSignal;
   console.log(`\ndev: ${reason}; stopping`);
+  await supervisor.stop();
   await group.stop();
   console.log("dev: stopped");
-  return reason.startsWith("SIG") ? 0 : 1;
-}
-
-/** Resolves when a process of the stack exits on its own, with its name and the end of its log. */
-async function firstExit(group: ProcessGroup): Promise<string> {
-  while (true) {
-    for (const process of group.processes) {
-      if (!isRunning(process.pid)) {
-        const log = await Deno.readTextFile(process.logFile).catch(() => "");
-        const tail = log.trimEnd().split("\n").slice(-10).map((line) => `    ${line}`).join("\n");
-        return `${process.name} exited; its log ends with:\n${tail}\n`;
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
+  return 0;
 }
 
 /** Who listens on a port, as `ss` tells it, for the error message. */

@@ -92,6 +92,7 @@ export class ProcessGroup {
   readonly dir: string;
   readonly #temporary: boolean;
   readonly #processes: ManagedProcess[] = [];
+  readonly #specs = new Map<string, ProcessSpec>();
   #stopped = false;
 
   private constructor(dir: string, temporary: boolean) {
@@ -170,8 +171,27 @@ export class ProcessGroup {
       throw new Error(`Cannot start ${spec.name}: ${new TextDecoder().decode(out.stderr).trim()}`);
     }
     const started = { name: spec.name, pid, logFile, stopSignal: spec.stopSignal ?? "SIGTERM" };
-    this.#processes.push(started);
+    const earlier = this.#processes.findIndex((process) => process.name === spec.name);
+    if (earlier >= 0) this.#processes.splice(earlier, 1, started);
+    else this.#processes.push(started);
+    this.#specs.set(spec.name, spec);
     return started;
+  }
+
+  /**
+   * Starts a process of the group again, as it was first started (its log file goes on), in its place
+   * in the stop order: for a supervisor whose program exited. Kills what is left of the old one first.
+   *
+   * @example
+   * ```ts ignore
+   * const again = await group.restart(sleeper);
+   * ```
+   */
+  async restart(process: ManagedProcess): Promise<ManagedProcess> {
+    const spec = this.#specs.get(process.name);
+    if (!spec) throw new Error(`Cannot restart ${process.name}: it was not started by this group`);
+    signalGroup(process.pid, "SIGKILL");
+    return await this.start(spec);
   }
 
   /**
