@@ -14,9 +14,11 @@ import { readTlsFiles } from "@shop/platform/tls";
 import { productConfigSchema } from "./config.ts";
 import { Catalog } from "./domain/catalog.ts";
 import { Inventory } from "./domain/inventory.ts";
+import { ReservationBook } from "./domain/reservation_book.ts";
+import { StockLog } from "./domain/stock_log.ts";
 import { seedDemoCatalog } from "./seed.ts";
 import { MongoProductStore } from "./store/mongo_product_store.ts";
-import { startSweeper } from "./sweeper.ts";
+import { startLevelRefresh, startSweeper } from "./sweeper.ts";
 import { inventoryAllowedPeers, productRoutes } from "./transport/product_routes.ts";
 
 const config = loadConfigOrExit(productConfigSchema, { envPrefix: "SHOP_PRODUCT", args: Deno.args });
@@ -44,10 +46,7 @@ const conflicts = new Counter({
   help: "Stock moves and reservation decisions that lost a race to another writer and were retried.",
   registers: [metrics.registry],
 });
-const mongoStore = new MongoProductStore(client.db(config.mongo.database), {
-  repairAfterMs: config.inventory.repairAfter,
-  onConflict: () => conflicts.inc(),
-});
+const mongoStore = new MongoProductStore(client.db(config.mongo.database));
 await mongoStore.ensureIndexes();
 const store = instrumentStore(mongoStore, {
   registry: metrics.registry,
@@ -60,9 +59,16 @@ if (config.mode === "dev") {
   log.info("Demo catalog ready ({created} products created)", { created });
 }
 
-const catalog = new Catalog({ store });
-const inventory = new Inventory({ store, reservationTtlMs: config.inventory.reservationTtl });
+// One set of stock rules per process, shared by the catalog (stock updates) and the inventory.
+const stock = new StockLog(store, { onConflict: () => conflicts.inc() });
+const book = new ReservationBook(store, stock, {
+  repairAfterMs: config.inventory.repairAfter,
+  onConflict: () => conflicts.inc(),
+});
+const catalog = new Catalog({ store, stock });
+const inventory = new Inventory({ store, book, reservationTtlMs: config.inventory.reservationTtl });
 const sweeper = startSweeper(inventory, config.inventory.sweepInterval);
+const levels = startLevelRefresh(stock, config.inventory.levelRefreshInterval);
 
 const server = await startServer({
   service: "product",
@@ -76,7 +82,7 @@ const server = await startServer({
   preStopDelayMs: config.server.preStopDelay,
 });
 server.onShutdown("close", async () => {
-  await sweeper.stop();
+  await Promise.all([sweeper.stop(), levels.stop()]);
   await client.close();
   await flushLogs();
 });

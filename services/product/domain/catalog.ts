@@ -6,6 +6,7 @@
 import { type FieldProblem, invalidArgument, notFound } from "@shop/platform/errors";
 import { derivedId } from "./ids.ts";
 import type { ProductCursor, ProductFilter, ProductPage, ProductStore } from "./ports.ts";
+import type { StockLog } from "./stock_log.ts";
 import {
   catalogFieldProblems,
   type CatalogFields,
@@ -33,6 +34,8 @@ export const maxQueryWords = 8;
 /** What {@linkcode Catalog} is built from. */
 export interface CatalogDeps {
   store: ProductStore;
+  /** The stock rules, over the same store (one per process, shared with the inventory). */
+  stock: StockLog;
   now?: () => Date;
   newId?: () => string;
 }
@@ -42,19 +45,22 @@ export interface CatalogDeps {
  *
  * @example
  * ```ts
+ * import { StockLog } from "./stock_log.ts";
  * declare const store: ProductStore;
- * const catalog = new Catalog({ store });
+ * const catalog = new Catalog({ store, stock: new StockLog(store) });
  * const product = await catalog.get("0b6b5f7e-9a51-4c8e-9d1f-3c2a1d4e5f60");
  * ```
  */
 export class Catalog {
   #store: ProductStore;
+  #stock: StockLog;
   #now: () => Date;
   #newId: () => string;
 
   /** Creates the use cases over a store. */
   constructor(deps: CatalogDeps) {
     this.#store = deps.store;
+    this.#stock = deps.stock;
     this.#now = deps.now ?? (() => new Date());
     this.#newId = deps.newId ?? (() => crypto.randomUUID());
   }
@@ -125,7 +131,10 @@ export class Catalog {
     let product = await this.#store.findProduct(id);
     if (!product) throw notFound("product", id);
     if (Object.keys(changes).length > 0) product = await this.#store.updateProduct(id, changes, now);
-    if (product && paths.includes("stock")) product = await this.#store.setStock(id, values.stock, now);
+    if (product && paths.includes("stock")) {
+      await this.#stock.set(id, values.stock, now);
+      product = await this.#store.updateProduct(id, {}, now);
+    }
     if (!product) throw notFound("product", id);
     return product;
   }

@@ -6,9 +6,11 @@
 import { contractTest, type StoreFixture as KitStoreFixture } from "@shop/platform/testing";
 import assert from "node:assert/strict";
 import { DomainError } from "@shop/platform/errors";
-import type { ProductStore } from "../domain/ports.ts";
+import type { ProductStore, StockMove } from "../domain/ports.ts";
 import type { Product } from "../domain/product.ts";
 import type { ReservedLine } from "../domain/reservation.ts";
+import { ReservationBook } from "../domain/reservation_book.ts";
+import { StockLog } from "../domain/stock_log.ts";
 
 /** A fresh, empty store for one test, and how to throw it away. */
 export type StoreFixture = KitStoreFixture<ProductStore>;
@@ -51,6 +53,39 @@ function line(product: Product, quantity: number): ReservedLine {
 function reservationOf(lines: ReservedLine[], ttlMs = 60_000) {
   const now = tick();
   return { orderId: crypto.randomUUID(), lines, now, expireTime: new Date(now.getTime() + ttlMs) };
+}
+
+/** The domain's rules over a store, one set per store (as one instance of the service has). */
+const rulesOf = new WeakMap<ProductStore, { book: ReservationBook; stock: StockLog }>();
+function rules(store: ProductStore): { book: ReservationBook; stock: StockLog } {
+  let found = rulesOf.get(store);
+  if (!found) {
+    const stock = new StockLog(store);
+    found = { book: new ReservationBook(store, stock), stock };
+    rulesOf.set(store, found);
+  }
+  return found;
+}
+
+/** The book of reservations over a store. */
+function book(store: ProductStore): ReservationBook {
+  return rules(store).book;
+}
+
+/** Sets a product's stock as an admin's update does; undefined for an unknown product. */
+async function setStock(
+  store: ProductStore,
+  id: string,
+  stock: number,
+  now: Date,
+): Promise<Product | undefined> {
+  if (!await store.findProduct(id)) return undefined;
+  await rules(store).stock.set(id, stock, now);
+  return await store.updateProduct(id, {}, now);
+}
+
+function move(productId: string, seq: number, opKey: string, stock = 5): StockMove {
+  return { productId, seq, stock, delta: -1, kind: "take", opKey, orderId: "o-1", time: tick() };
 }
 
 async function kindOf(call: Promise<unknown>): Promise<string> {
@@ -106,6 +141,73 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
     ]);
   });
 
+  test("a move is stored once per position and once per operation, even when writers race", async (store) => {
+    const kettle = newProduct({ stock: 7 });
+    await store.createProduct(kettle);
+    assert.deepEqual(
+      await store.stockLevel(kettle.id),
+      { seq: 0, stock: 7 },
+      "before any move: the initial stock",
+    );
+    assert.equal(await store.stockLevel(crypto.randomUUID()), undefined);
+    const first = move(kettle.id, 1, "op-1", 6);
+    assert.equal(await store.insertMove(first), true);
+    assert.deepEqual(await store.findMove(kettle.id, 1), first);
+    assert.deepEqual(await store.findMoveByOp("op-1"), first);
+    assert.equal(await store.insertMove(move(kettle.id, 1, "op-2")), false, "a taken position");
+    assert.equal(await store.insertMove(move(kettle.id, 2, "op-1")), false, "an operation done already");
+    assert.equal(await store.findMove(kettle.id, 2), undefined);
+    assert.equal(await store.findMoveByOp("op-2"), undefined);
+    const racing = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => store.insertMove(move(kettle.id, 2, `race-${i}`))),
+    );
+    assert.equal(racing.filter((won) => won).length, 1, "one writer wins each position");
+    await store.saveStockLevel(kettle.id, { seq: 2, stock: 4 });
+    assert.deepEqual(await store.stockLevel(kettle.id), { seq: 2, stock: 4 });
+    assert.equal((await store.findProduct(kettle.id))?.stock, 4, "reads show the level");
+  });
+
+  test("a reservation record and each decision are stored once; the hints find open ones", async (store) => {
+    const now = tick();
+    const record = {
+      orderId: crypto.randomUUID(),
+      lines: [line(newProduct(), 2)],
+      expireTime: new Date(now.getTime() + 1000),
+      createTime: now,
+      status: "pending" as const,
+      statusSeq: 0,
+      updateTime: now,
+    };
+    assert.equal(await store.insertReservation(record), true);
+    assert.equal(await store.insertReservation({ ...record, lines: [] }), false);
+    assert.deepEqual(await store.findReservation(record.orderId), record);
+    assert.deepEqual((await store.openReservations(10)).map((r) => r.orderId), [record.orderId]);
+    assert.equal(await store.latestDecision(record.orderId), undefined);
+    const decision = {
+      orderId: record.orderId,
+      seq: 1,
+      status: "released" as const,
+      shortProductIds: [],
+      time: now,
+      done: false,
+    };
+    const racing = await Promise.all(Array.from({ length: 5 }, () => store.insertDecision(decision)));
+    assert.equal(racing.filter((won) => won).length, 1);
+    assert.equal(await store.insertDecision({ ...decision, seq: 2, status: "expired" }), true);
+    assert.equal((await store.latestDecision(record.orderId))?.status, "expired");
+    assert.deepEqual((await store.unfinishedDecisions(10)).map((d) => d.seq).sort(), [1, 2]);
+    await store.markDecisionDone(record.orderId, 1);
+    assert.deepEqual((await store.unfinishedDecisions(10)).map((d) => d.seq), [2]);
+    await store.saveReservationStatus(record.orderId, "expired", 2, tick());
+    await store.saveReservationStatus(record.orderId, "released", 1, tick());
+    assert.equal(
+      (await store.findReservation(record.orderId))?.status,
+      "expired",
+      "an older hint never wins",
+    );
+    assert.deepEqual(await store.openReservations(10), []);
+  });
+
   test("updates change only the named fields; a SKU of another product is ALREADY_EXISTS", async (store) => {
     const kettle = newProduct();
     const other = newProduct();
@@ -124,9 +226,9 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
     });
     assert.equal(await kindOf(store.updateProduct(kettle.id, { sku: other.sku }, tick())), "already_exists");
     assert.equal(await store.updateProduct(crypto.randomUUID(), { name: "x" }, tick()), undefined);
-    assert.equal((await store.setStock(kettle.id, 42, tick()))?.stock, 42);
+    assert.equal((await setStock(store, kettle.id, 42, tick()))?.stock, 42);
     assert.equal((await store.findProduct(kettle.id))?.stock, 42);
-    assert.equal(await store.setStock(crypto.randomUUID(), 1, tick()), undefined);
+    assert.equal(await setStock(store, crypto.randomUUID(), 1, tick()), undefined);
     assert.equal(await store.deleteProduct(kettle.id), true);
     assert.equal(await store.deleteProduct(kettle.id), false);
     assert.equal(await store.findProduct(kettle.id), undefined);
@@ -192,7 +294,7 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
     const mug = newProduct({ stock: 1 });
     const pan = newProduct({ stock: 0 });
     for (const p of [kettle, mug, pan]) await store.createProduct(p);
-    const failed = await store.reserve(reservationOf([line(kettle, 2), line(mug, 2), line(pan, 1)]));
+    const failed = await book(store).reserve(reservationOf([line(kettle, 2), line(mug, 2), line(pan, 1)]));
     assert.equal(failed.status, "failed");
     assert.deepEqual([...failed.shortProductIds].sort(), [mug.id, pan.id].sort());
     assert.deepEqual((await store.findProducts([kettle.id, mug.id, pan.id])).map((p) => p.stock).sort(), [
@@ -202,17 +304,17 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
     ]);
 
     const placed = reservationOf([line(kettle, 2), line(mug, 1)]);
-    const reserved = await store.reserve(placed);
+    const reserved = await book(store).reserve(placed);
     assert.equal(reserved.status, "reserved");
     assert.deepEqual(reserved.lines, placed.lines);
     assert.equal((await store.findProduct(kettle.id))?.stock, 3);
     assert.equal((await store.findProduct(mug.id))?.stock, 0);
-    assert.deepEqual(await store.findReservation(placed.orderId), reserved);
+    assert.deepEqual(await book(store).find(placed.orderId), reserved);
     // Placing it again changes nothing and answers the same; so does the failed one.
-    assert.deepEqual(await store.reserve(placed), reserved);
+    assert.deepEqual(await book(store).reserve(placed), reserved);
     assert.equal((await store.findProduct(kettle.id))?.stock, 3);
     assert.equal(
-      (await store.reserve({ ...reservationOf([line(kettle, 2)]), orderId: failed.orderId })).status,
+      (await book(store).reserve({ ...reservationOf([line(kettle, 2)]), orderId: failed.orderId })).status,
       "failed",
     );
     assert.equal((await store.findProduct(kettle.id))?.stock, 3);
@@ -222,33 +324,33 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
     const kettle = newProduct({ stock: 4 });
     await store.createProduct(kettle);
     const placed = reservationOf([line(kettle, 3)]);
-    await store.reserve(placed);
-    assert.equal((await store.commit(placed.orderId, tick()))?.status, "committed");
-    assert.equal((await store.commit(placed.orderId, tick()))?.status, "committed");
+    await book(store).reserve(placed);
+    assert.equal((await book(store).commit(placed.orderId, tick()))?.status, "committed");
+    assert.equal((await book(store).commit(placed.orderId, tick()))?.status, "committed");
     assert.equal((await store.findProduct(kettle.id))?.stock, 1);
-    assert.equal((await store.release(placed.orderId, tick()))?.status, "released");
-    assert.equal((await store.release(placed.orderId, tick()))?.status, "released");
+    assert.equal((await book(store).release(placed.orderId, tick()))?.status, "released");
+    assert.equal((await book(store).release(placed.orderId, tick()))?.status, "released");
     assert.equal((await store.findProduct(kettle.id))?.stock, 4);
     assert.equal(
-      (await store.commit(placed.orderId, tick()))?.status,
+      (await book(store).commit(placed.orderId, tick()))?.status,
       "released",
       "a released one stays released",
     );
-    assert.equal(await store.commit(crypto.randomUUID(), tick()), undefined);
-    assert.equal(await store.release(crypto.randomUUID(), tick()), undefined);
+    assert.equal(await book(store).commit(crypto.randomUUID(), tick()), undefined);
+    assert.equal(await book(store).release(crypto.randomUUID(), tick()), undefined);
   });
 
   test("concurrent repeats of reserve, commit and release change the stock once", async (store) => {
     const kettle = newProduct({ stock: 5 });
     await store.createProduct(kettle);
     const placed = reservationOf([line(kettle, 2)]);
-    const reserved = await Promise.all(Array.from({ length: 4 }, () => store.reserve(placed)));
+    const reserved = await Promise.all(Array.from({ length: 4 }, () => book(store).reserve(placed)));
     assert.deepEqual(reserved.map((r) => r.status), ["reserved", "reserved", "reserved", "reserved"]);
     assert.equal((await store.findProduct(kettle.id))?.stock, 3);
-    await Promise.all(Array.from({ length: 3 }, () => store.commit(placed.orderId, tick())));
+    await Promise.all(Array.from({ length: 3 }, () => book(store).commit(placed.orderId, tick())));
     assert.equal((await store.findProduct(kettle.id))?.stock, 3);
     const released = await Promise.all(
-      Array.from({ length: 4 }, () => store.release(placed.orderId, tick())),
+      Array.from({ length: 4 }, () => book(store).release(placed.orderId, tick())),
     );
     assert.deepEqual(released.map((r) => r?.status), ["released", "released", "released", "released"]);
     assert.equal((await store.findProduct(kettle.id))?.stock, 5);
@@ -258,7 +360,7 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
     const kettle = newProduct({ stock: 4 });
     await store.createProduct(kettle);
     const outcomes = await Promise.all(
-      Array.from({ length: 9 }, () => store.reserve(reservationOf([line(kettle, 1)]))),
+      Array.from({ length: 9 }, () => book(store).reserve(reservationOf([line(kettle, 1)]))),
     );
     assert.equal(outcomes.filter((r) => r.status === "reserved").length, 4);
     assert.equal(outcomes.filter((r) => r.status === "failed").length, 5);
@@ -269,9 +371,9 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
     const kettle = newProduct({ stock: 5 });
     await store.createProduct(kettle);
     const placed = reservationOf([line(kettle, 2)]);
-    await store.reserve(placed);
-    await store.setStock(kettle.id, 10, tick());
-    await store.release(placed.orderId, tick());
+    await book(store).reserve(placed);
+    await setStock(store, kettle.id, 10, tick());
+    await book(store).release(placed.orderId, tick());
     assert.equal((await store.findProduct(kettle.id))?.stock, 12);
   });
 
@@ -280,16 +382,16 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
     await store.createProduct(kettle);
     const placed = reservationOf([line(kettle, 2)], 5_000);
     const kept = reservationOf([line(kettle, 1)], 60_000);
-    await store.reserve(placed);
-    await store.reserve(kept);
-    assert.equal((await store.sweep(new Date(placed.now.getTime() + 1_000))).expired, 0);
-    assert.equal((await store.sweep(new Date(placed.now.getTime() + 6_000))).expired, 1);
-    assert.equal((await store.findReservation(placed.orderId))?.status, "expired");
-    assert.equal((await store.findReservation(kept.orderId))?.status, "reserved");
+    await book(store).reserve(placed);
+    await book(store).reserve(kept);
+    assert.equal((await book(store).sweep(new Date(placed.now.getTime() + 1_000))).expired, 0);
+    assert.equal((await book(store).sweep(new Date(placed.now.getTime() + 6_000))).expired, 1);
+    assert.equal((await book(store).find(placed.orderId))?.status, "expired");
+    assert.equal((await book(store).find(kept.orderId))?.status, "reserved");
     assert.equal((await store.findProduct(kettle.id))?.stock, 2);
-    assert.equal((await store.sweep(new Date(placed.now.getTime() + 7_000))).expired, 0, "once only");
-    assert.equal((await store.commit(placed.orderId, tick()))?.status, "expired", "too late to commit");
-    assert.equal((await store.release(placed.orderId, tick()))?.status, "expired");
+    assert.equal((await book(store).sweep(new Date(placed.now.getTime() + 7_000))).expired, 0, "once only");
+    assert.equal((await book(store).commit(placed.orderId, tick()))?.status, "expired", "too late to commit");
+    assert.equal((await book(store).release(placed.orderId, tick()))?.status, "expired");
     assert.equal((await store.findProduct(kettle.id))?.stock, 2);
   });
 }

@@ -9,6 +9,8 @@ import { gatewayClaims, inMemoryTransport } from "@shop/platform/server";
 import { InventoryService, ProductService } from "@shop/proto/product";
 import { Catalog } from "../domain/catalog.ts";
 import { Inventory } from "../domain/inventory.ts";
+import { ReservationBook } from "../domain/reservation_book.ts";
+import { StockLog } from "../domain/stock_log.ts";
 import { MemoryProductStore } from "../store/memory_product_store.ts";
 import { inventoryAllowedPeers, productRoutes } from "../transport/product_routes.ts";
 
@@ -46,8 +48,10 @@ export function createProductFixture(): ProductFixture {
     return new Date(last);
   };
   const store = new MemoryProductStore();
-  const catalog = new Catalog({ store, now });
-  const inventory = new Inventory({ store, reservationTtlMs: testReservationTtlMs, now });
+  const stock = new StockLog(store);
+  const catalog = new Catalog({ store, stock, now });
+  const book = new ReservationBook(store, stock);
+  const inventory = new Inventory({ store, book, reservationTtlMs: testReservationTtlMs, now });
   const routes = productRoutes(catalog, inventory);
   return {
     store,
