@@ -78,5 +78,11 @@ export {
 } from "./servers.ts";
 export { acceptsConnections, freePort, withFreePorts } from "./net.ts";
 export { contractTest, type StoreFixture } from "./contract_suite.ts";
+export {
+  ensureFerretDbLookupIndexes,
+  type EqualityLookups,
+  ferretDbBackends,
+  prepareFerretDbBackend,
+} from "./ferretdb_indexes.ts";
 export { type ServiceProcess, startServiceProcess } from "./service_process.ts";
 export { type ToolName, toolPath, toolsDir, toolVersion } from "./tools.ts";

@@ -84,6 +84,25 @@ function literal(text: string): string {
 }
 
 /**
+ * Every field the store looks documents up by with equality, by collection: what MongoDB serves from
+ * the indexes {@linkcode MongoProductStore.ensureIndexes} creates (and `_id`), and what a local FerretDB
+ * needs GIN indexes for (FerretDB issue #4646; `ensureFerretDbLookupIndexes` in the test harness, which
+ * `deno task dev`, the e2e stack and the bench give this list).
+ *
+ * @example
+ * ```ts
+ * productEqualityLookups.stock_moves; // ["_id", "opKey"]
+ * ```
+ */
+export const productEqualityLookups: Readonly<Record<string, readonly string[]>> = {
+  products: ["_id"],
+  stock_moves: ["_id", "opKey"],
+  stock_levels: ["_id"],
+  reservations: ["_id", "open"],
+  reservation_decisions: ["_id", "orderId", "done"],
+};
+
+/**
  * The product store on the MongoDB wire protocol (MongoDB, or FerretDB 1.24 locally), using only what
  * both provide: single-document inserts and unique indexes are the only arbiters of concurrent writers
  * (FerretDB applies updates by read-modify-write without a transaction, so no compare-and-set update is

@@ -10,16 +10,23 @@
  * @module
  */
 import { MongoClient } from "mongodb";
-import { mongoForTests } from "@shop/platform/testing";
+import {
+  ensureFerretDbLookupIndexes,
+  ferretDbBackends,
+  mongoForTests,
+  postgresForTests,
+} from "@shop/platform/testing";
 import { Catalog } from "../domain/catalog.ts";
 import { Inventory } from "../domain/inventory.ts";
 import { ReservationBook } from "../domain/reservation_book.ts";
 import { StockLog } from "../domain/stock_log.ts";
-import { MongoProductStore } from "../store/mongo_product_store.ts";
+import { MongoProductStore, productEqualityLookups } from "../store/mongo_product_store.ts";
 
 const catalogSize = Number(Deno.args[0] ?? 50);
 /** Past stock moves of other products to put in the store first (a shop with a history). */
 const history = Number(Deno.args[1] ?? 0);
+/** `--no-lookup-indexes`: leave FerretDB's tables without the GIN indexes (as before they existed). */
+const lookupIndexes = !Deno.args.includes("--no-lookup-indexes");
 
 await using db = await (await mongoForTests()).createDatabase({ label: "product_trips" });
 const client = new MongoClient(db.url, { monitorCommands: true, maxPoolSize: 20 });
@@ -40,6 +47,11 @@ client.on("commandFailed", settled);
 
 const store = new MongoProductStore(client.db(db.name));
 await store.ensureIndexes();
+if (lookupIndexes) {
+  for (const backend of await ferretDbBackends((await postgresForTests()).url)) {
+    await ensureFerretDbLookupIndexes(backend, productEqualityLookups);
+  }
+}
 const stock = new StockLog(store);
 const catalog = new Catalog({ store, stock });
 const inventory = new Inventory({ store, book: new ReservationBook(store, stock), reservationTtlMs: 60_000 });
