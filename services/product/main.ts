@@ -13,6 +13,7 @@ import { startServer, stopOnSignals } from "@shop/platform/server";
 import { readTlsFiles } from "@shop/platform/tls";
 import { productConfigSchema } from "./config.ts";
 import { Catalog } from "./domain/catalog.ts";
+import { CatalogView } from "./domain/catalog_view.ts";
 import { Inventory } from "./domain/inventory.ts";
 import { ReservationBook } from "./domain/reservation_book.ts";
 import { StockLog } from "./domain/stock_log.ts";
@@ -54,18 +55,19 @@ const store = instrumentStore(mongoStore, {
   poolSize: config.mongo.maxPoolSize,
 });
 
-if (config.mode === "dev") {
-  const created = await seedDemoCatalog(store);
-  log.info("Demo catalog ready ({created} products created)", { created });
-}
-
 // One set of stock rules per process, shared by the catalog (stock updates) and the inventory.
 const stock = new StockLog(store, { onConflict: () => conflicts.inc() });
 const book = new ReservationBook(store, stock, {
   repairAfterMs: config.inventory.repairAfter,
   onConflict: () => conflicts.inc(),
 });
-const catalog = new Catalog({ store, stock });
+const view = new CatalogView(store, { onConflict: () => conflicts.inc() });
+await view.load();
+const catalog = new Catalog({ store, stock, view });
+if (config.mode === "dev") {
+  const created = await seedDemoCatalog(catalog);
+  log.info("Demo catalog ready ({created} products created)", { created });
+}
 const inventory = new Inventory({ store, book, reservationTtlMs: config.inventory.reservationTtl });
 const sweeper = startSweeper(inventory, config.inventory.sweepInterval);
 const levels = startLevelRefresh(stock, config.inventory.levelRefreshInterval);

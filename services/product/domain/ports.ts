@@ -13,6 +13,21 @@ export interface ProductCursor {
   id: string;
 }
 
+/**
+ * One change of the catalog. Changes are numbered 1, 2, ... without gaps (each number is taken by one
+ * insert), so every instance can apply all of them in order by looking up the next number.
+ */
+export interface CatalogChange {
+  seq: number;
+  productId: string;
+  /**
+   * The product after the change (its `stock` as of then: reads show the stock level, and this only
+   * where a product has none), or undefined when it was deleted.
+   */
+  product: Product | undefined;
+  time: Date;
+}
+
 /** What a list asks for; every part is optional. */
 export interface ProductFilter {
   /** Only this category. */
@@ -121,11 +136,8 @@ export interface ProductStore {
   findProduct(id: string): Promise<Product | undefined>;
   /** The products of these ids that exist, in any order. */
   findProducts(ids: readonly string[]): Promise<Product[]>;
-  listProducts(
-    filter: ProductFilter,
-    pageSize: number,
-    after: ProductCursor | undefined,
-  ): Promise<ProductPage>;
+  /** Every product (read once when an instance starts). */
+  allProducts(): Promise<Product[]>;
   /** Changes catalog fields (none: only `updateTime`); a SKU of another product throws ALREADY_EXISTS. */
   updateProduct(id: string, fields: Partial<CatalogFields>, now: Date): Promise<Product | undefined>;
   /** Deletes a product and its stock level (its log stays as history); false when there was none. */
@@ -144,6 +156,19 @@ export interface ProductStore {
   stockLevel(productId: string): Promise<StockLevel | undefined>;
   /** Writes the stock level that reads show (a cache: a write may be lost or land after a newer one). */
   saveStockLevel(productId: string, level: StockLevel): Promise<void>;
+  /** The stock levels of these products that have one. */
+  stockLevels(productIds: readonly string[]): Promise<Map<string, StockLevel>>;
+
+  /** Appends a change; false when a change with this `seq` exists. */
+  insertCatalogChange(change: CatalogChange): Promise<boolean>;
+  /** The change at `seq`, if there is one yet. */
+  catalogChange(seq: number): Promise<CatalogChange | undefined>;
+  /** Changes from `seq` on, in order, as many as the store reads in one go (none: there is none at `seq`). */
+  catalogChangesFrom(seq: number): Promise<CatalogChange[]>;
+  /** A number at or below the last change's (a hint that saves reading the whole log at start). */
+  catalogHead(): Promise<number>;
+  /** Records a change number as the hint (a lost or late write only makes a start read further). */
+  saveCatalogHead(seq: number): Promise<void>;
 
   /** Stores a new reservation; false when the order has one already. */
   insertReservation(record: ReservationRecord): Promise<boolean>;

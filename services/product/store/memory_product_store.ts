@@ -1,9 +1,7 @@
 import { skuTaken } from "../domain/errors.ts";
 import type {
+  CatalogChange,
   CreateOutcome,
-  ProductCursor,
-  ProductFilter,
-  ProductPage,
   ProductStore,
   ReservationDecision,
   ReservationRecord,
@@ -12,20 +10,6 @@ import type {
 } from "../domain/ports.ts";
 import type { CatalogFields, Product } from "../domain/product.ts";
 import type { ReservationStatus } from "../domain/reservation.ts";
-
-function byCatalogOrder(a: ProductCursor, b: ProductCursor): number {
-  return a.createTime.getTime() - b.createTime.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
-
-function matches(product: Product, filter: ProductFilter): boolean {
-  if (filter.category !== undefined && product.category !== filter.category) return false;
-  if (filter.minPriceMinor !== undefined && product.price.amountMinor < filter.minPriceMinor) return false;
-  if (filter.maxPriceMinor !== undefined && product.price.amountMinor > filter.maxPriceMinor) return false;
-  return (filter.words ?? []).every((word) =>
-    product.name.toLowerCase().includes(word.toLowerCase()) ||
-    product.description.toLowerCase().includes(word.toLowerCase())
-  );
-}
 
 /** A catalog entry as kept: its stock lives in the stock log; `stock` is the stock before any move. */
 type StoredProduct = Product;
@@ -48,6 +32,8 @@ export class MemoryProductStore implements ProductStore {
   #levels = new Map<string, StockLevel>();
   #reservations = new Map<string, ReservationRecord>();
   #decisions = new Map<string, ReservationDecision>();
+  #changes = new Map<number, CatalogChange>();
+  #catalogHead = 0;
 
   createProduct(product: Product): Promise<CreateOutcome> {
     const existing = this.#products.get(product.id);
@@ -73,22 +59,8 @@ export class MemoryProductStore implements ProductStore {
     );
   }
 
-  listProducts(
-    filter: ProductFilter,
-    pageSize: number,
-    after: ProductCursor | undefined,
-  ): Promise<ProductPage> {
-    const rest = [...this.#products.values()]
-      .map((product) => this.#withLevel(product))
-      .filter((product) => matches(product, filter))
-      .filter((product) => !after || byCatalogOrder(product, after) > 0)
-      .sort(byCatalogOrder);
-    const products = rest.slice(0, pageSize);
-    const last = products[products.length - 1];
-    return Promise.resolve({
-      products,
-      next: rest.length > pageSize && last ? { createTime: last.createTime, id: last.id } : undefined,
-    });
+  allProducts(): Promise<Product[]> {
+    return Promise.resolve([...this.#products.values()].map((product) => this.#withLevel(product)));
   }
 
   updateProduct(id: string, fields: Partial<CatalogFields>, now: Date): Promise<Product | undefined> {
@@ -139,6 +111,44 @@ export class MemoryProductStore implements ProductStore {
 
   saveStockLevel(productId: string, level: StockLevel): Promise<void> {
     this.#levels.set(productId, { ...level });
+    return Promise.resolve();
+  }
+
+  stockLevels(productIds: readonly string[]): Promise<Map<string, StockLevel>> {
+    const levels = new Map<string, StockLevel>();
+    for (const id of productIds) {
+      const level = this.#levels.get(id);
+      if (level) levels.set(id, { ...level });
+    }
+    return Promise.resolve(levels);
+  }
+
+  insertCatalogChange(change: CatalogChange): Promise<boolean> {
+    if (this.#changes.has(change.seq)) return Promise.resolve(false);
+    this.#changes.set(change.seq, structuredClone(change));
+    return Promise.resolve(true);
+  }
+
+  catalogChange(seq: number): Promise<CatalogChange | undefined> {
+    const change = this.#changes.get(seq);
+    return Promise.resolve(change ? structuredClone(change) : undefined);
+  }
+
+  catalogChangesFrom(seq: number): Promise<CatalogChange[]> {
+    const changes: CatalogChange[] = [];
+    for (let next = seq; this.#changes.has(next) && changes.length < 64; next++) {
+      const change = this.#changes.get(next);
+      if (change) changes.push(structuredClone(change));
+    }
+    return Promise.resolve(changes);
+  }
+
+  catalogHead(): Promise<number> {
+    return Promise.resolve(this.#catalogHead);
+  }
+
+  saveCatalogHead(seq: number): Promise<void> {
+    this.#catalogHead = Math.max(this.#catalogHead, seq);
     return Promise.resolve();
   }
 

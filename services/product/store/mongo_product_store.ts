@@ -1,16 +1,13 @@
 import {
   type Collection,
   type Db,
-  type Filter,
   MongoServerError,
   type OptionalUnlessRequiredId,
 } from "mongodb";
 import { skuTaken } from "../domain/errors.ts";
 import type {
+  CatalogChange,
   CreateOutcome,
-  ProductCursor,
-  ProductFilter,
-  ProductPage,
   ProductStore,
   ReservationDecision,
   ReservationRecord,
@@ -32,6 +29,17 @@ interface ProductDoc {
   createTime: Date;
   updateTime: Date;
 }
+
+/** A change of the catalog: `_id` is its number; `block` groups 64 numbers for reading them at once. */
+interface ChangeDoc {
+  _id: number;
+  block: number;
+  productId: string;
+  product: ProductDoc | null;
+  time: Date;
+}
+
+const changeBlock = 64;
 
 /** A stock move: `_id` is `<productId>:<seq>`, and `opKey` has a unique index. */
 interface MoveDoc extends StockMove {
@@ -78,11 +86,6 @@ function str(value: string): string {
   return value;
 }
 
-/** A regular expression that matches `text` literally. */
-function literal(text: string): string {
-  return str(text).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
 /**
  * Every field the store looks documents up by with equality, by collection: what MongoDB serves from
  * the indexes {@linkcode MongoProductStore.ensureIndexes} creates (and `_id`), and what a local FerretDB
@@ -98,6 +101,8 @@ export const productEqualityLookups: Readonly<Record<string, readonly string[]>>
   products: ["_id"],
   stock_moves: ["_id", "opKey"],
   stock_levels: ["_id"],
+  catalog_changes: ["_id", "block"],
+  catalog_head: ["_id"],
   reservations: ["_id", "open"],
   reservation_decisions: ["_id", "orderId", "done"],
 };
@@ -124,6 +129,8 @@ export class MongoProductStore implements ProductStore {
   #levels: Collection<LevelDoc>;
   #reservations: Collection<ReservationDoc>;
   #decisions: Collection<DecisionDoc>;
+  #changes: Collection<ChangeDoc>;
+  #catalogHead: Collection<{ _id: string; seq: number }>;
 
   /** Uses a database of a client the caller owns (and closes). */
   constructor(db: Db) {
@@ -134,6 +141,8 @@ export class MongoProductStore implements ProductStore {
     this.#levels = db.collection<LevelDoc>("stock_levels", bson);
     this.#reservations = db.collection<ReservationDoc>("reservations", bson);
     this.#decisions = db.collection<DecisionDoc>("reservation_decisions", bson);
+    this.#changes = db.collection<ChangeDoc>("catalog_changes", bson);
+    this.#catalogHead = db.collection<{ _id: string; seq: number }>("catalog_head", bson);
   }
 
   /** Creates the indexes (idempotent; every instance runs it at start). */
@@ -148,22 +157,13 @@ export class MongoProductStore implements ProductStore {
     await this.#reservations.createIndex({ open: 1 }, { name: "open" });
     await this.#decisions.createIndex({ orderId: 1 }, { name: "decisions_of_order" });
     await this.#decisions.createIndex({ done: 1 }, { name: "unfinished" });
+    await this.#changes.createIndex({ block: 1 }, { name: "change_block" });
   }
 
   // ---- catalog -------------------------------------------------------------------------------------
 
   async createProduct(product: Product): Promise<CreateOutcome> {
-    const doc: ProductDoc = {
-      _id: str(product.id),
-      sku: product.sku,
-      name: product.name,
-      description: product.description,
-      category: product.category,
-      price: { currencyCode: product.price.currencyCode, amountMinor: product.price.amountMinor },
-      initialStock: product.stock,
-      createTime: product.createTime,
-      updateTime: product.updateTime,
-    };
+    const doc = productDocOf(product);
     try {
       await this.#products.insertOne(doc);
       return { created: true, product: { ...product } };
@@ -195,49 +195,12 @@ export class MongoProductStore implements ProductStore {
     return this.#withLevels(docs.filter((doc) => doc !== null), levels.filter((level) => level !== null));
   }
 
-  async listProducts(
-    filter: ProductFilter,
-    pageSize: number,
-    after: ProductCursor | undefined,
-  ): Promise<ProductPage> {
-    const and: Filter<ProductDoc>[] = [];
-    if (filter.category !== undefined) and.push({ category: str(filter.category) });
-    if (filter.minPriceMinor !== undefined || filter.maxPriceMinor !== undefined) {
-      const range: { $gte?: bigint; $lte?: bigint } = {};
-      if (filter.minPriceMinor !== undefined) range.$gte = BigInt(filter.minPriceMinor);
-      if (filter.maxPriceMinor !== undefined) range.$lte = BigInt(filter.maxPriceMinor);
-      and.push({ "price.amountMinor": range });
-    }
-    for (const word of filter.words ?? []) {
-      const pattern = literal(word);
-      and.push({
-        $or: [{ name: { $regex: pattern, $options: "i" } }, {
-          description: { $regex: pattern, $options: "i" },
-        }],
-      });
-    }
-    if (after) {
-      // Keyset: strictly after the last product of the previous page, in (createTime, _id) order.
-      and.push({
-        $or: [{ createTime: { $gt: after.createTime } }, {
-          createTime: after.createTime,
-          _id: { $gt: str(after.id) },
-        }],
-      });
-    }
-    const docs = await this.#products
-      .find(and.length > 0 ? { $and: and } : {})
-      .sort({ createTime: 1, _id: 1 })
-      .limit(pageSize + 1)
-      .toArray();
-    const page = docs.slice(0, pageSize);
-    const levels = await this.#levels.find({ _id: { $in: page.map((doc) => doc._id) } }).toArray();
-    const products = this.#withLevels(page, levels);
-    const last = products[products.length - 1];
-    return {
-      products,
-      next: docs.length > pageSize && last ? { createTime: last.createTime, id: last.id } : undefined,
-    };
+  async allProducts(): Promise<Product[]> {
+    const [docs, levels] = await Promise.all([
+      this.#products.find({}).toArray(),
+      this.#levels.find({}).toArray(),
+    ]);
+    return this.#withLevels(docs, levels);
   }
 
   async updateProduct(id: string, fields: Partial<CatalogFields>, now: Date): Promise<Product | undefined> {
@@ -305,6 +268,58 @@ export class MongoProductStore implements ProductStore {
     }
   }
 
+  async stockLevels(productIds: readonly string[]): Promise<Map<string, StockLevel>> {
+    // One equality lookup each, side by side (FerretDB reads the whole collection for `$in`).
+    const found = await Promise.all(productIds.map((id) => this.#levels.findOne({ _id: str(id) })));
+    return new Map(
+      found.flatMap((level) => level ? [[level._id, { seq: level.seq, stock: level.stock }]] : []),
+    );
+  }
+
+  // ---- the catalog's change log ------------------------------------------------------------------------
+
+  async insertCatalogChange(change: CatalogChange): Promise<boolean> {
+    return await this.#insertOnce(this.#changes, {
+      _id: change.seq,
+      block: Math.floor(change.seq / changeBlock),
+      productId: change.productId,
+      product: change.product ? productDocOf(change.product) : null,
+      time: change.time,
+    });
+  }
+
+  async catalogChange(seq: number): Promise<CatalogChange | undefined> {
+    const doc = await this.#changes.findOne({ _id: seq });
+    return doc ? changeOf(doc) : undefined;
+  }
+
+  async catalogChangesFrom(seq: number): Promise<CatalogChange[]> {
+    // A block of numbers by equality (FerretDB cannot push a range down), then ordered here.
+    const docs = await this.#changes.find({ block: Math.floor(seq / changeBlock) }).toArray();
+    const changes = docs.filter((doc) => doc._id >= seq).sort((a, b) => a._id - b._id).map(changeOf);
+    const consecutive: CatalogChange[] = [];
+    for (const change of changes) {
+      if (change.seq !== seq + consecutive.length) break;
+      consecutive.push(change);
+    }
+    return consecutive;
+  }
+
+  async catalogHead(): Promise<number> {
+    return (await this.#catalogHead.findOne({ _id: "head" }))?.seq ?? 0;
+  }
+
+  async saveCatalogHead(seq: number): Promise<void> {
+    try {
+      await this.#catalogHead.updateOne({ _id: "head", seq: { $lt: seq } }, { $set: { seq } }, {
+        upsert: true,
+      });
+    } catch (error) {
+      // The hint is ahead already (the upsert met the existing document), or two first upserts raced.
+      if (!isDuplicateKey(error)) throw error;
+    }
+  }
+
   // ---- reservations --------------------------------------------------------------------------------
 
   async insertReservation(record: ReservationRecord): Promise<boolean> {
@@ -368,7 +383,7 @@ export class MongoProductStore implements ProductStore {
   }
 
   /** Inserts a document unless its `_id` (or another unique key) is taken; says whether it did. */
-  async #insertOnce<T extends { _id: string }>(collection: Collection<T>, doc: T): Promise<boolean> {
+  async #insertOnce<T extends { _id: string | number }>(collection: Collection<T>, doc: T): Promise<boolean> {
     try {
       await collection.insertOne(doc as OptionalUnlessRequiredId<T>);
       return true;
@@ -395,6 +410,29 @@ function toProduct(doc: ProductDoc, level: LevelDoc | null): Product {
     stock: level?.stock ?? doc.initialStock,
     createTime: doc.createTime,
     updateTime: doc.updateTime,
+  };
+}
+
+function productDocOf(product: Product): ProductDoc {
+  return {
+    _id: str(product.id),
+    sku: product.sku,
+    name: product.name,
+    description: product.description,
+    category: product.category,
+    price: { currencyCode: product.price.currencyCode, amountMinor: product.price.amountMinor },
+    initialStock: product.stock,
+    createTime: product.createTime,
+    updateTime: product.updateTime,
+  };
+}
+
+function changeOf(doc: ChangeDoc): CatalogChange {
+  return {
+    seq: doc._id,
+    productId: doc.productId,
+    product: doc.product ? toProduct(doc.product, null) : undefined,
+    time: doc.time,
   };
 }
 

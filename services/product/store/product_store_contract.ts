@@ -6,9 +6,10 @@
 import { contractTest, type StoreFixture as KitStoreFixture } from "@shop/platform/testing";
 import assert from "node:assert/strict";
 import { DomainError } from "@shop/platform/errors";
-import type { ProductStore, StockMove } from "../domain/ports.ts";
+import type { ProductFilter, ProductStore, StockMove } from "../domain/ports.ts";
 import type { Product } from "../domain/product.ts";
 import type { ReservedLine } from "../domain/reservation.ts";
+import { CatalogView } from "../domain/catalog_view.ts";
 import { ReservationBook } from "../domain/reservation_book.ts";
 import { StockLog } from "../domain/stock_log.ts";
 
@@ -56,15 +57,21 @@ function reservationOf(lines: ReservedLine[], ttlMs = 60_000) {
 }
 
 /** The domain's rules over a store, one set per store (as one instance of the service has). */
-const rulesOf = new WeakMap<ProductStore, { book: ReservationBook; stock: StockLog }>();
-function rules(store: ProductStore): { book: ReservationBook; stock: StockLog } {
+const rulesOf = new WeakMap<ProductStore, { book: ReservationBook; stock: StockLog; view: CatalogView }>();
+function rules(store: ProductStore): { book: ReservationBook; stock: StockLog; view: CatalogView } {
   let found = rulesOf.get(store);
   if (!found) {
     const stock = new StockLog(store);
-    found = { book: new ReservationBook(store, stock), stock };
+    found = { book: new ReservationBook(store, stock), stock, view: new CatalogView(store) };
     rulesOf.set(store, found);
   }
   return found;
+}
+
+/** Creates a product as the catalog does: stored, then recorded in the change log for every view. */
+async function create(store: ProductStore, product: Product, view = rules(store).view): Promise<void> {
+  const outcome = await store.createProduct(product);
+  await view.record(product.id, outcome.product, product.updateTime);
 }
 
 /** The book of reservations over a store. */
@@ -234,7 +241,7 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
     assert.equal(await store.findProduct(kettle.id), undefined);
   });
 
-  test("listProducts() filters by category, price range and literal words in any case", async (store) => {
+  test("a catalog view lists by category, price range and literal words in any case", async (store) => {
     const a = newProduct({
       name: "Blue Kettle",
       category: "kitchen",
@@ -252,9 +259,9 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
       category: "books",
       price: { currencyCode: "USD", amountMinor: 1_500n },
     });
-    for (const p of [a, b, c]) await store.createProduct(p);
-    const ids = async (filter: Parameters<ProductStore["listProducts"]>[0]) =>
-      (await store.listProducts(filter, 100, undefined)).products.map((p) => p.id);
+    for (const p of [a, b, c]) await create(store, p);
+    const ids = async (filter: ProductFilter) =>
+      (await rules(store).view.list(filter, 100, undefined)).products.map((p) => p.id);
     assert.deepEqual(await ids({}), [a.id, b.id, c.id]);
     assert.deepEqual(await ids({ category: "kitchen" }), [a.id, b.id]);
     assert.deepEqual(await ids({ minPriceMinor: 1_500n }), [b.id, c.id]);
@@ -268,17 +275,22 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
     assert.deepEqual(await ids({ category: "kitchen", words: ["blue"], maxPriceMinor: 2_000n }), [a.id]);
   });
 
-  test("listProducts() pages every product exactly once while others are being inserted", async (store) => {
+  test("a catalog view pages every product exactly once while others are being inserted", async (store) => {
     const before: string[] = [];
-    for (let i = 0; i < 9; i++) before.push((await store.createProduct(newProduct())).product.id);
+    const view = rules(store).view;
+    for (let i = 0; i < 9; i++) {
+      const product = newProduct();
+      await create(store, product);
+      before.push(product.id);
+    }
     const seen: string[] = [];
-    let page = await store.listProducts({}, 2, undefined);
+    let page = await view.list({}, 2, undefined);
     seen.push(...page.products.map((p) => p.id));
     while (page.next) {
       // A newer product lands after the cursor, an older-looking one before it: neither disturbs paging.
-      await store.createProduct(newProduct());
-      await store.createProduct(newProduct({ createTime: new Date(Date.parse("2025-01-01T00:00:00Z")) }));
-      page = await store.listProducts({}, 2, page.next);
+      await create(store, newProduct());
+      await create(store, newProduct({ createTime: new Date(Date.parse("2025-01-01T00:00:00Z")) }));
+      page = await view.list({}, 2, page.next);
       seen.push(...page.products.map((p) => p.id));
     }
     assert.equal(new Set(seen).size, seen.length, "no product twice");
@@ -287,6 +299,33 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
       before,
       "every product that existed, in order",
     );
+  });
+
+  test("a change recorded through one view is in every other view's next read", async (store) => {
+    const first = new CatalogView(store);
+    const second = new CatalogView(store);
+    await Promise.all([first.load(), second.load()]);
+    const kettle = newProduct({ name: "Kettle", stock: 4 });
+    await create(store, kettle, first);
+    assert.deepEqual(await second.get(kettle.id), kettle, "a new product");
+    const renamed = await store.updateProduct(kettle.id, { name: "Tea kettle" }, tick());
+    await second.record(kettle.id, renamed, tick());
+    assert.equal((await first.get(kettle.id))?.name, "Tea kettle", "a change");
+    assert.deepEqual((await first.list({ words: ["tea"] }, 10, undefined)).products.map((p) => p.id), [
+      kettle.id,
+    ]);
+    // Writers racing through both views: every change gets its own number, and both views end equal.
+    const more = Array.from({ length: 6 }, () => newProduct());
+    await Promise.all(more.map((p, i) => create(store, p, i % 2 ? first : second)));
+    await store.deleteProduct(kettle.id);
+    await first.record(kettle.id, undefined, tick());
+    assert.equal(await second.get(kettle.id), undefined, "a deletion");
+    const ids = async (view: CatalogView) => (await view.list({}, 100, undefined)).products.map((p) => p.id);
+    assert.deepEqual(await ids(second), await ids(first));
+    assert.deepEqual((await ids(first)).sort(), more.map((p) => p.id).sort());
+    // A view that starts later reads the catalog as it stands.
+    const late = new CatalogView(store);
+    assert.deepEqual(await ids(late), await ids(first));
   });
 
   test("a reservation takes every line or none and reports every short product", async (store) => {

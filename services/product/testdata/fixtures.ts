@@ -8,6 +8,7 @@ import { createClient } from "@connectrpc/connect";
 import { gatewayClaims, inMemoryTransport } from "@shop/platform/server";
 import { InventoryService, ProductService } from "@shop/proto/product";
 import { Catalog } from "../domain/catalog.ts";
+import { CatalogView } from "../domain/catalog_view.ts";
 import { Inventory } from "../domain/inventory.ts";
 import { ReservationBook } from "../domain/reservation_book.ts";
 import { StockLog } from "../domain/stock_log.ts";
@@ -49,7 +50,7 @@ export function createProductFixture(): ProductFixture {
   };
   const store = new MemoryProductStore();
   const stock = new StockLog(store);
-  const catalog = new Catalog({ store, stock, now });
+  const catalog = new Catalog({ store, stock, view: new CatalogView(store), now });
   const book = new ReservationBook(store, stock);
   const inventory = new Inventory({ store, book, reservationTtlMs: testReservationTtlMs, now });
   const routes = productRoutes(catalog, inventory);

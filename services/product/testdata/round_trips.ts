@@ -17,6 +17,7 @@ import {
   postgresForTests,
 } from "@shop/platform/testing";
 import { Catalog } from "../domain/catalog.ts";
+import { CatalogView } from "../domain/catalog_view.ts";
 import { Inventory } from "../domain/inventory.ts";
 import { ReservationBook } from "../domain/reservation_book.ts";
 import { StockLog } from "../domain/stock_log.ts";
@@ -53,7 +54,9 @@ if (lookupIndexes) {
   }
 }
 const stock = new StockLog(store);
-const catalog = new Catalog({ store, stock });
+const view = new CatalogView(store);
+await view.load();
+const catalog = new Catalog({ store, stock, view });
 const inventory = new Inventory({ store, book: new ReservationBook(store, stock), reservationTtlMs: 60_000 });
 
 const rows: string[] = [];
