@@ -68,7 +68,7 @@ if (config.mode === "dev") {
   const created = await seedDemoCatalog(catalog);
   log.info("Demo catalog ready ({created} products created)", { created });
 }
-const inventory = new Inventory({ store, book, reservationTtlMs: config.inventory.reservationTtl });
+const inventory = new Inventory({ store, book, view, reservationTtlMs: config.inventory.reservationTtl });
 const sweeper = startSweeper(inventory, config.inventory.sweepInterval);
 const levels = startLevelRefresh(stock, config.inventory.levelRefreshInterval);
 
@@ -85,6 +85,7 @@ const server = await startServer({
 });
 server.onShutdown("close", async () => {
   await Promise.all([sweeper.stop(), levels.stop()]);
+  await book.settled();
   await client.close();
   await flushLogs();
 });

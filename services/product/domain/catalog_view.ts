@@ -112,6 +112,18 @@ export class CatalogView {
     return entry ? { ...entry.product, stock: level?.stock ?? entry.product.stock } : undefined;
   }
 
+  /**
+   * The products of these ids that exist, as the catalog stands now, for their names and prices: their
+   * `stock` is not read (it is the stock as of their last change).
+   */
+  async catalogFields(ids: readonly string[]): Promise<Product[]> {
+    await this.#fresh();
+    return ids.flatMap((id) => {
+      const entry = this.#entries.get(id);
+      return entry ? [{ ...entry.product }] : [];
+    });
+  }
+
   /** A page of products in catalog order (creation time, then id), filtered, after `cursor`. */
   async list(
     filter: ProductFilter,

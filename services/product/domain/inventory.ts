@@ -8,6 +8,7 @@ import { invalidArgument, notFound } from "@shop/platform/errors";
 import { invalidReservationState, outOfStock } from "./errors.ts";
 import type { ProductStore, SweepReport } from "./ports.ts";
 import type { Reservation, ReservedLine } from "./reservation.ts";
+import type { CatalogView } from "./catalog_view.ts";
 import type { ReservationBook } from "./reservation_book.ts";
 
 /** One item an order asks for. */
@@ -26,6 +27,8 @@ export interface InventoryDeps {
   store: ProductStore;
   /** The reservation rules, over the same store. */
   book: ReservationBook;
+  /** Where items are priced from: the catalog this instance holds (else the store). */
+  view?: CatalogView;
   /** How long a reservation holds its units unless committed or released, in ms. */
   reservationTtlMs: number;
   now?: () => Date;
@@ -48,6 +51,7 @@ export interface InventoryDeps {
 export class Inventory {
   #store: ProductStore;
   #book: ReservationBook;
+  #view: CatalogView | undefined;
   #ttlMs: number;
   #now: () => Date;
 
@@ -55,6 +59,7 @@ export class Inventory {
   constructor(deps: InventoryDeps) {
     this.#store = deps.store;
     this.#book = deps.book;
+    this.#view = deps.view;
     this.#ttlMs = deps.reservationTtlMs;
     this.#now = deps.now ?? (() => new Date());
   }
@@ -66,7 +71,9 @@ export class Inventory {
    */
   async reserve(orderId: string, items: readonly StockItem[]): Promise<Reservation> {
     checkItems(items);
-    const products = await this.#store.findProducts(items.map((item) => item.productId));
+    const ids = items.map((item) => item.productId);
+    // From the catalog as it stands (a change made anywhere before this call is in it).
+    const products = this.#view ? await this.#view.catalogFields(ids) : await this.#store.findProducts(ids);
     const byId = new Map(products.map((product) => [product.id, product]));
     const missing = items.find((item) => !byId.has(item.productId));
     if (missing) {

@@ -246,6 +246,22 @@ export class ReservationBook {
     throw stockContention(orderId);
   }
 
+  /** Hint writes nobody waits for (see {@linkcode settled}). */
+  #background = new Set<Promise<void>>();
+
+  #inBackground(write: Promise<void>): void {
+    const tracked = write.catch(() => {
+      // A hint: the sweeper corrects what a failed write left.
+    });
+    this.#background.add(tracked);
+    void tracked.then(() => this.#background.delete(tracked));
+  }
+
+  /** Resolves when the hint writes started so far have ended (for tests and shutdown). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#background]);
+  }
+
   /** Makes the stock match the state (closes every line of a no-stock state) and updates the hint. */
   async #finish(record: ReservationRecord, state: State): Promise<void> {
     if (!state.done) {
@@ -259,8 +275,10 @@ export class ReservationBook {
     }
     if (state.seq > record.statusSeq && isOpen(state.status) !== isOpen(record.status)) {
       // A hint for the sweeper, which looks only at open ones (so pending -> reserved needs no write);
-      // a lost or late write only makes the sweeper look once more.
-      await this.#store.saveReservationStatus(record.orderId, state.status, state.seq, state.time ?? now());
+      // a lost or late write only makes the sweeper look once more, so nobody waits for it.
+      this.#inBackground(
+        this.#store.saveReservationStatus(record.orderId, state.status, state.seq, state.time ?? now()),
+      );
       record.status = state.status;
       record.statusSeq = state.seq;
     }

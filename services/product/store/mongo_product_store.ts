@@ -1,9 +1,4 @@
-import {
-  type Collection,
-  type Db,
-  MongoServerError,
-  type OptionalUnlessRequiredId,
-} from "mongodb";
+import { type Collection, type Db, MongoServerError, type OptionalUnlessRequiredId } from "mongodb";
 import { skuTaken } from "../domain/errors.ts";
 import type {
   CatalogChange,

@@ -50,9 +50,10 @@ export function createProductFixture(): ProductFixture {
   };
   const store = new MemoryProductStore();
   const stock = new StockLog(store);
-  const catalog = new Catalog({ store, stock, view: new CatalogView(store), now });
+  const view = new CatalogView(store);
+  const catalog = new Catalog({ store, stock, view, now });
   const book = new ReservationBook(store, stock);
-  const inventory = new Inventory({ store, book, reservationTtlMs: testReservationTtlMs, now });
+  const inventory = new Inventory({ store, book, view, reservationTtlMs: testReservationTtlMs, now });
   const routes = productRoutes(catalog, inventory);
   return {
     store,
