@@ -57,14 +57,22 @@ const stock = new StockLog(store);
 const view = new CatalogView(store);
 await view.load();
 const catalog = new Catalog({ store, stock, view });
-const inventory = new Inventory({ store, book: new ReservationBook(store, stock), reservationTtlMs: 60_000 });
+const book = new ReservationBook(store, stock);
+const inventory = new Inventory({ store, book, view, reservationTtlMs: 60_000 });
 
 const rows: string[] = [];
+/** Waits for the writes a use case leaves running (stock levels, hints): they are part of its cost. */
+async function settle(): Promise<void> {
+  await Promise.all([stock.levelsWritten(ids), book.settled()]);
+}
+
 async function count(name: string, run: () => Promise<unknown>): Promise<void> {
+  await settle();
   total = 0;
   waves = 0;
   commands.length = 0;
   await run().catch((error) => console.error(`${name}: ${error}`));
+  await settle();
   const kinds = new Map<string, number>();
   for (const command of commands) kinds.set(command, (kinds.get(command) ?? 0) + 1);
   rows.push(
