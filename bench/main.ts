@@ -8,12 +8,21 @@
  * Flags: `--duration=S` seconds per scenario (10), `--quick` (3 s scenarios, curves to 10k rows, for
  * trying it out), `--skip-dev` (no `deno task dev` timing), `--curves=1000,10000,100000`,
  * `--out=PATH` (bench/results/latest.json), `--only=health,get_grpc,get_rest,list_rest,create_order,login,
- * get_rest_2,create_order_history,curves,dev` (just those; the stack always starts), `--move-history=N`
- * (past stock moves before scenario 5b, 20000).
+ * get_rest_2,create_order_history,create_order_multi,create_order_hot,curves,dev` (just those; the stack
+ * always starts), `--move-history=N` (past stock moves before scenario 5b, 200000), `--order-history=N`
+ * (past orders before scenario 5b, in the order store and as reservations in the product store, 100000),
+ * `--curve-seconds=S` (load per curve point, 10; --quick 2), `--no-lookup-indexes` (leave FerretDB's
+ * tables without the GIN indexes of FerretDB issue #4646, as before they existed).
  *
  * @module
  */
-import { TEST_SERVER_ENV } from "@shop/platform/testing";
+import {
+  ensureFerretDbLookupIndexes,
+  ferretDbBackends,
+  postgresForTests,
+  TEST_SERVER_ENV,
+} from "@shop/platform/testing";
+import { productEqualityLookups } from "../services/product/store/mongo_product_store.ts";
 import { readTlsFiles } from "@shop/platform/tls";
 import { type Stack, type StackInstance, stackServices, startStack } from "../e2e/stack.ts";
 import { address, ok, type Product, restClient, signIn, signUp } from "../e2e/rest.ts";
@@ -58,7 +67,11 @@ const label = "bench";
 const only = flags.get("only")?.split(",");
 const wanted = (part: string) => only === undefined || only.includes(part);
 /** Past stock moves seeded before scenario 5b. */
-const moveHistory = Number(flags.get("move-history") ?? 20_000);
+const moveHistory = Number(flags.get("move-history") ?? 200_000);
+/** Past orders seeded before scenario 5b. */
+const orderHistory = Number(flags.get("order-history") ?? 100_000);
+/** Seconds of load per point of the cost curves. */
+const curveSeconds = Number(flags.get("curve-seconds") ?? (quick ? 2 : 10));
 
 /** The fixed concurrency of each scenario. */
 const concurrency = {
@@ -285,7 +298,12 @@ async function main(): Promise<void> {
       totalSeconds: round((performance.now() - runStarted) / 1000, 0),
       machine,
       tools,
-      stack: { ...stackConfig, productInstancesInScenario7: 2, moveHistoryInScenario5b: moveHistory },
+      stack: {
+        ...stackConfig,
+        productInstancesInScenario7: 2,
+        moveHistoryInScenario5b: moveHistory,
+        orderHistoryInScenario5b: orderHistory,
+      },
       scenarios,
       ratios: standardRatios(scenarios),
       curves,
@@ -301,6 +319,13 @@ async function main(): Promise<void> {
     await Deno.writeTextFile(outFile, JSON.stringify(result, null, 2) + "\n");
     return result;
   };
+
+  if (!flags.has("no-lookup-indexes")) {
+    // FerretDB issue #4646: the lookups of the product store, served by GIN indexes, as in `deno task dev`.
+    for (const backend of await ferretDbBackends((await postgresForTests()).url)) {
+      await ensureFerretDbLookupIndexes(backend, productEqualityLookups);
+    }
+  }
 
   const productInstance = stack.instances("product")[0];
   if (productInstance === undefined) throw new Error("the stack runs no product instance");
@@ -422,7 +447,9 @@ async function main(): Promise<void> {
     caCerts: [await Deno.readTextFile(caFile)],
     ...(await readTlsFiles(stack.certsDir, "prometheus")),
   });
-  const orderScenario = async (id: string, title: string) => {
+  /** One order's items: one unit of one product, spread over the 20 (no product is hot). */
+  const spread = (i: number) => [{ productId: productIds[i % productIds.length] ?? "", quantity: 1 }];
+  const orderScenario = async (id: string, title: string, itemsOf: typeof spread = spread) => {
     if (!wanted(id)) return;
     const orderCount = Math.max(2000, durationS * 300);
     const orderTargets = await writeTargets(
@@ -436,7 +463,7 @@ async function main(): Promise<void> {
             header: { "content-type": ["application/json"], authorization: [`Bearer ${buyer?.accessToken}`] },
             body: JSON.stringify({
               requestId: crypto.randomUUID(),
-              items: [{ productId: productIds[i % productIds.length], quantity: 1 }],
+              items: itemsOf(i),
               shippingAddress: address,
               paymentMethod: "pm_card_visa",
             }),
@@ -477,6 +504,15 @@ async function main(): Promise<void> {
     );
   };
   await orderScenario("create_order", "5 CreateOrder (saga), REST via Envoy + JWT");
+  await orderScenario(
+    "create_order_multi",
+    "5c CreateOrder of 3 products each",
+    (i) => [0, 7, 13].map((k) => ({ productId: productIds[(i + k) % productIds.length] ?? "", quantity: 1 })),
+  );
+  await orderScenario("create_order_hot", "5d CreateOrder, every order for one hot product", () => [{
+    productId: productIds[0] ?? "",
+    quantity: 1,
+  }]);
 
   const loginTargets = await writeTargets(`${workDir}/login.json`, [{
     method: "POST",
@@ -517,22 +553,37 @@ async function main(): Promise<void> {
   // The CreateOrder saga on a store with a past (the product store's cost per move may grow with its
   // log), last of the scenarios: if it is slow, the sagas it leaves running must not slow the others.
   if (wanted("create_order_history")) {
-    const historySeconds = await seedMoveHistory(label, moveHistory);
-    notes.push(`seeded ${moveHistory} past stock moves in ${historySeconds.toFixed(1)} s before scenario 5b`);
+    const historySeconds = await seedMoveHistory(label, moveHistory, orderHistory);
+    const past = await signUp(rest, "bench-past");
+    const pastOrders = await openOrderSeeder(label, past.userId);
+    const orderSeconds = await pastOrders.seedTo(orderHistory).finally(() => pastOrders.close());
+    notes.push(
+      `seeded ${moveHistory} past stock moves and ${orderHistory} past reservations in ` +
+        `${historySeconds.toFixed(1)} s, ${orderHistory} past orders in ${
+          orderSeconds.toFixed(1)
+        } s before 5b`,
+    );
     await orderScenario(
       "create_order_history",
-      `5b CreateOrder after ${moveHistory / 1000}k past stock moves`,
+      `5b CreateOrder after ${moveHistory / 1000}k past stock moves, ${orderHistory / 1000}k past orders`,
     );
     await settle(stack);
   }
 
   // 5. Cost curves: page latency by table size, first page and a deep page (keyset token).
   const curve = async (name: string, rows: number, page: "first" | "deep", target: VegetaTarget) => {
+    // One request first, untimed, as the scenarios' warm-up: what the first request after seeding pays
+    // once (a product instance taking in the seeded rows) is not a page's cost.
+    await fetch(target.url, {
+      client: metricsClient,
+      headers: Object.fromEntries(Object.entries(target.header ?? {}).map(([k, v]) => [k, v.join(",")])),
+      signal: AbortSignal.timeout(180_000),
+    }).then((response) => response.body?.cancel()).catch(() => undefined);
     const file = await writeTargets(`${workDir}/curve.json`, [target]);
     const load = startVegeta({
       targetsFile: file,
       concurrency: concurrency.curves,
-      durationS: 2,
+      durationS: curveSeconds,
       caFile,
       workDir,
       // A page that reads the whole collection can take many seconds at 100k rows: measure it anyway.
@@ -554,53 +605,74 @@ async function main(): Promise<void> {
       } ms (${summary.requests} requests, ${summary.errors} errors)`,
     );
   };
-  const history = await signUp(rest, "bench-history");
-  const products = await openProductSeeder(label);
-  const orders = await openOrderSeeder(label, history.userId);
-  try {
-    if (!wanted("curves")) curveSizes.length = 0;
-    const first = ok<{ nextPageToken: string }>(
-      await rest("GET", "/v1/products?pageSize=20"),
-      "list products",
-    );
-    const fingerprint = decodeCursor(first.nextPageToken).f ?? "";
-    // Orders first: a product page at 100k rows takes tens of seconds on FerretDB, and what a timeout
-    // there sets off must not spoil the other curve.
-    const auth = { authorization: [`Bearer ${history.accessToken}`] };
-    for (const rows of curveSizes) {
-      const orderSeconds = await orders.seedTo(rows);
-      notes.push(`seeding ${rows} orders: ${orderSeconds.toFixed(1)} s`);
-      await curve("list_orders", rows, "first", {
-        method: "GET",
-        url: `${stack.url}/v1/orders?pageSize=20`,
-        header: auth,
-      });
-      await curve("list_orders", rows, "deep", {
-        method: "GET",
-        url: `${stack.url}/v1/orders?pageSize=20&pageToken=${await orders.tokenAfter(rows - 20)}`,
-        header: auth,
-      });
-      await save();
+  if (wanted("curves")) {
+    const history = await signUp(rest, "bench-history");
+    const products = await openProductSeeder(label);
+    const orders = await openOrderSeeder(label, history.userId);
+    try {
+      // The product pages measured: unfiltered, and with each filter matching about a tenth of the
+      // seeded products (see seededFields()).
+      const productLists = [
+        { curve: "list_products", filters: "" },
+        { curve: "list_products_category", filters: "&category=seed-3" },
+        { curve: "list_products_price", filters: "&minPriceMinor=20000&maxPriceMinor=30000" },
+        { curve: "list_products_query", filters: "&query=kettle" },
+      ];
+      const fingerprints = new Map<string, string>();
+      /** The filter fingerprint a page token of these filters carries (read from a real first page). */
+      const fingerprintOf = async (filters: string) => {
+        let found = fingerprints.get(filters);
+        if (found === undefined) {
+          const first = ok<{ nextPageToken: string }>(
+            await rest("GET", `/v1/products?pageSize=20${filters}`),
+            `list products${filters}`,
+          );
+          found = decodeCursor(first.nextPageToken).f ?? "";
+          fingerprints.set(filters, found);
+        }
+        return found;
+      };
+      // Orders first: a product page at 100k rows takes tens of seconds on FerretDB, and what a timeout
+      // there sets off must not spoil the other curve.
+      const auth = { authorization: [`Bearer ${history.accessToken}`] };
+      for (const rows of curveSizes) {
+        const orderSeconds = await orders.seedTo(rows);
+        notes.push(`seeding ${rows} orders: ${orderSeconds.toFixed(1)} s`);
+        await curve("list_orders", rows, "first", {
+          method: "GET",
+          url: `${stack.url}/v1/orders?pageSize=20`,
+          header: auth,
+        });
+        await curve("list_orders", rows, "deep", {
+          method: "GET",
+          url: `${stack.url}/v1/orders?pageSize=20&pageToken=${await orders.tokenAfter(rows - 20)}`,
+          header: auth,
+        });
+        await save();
+      }
+      for (const rows of curveSizes) {
+        say(`seeding ${rows} products [${seconds()}]`);
+        const productSeconds = await products.seedTo(rows);
+        notes.push(`seeding ${rows} products: ${productSeconds.toFixed(1)} s`);
+        for (const list of productLists) {
+          await curve(list.curve, rows, "first", {
+            method: "GET",
+            url: `${stack.url}/v1/products?pageSize=20${list.filters}`,
+          });
+          const token = products.tokenAfter(rows - 201, await fingerprintOf(list.filters));
+          await curve(list.curve, rows, "deep", {
+            method: "GET",
+            url: `${stack.url}/v1/products?pageSize=20${list.filters}&pageToken=${token}`,
+          });
+          await save();
+        }
+      }
+    } finally {
+      await products.close();
+      await orders.close();
     }
-    for (const rows of curveSizes) {
-      say(`seeding ${rows} products [${seconds()}]`);
-      const productSeconds = await products.seedTo(rows);
-      notes.push(`seeding ${rows} products: ${productSeconds.toFixed(1)} s`);
-      await curve("list_products", rows, "first", {
-        method: "GET",
-        url: `${stack.url}/v1/products?pageSize=20`,
-      });
-      await curve("list_products", rows, "deep", {
-        method: "GET",
-        url: `${stack.url}/v1/products?pageSize=20&pageToken=${products.tokenAfter(rows - 21, fingerprint)}`,
-      });
-      await save();
-    }
-  } finally {
-    await products.close();
-    await orders.close();
-    metricsClient.close();
   }
+  metricsClient.close();
 
   say(`stopping the stack [${seconds()}]`);
   stopping = true;

@@ -57,8 +57,46 @@ export interface ProductSeeder {
   close(): Promise<void>;
 }
 
+const adjectives = ["Blue", "Red", "Green", "Steel", "Oak", "Glass", "Copper", "Linen"];
+const nouns = [
+  "kettle",
+  "mug",
+  "lamp",
+  "chair",
+  "notebook",
+  "trowel",
+  "blanket",
+  "teapot",
+  "shelf",
+  "pan",
+  "candle",
+  "basket",
+  "clock",
+];
+
 /**
- * Opens the bench stack's product database (the one whose name starts with `<label>_product`).
+ * The i-th seeded product's catalog fields: ten categories `seed-0` ... `seed-9`, prices spread over
+ * 10.00 to 1009.99, names from 8 adjectives and 13 nouns, so that the filtered pages of the curves
+ * (`category=seed-3`, a price range of a tenth, `query=kettle`) each match about a tenth of them.
+ *
+ * @example
+ * ```ts
+ * seededFields(7).category; // "seed-7"
+ * ```
+ */
+export function seededFields(i: number): { name: string; category: string; priceMinor: bigint } {
+  return {
+    name: `${adjectives[i % adjectives.length]} ${nouns[i % nouns.length]} ${i}`,
+    category: `seed-${i % 10}`,
+    priceMinor: BigInt(1000 + (i * 7919) % 100_000),
+  };
+}
+
+/**
+ * Opens the bench stack's product database (the one whose name starts with `<label>_product`). Seeded
+ * products are written as the product store writes them, and each is recorded in the catalog's change
+ * log (`catalog_changes`, numbered after the last change) so that every running product instance takes
+ * them in, as it would products an admin created; a product store without a change log ignores it.
  *
  * @example
  * ```ts ignore
@@ -73,13 +111,11 @@ export async function openProductSeeder(label: string): Promise<ProductSeeder> {
     await client.close();
     throw error;
   });
+  const db = client.db(name, { ignoreUndefined: true });
   // `_id` is the product id (a string), as the product store keeps it.
-  const products = client.db(name, { ignoreUndefined: true }).collection<{ _id: string }>(
-    "products",
-    { useBigInt64: true },
-  );
-  const template = await products.findOne({});
-  if (template === null) throw new Error("the product database has no product to copy");
+  const products = db.collection<{ _id: string }>("products", { useBigInt64: true });
+  const changes = db.collection<{ _id: number }>("catalog_changes", { useBigInt64: true });
+  const head = db.collection<{ _id: string; seq: number }>("catalog_head");
   // After every product of the catalog, so the seeded ones are the tail of the list.
   const base = Date.now() + 3_600_000;
   let seeded = 0;
@@ -90,22 +126,41 @@ export async function openProductSeeder(label: string): Promise<ProductSeeder> {
     async seedTo(total) {
       const started = performance.now();
       const batch = 1000;
+      let seq = (await head.findOne({ _id: "head" }))?.seq ?? 0;
+      while (await changes.findOne({ _id: seq + 1 })) seq++;
       while (seeded < total) {
         const docs = [];
         for (let i = seeded; i < Math.min(total, seeded + batch); i++) {
           const time = new Date(base + i);
+          const fields = seededFields(i);
           docs.push({
-            ...template,
             _id: seedProductId(i),
             sku: `SEED-${i}`,
-            name: `Seeded product ${i}`,
+            name: fields.name,
+            description: "A product seeded for the bench.",
+            category: fields.category,
+            price: { currencyCode: "USD", amountMinor: fields.priceMinor },
+            initialStock: 100,
             createTime: time,
             updateTime: time,
           });
         }
         await products.insertMany(docs, { ordered: false });
+        await changes.insertMany(
+          docs.map((doc) => {
+            seq++;
+            return {
+              _id: seq,
+              block: Math.floor(seq / 64),
+              productId: doc._id,
+              product: doc,
+              time: new Date(),
+            };
+          }),
+        );
         seeded += docs.length;
       }
+      await head.updateOne({ _id: "head" }, { $set: { seq } }, { upsert: true });
       return (performance.now() - started) / 1000;
     },
     tokenAfter(index, fingerprint) {
@@ -117,15 +172,16 @@ export async function openProductSeeder(label: string): Promise<ProductSeeder> {
 
 /**
  * Adds `count` past stock moves to the bench stack's product store, as a shop that has taken orders for a
- * while would have: 100 retired products (ids `history-<n>`, not in the catalog) with their logs, every
- * move synced. No current product's stock changes; only the size of the `stock_moves` collection does.
+ * while would have: 100 retired products (ids `history-<n>`, not in the catalog) with their logs, and
+ * the committed reservations (with their two decisions) of the first `orders` past orders. No current
+ * product's stock changes; only the size of the collections does.
  *
  * @example
  * ```ts ignore
  * const seconds = await seedMoveHistory("bench", 20_000);
  * ```
  */
-export async function seedMoveHistory(label: string, count: number): Promise<number> {
+export async function seedMoveHistory(label: string, count: number, orders = 0): Promise<number> {
   const started = performance.now();
   const client = new MongoClient((await mongoForTests()).url);
   await client.connect();
@@ -151,10 +207,72 @@ export async function seedMoveHistory(label: string, count: number): Promise<num
       }
       await moves.insertMany(docs, { ordered: false });
     }
+    // The reservations of past orders, committed, with their decisions.
+    const db = client.db(await productDatabase(client, label));
+    const reservations = db.collection<{ _id: string }>("reservations", { useBigInt64: true });
+    const decisions = db.collection<{ _id: string }>("reservation_decisions");
+    for (let from = 0; from < orders; from += 1000) {
+      const ids = Array.from(
+        { length: Math.min(orders, from + 1000) - from },
+        (_, k) => `history-order-${from + k}`,
+      );
+      await reservations.insertMany(
+        ids.map((id, k) => ({
+          _id: id,
+          lines: [{
+            productId: `history-${(from + k) % 100}`,
+            name: "Retired product",
+            unitPrice: { currencyCode: "USD", amountMinor: 1999n },
+            quantity: 1,
+          }],
+          status: "committed",
+          statusSeq: 2,
+          open: false,
+          expireTime: time,
+          createTime: time,
+          updateTime: time,
+        })),
+        { ordered: false },
+      );
+      await decisions.insertMany(
+        ids.flatMap((id) => [
+          { _id: `${id}:1`, orderId: id, seq: 1, status: "reserved", shortProductIds: [], time, done: true },
+          { _id: `${id}:2`, orderId: id, seq: 2, status: "committed", shortProductIds: [], time, done: true },
+        ]),
+        { ordered: false },
+      );
+    }
   } finally {
     await client.close();
   }
+  await analyzeFerretDb();
   return (performance.now() - started) / 1000;
+}
+
+/**
+ * Refreshes PostgreSQL's statistics of the FerretDB tables after a bulk load (as the order seeder does
+ * for its table): a shop that gathered its history over time has had them refreshed by autovacuum all
+ * along, and a plan made for an empty table would read the whole table.
+ */
+async function analyzeFerretDb(): Promise<void> {
+  const serverUrl = (await postgresForTests()).url;
+  const server = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  let names: string[];
+  try {
+    names = (await server<{ datname: string }[]>`
+      SELECT datname FROM pg_database WHERE datname = 'ferretdb' OR datname LIKE 'ferretdb\_%'`)
+      .map((row) => row.datname);
+  } finally {
+    await server.end();
+  }
+  for (const name of names) {
+    const sql = postgres(withDatabase(serverUrl, name), { max: 1, onnotice: () => {} });
+    try {
+      await sql`ANALYZE`;
+    } finally {
+      await sql.end();
+    }
+  }
 }
 
 async function productDatabase(client: MongoClient, label: string): Promise<string> {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { productEqualityLookups } from "../services/product/store/mongo_product_store.ts";
 import {
   ensurePostgresDatabase,
   etcdForTests,
@@ -52,7 +53,13 @@ export async function startDevServers(group: ProcessGroup, local: string): Promi
   ]);
   const [mongo, stripeMock] = await Promise.all([
     ensurePostgresDatabase(postgres.url, "ferretdb").then((postgresUrl) =>
-      startFerretDb(group, { port: devPorts.mongo, postgresUrl, stateDir: `${local}/ferretdb` })
+      startFerretDb(group, {
+        port: devPorts.mongo,
+        postgresUrl,
+        stateDir: `${local}/ferretdb`,
+        // The product store's equality lookups, served by GIN indexes (FerretDB issue #4646).
+        lookups: productEqualityLookups,
+      })
     ),
     startStripeMock(group, { port: devPorts.stripeMock }),
   ]);

@@ -42,6 +42,11 @@ export const productConfigSchema = {
     sweepInterval: duration({ default: 30_000, min: 50, max: 3_600_000 }),
     /** How old half-done work must be before a sweep finishes it for a process presumed dead. */
     repairAfter: duration({ default: 30_000, min: 100 }),
+    /**
+     * How often each instance checks that the stock levels readers see show its own latest moves (a
+     * late write of another instance may have put an older one back); the bound on such staleness.
+     */
+    levelRefreshInterval: duration({ default: 250, min: 10, max: 60_000 }),
   },
   discovery: discoveryConfigSchema(),
   /** `log.level`, and `log.ship.*`: the log store to ship lines to (`SHOP_LOG_SHIP_URL`), off by default. */

@@ -1,6 +1,8 @@
 /**
- * The product service's composition root: its MongoDB store, the demo catalog in dev, and the sweeper
- * that expires reservations, on the kit's service skeleton (`runService`).
+ * The product service's composition root: its MongoDB store, the stock rules, the catalog view each
+ * instance keeps current, the demo catalog in dev, and the background jobs (the sweeper that expires
+ * reservations, the refresh of the stock levels readers see), on the kit's service skeleton
+ * (`runService`).
  *
  * @module
  */
@@ -10,7 +12,10 @@ import { instrumentStore } from "@shop/platform/metrics";
 import { runService } from "@shop/platform/service";
 import { productConfigSchema } from "./config.ts";
 import { Catalog } from "./domain/catalog.ts";
+import { CatalogView } from "./domain/catalog_view.ts";
 import { Inventory } from "./domain/inventory.ts";
+import { ReservationBook } from "./domain/reservation_book.ts";
+import { StockLog } from "./domain/stock_log.ts";
 import { seedDemoCatalog } from "./seed.ts";
 import { MongoProductStore } from "./store/mongo_product_store.ts";
 import { inventoryAllowedPeers, productRoutes } from "./transport/product_routes.ts";
@@ -27,17 +32,13 @@ await runService({
       socketTimeoutMS: 30_000,
     });
     await client.connect();
-    onClose(() => client.close());
     // The operator's counters (README "Metrics"), on the registry /metrics serves.
     const conflicts = new Counter({
       name: "shop_stock_reservation_conflicts_total",
       help: "Stock moves and reservation decisions that lost a race to another writer and were retried.",
       registers: [metrics.registry],
     });
-    const mongoStore = new MongoProductStore(client.db(config.mongo.database), {
-      repairAfterMs: config.inventory.repairAfter,
-      onConflict: () => conflicts.inc(),
-    });
+    const mongoStore = new MongoProductStore(client.db(config.mongo.database));
     await mongoStore.ensureIndexes();
     const store = instrumentStore(mongoStore, {
       registry: metrics.registry,
@@ -45,13 +46,25 @@ await runService({
       poolSize: config.mongo.maxPoolSize,
     });
 
+    // One set of stock rules per process, shared by the catalog (stock updates) and the inventory.
+    const stock = new StockLog(store, { onConflict: () => conflicts.inc() });
+    const book = new ReservationBook(store, stock, {
+      repairAfterMs: config.inventory.repairAfter,
+      onConflict: () => conflicts.inc(),
+    });
+    const view = new CatalogView(store, { onConflict: () => conflicts.inc() });
+    await view.load();
+    const catalog = new Catalog({ store, stock, view });
     if (config.mode === "dev") {
-      const created = await seedDemoCatalog(store);
+      const created = await seedDemoCatalog(catalog);
       log.info("Demo catalog ready ({created} products created)", { created });
     }
+    const inventory = new Inventory({ store, book, view, reservationTtlMs: config.inventory.reservationTtl });
+    onClose(async () => {
+      await book.settled();
+      await client.close();
+    });
 
-    const catalog = new Catalog({ store });
-    const inventory = new Inventory({ store, reservationTtlMs: config.inventory.reservationTtl });
     // Every instance sweeps: sweeps are safe to run concurrently (each step is decided by a unique
     // insert), so no leader is needed.
     every("sweeper", config.inventory.sweepInterval, async () => {
@@ -59,6 +72,11 @@ await runService({
       if (report.expired > 0 || report.repaired > 0) {
         log.info("Expired {expired} reservations, repaired {repaired} half-done changes", { ...report });
       }
+    });
+    // Rewrites stock levels that do not show this instance's latest moves (StockLog.refreshLevels).
+    every("stock-levels", config.inventory.levelRefreshInterval, async () => {
+      const rewritten = await stock.refreshLevels();
+      if (rewritten > 0) log.debug("Rewrote {rewritten} stale stock levels", { rewritten });
     });
 
     return { routes: productRoutes(catalog, inventory), allowedPeers: inventoryAllowedPeers };

@@ -45,6 +45,7 @@ Deno.test("two instances on one database never oversell, and repeated calls for 
   const gatewayTls = await readTlsFiles(certsDir, "gateway");
   const transports = [first, second].map((p) => createServiceTransport({ baseUrl: p.url, tls: orderTls }));
   const gateway = createServiceTransport({ baseUrl: first.url, tls: gatewayTls });
+  const gatewayToSecond = createServiceTransport({ baseUrl: second.url, tls: gatewayTls });
   try {
     const products = createClient(ProductService, gateway);
     const { product } = await products.createProduct({
@@ -57,6 +58,18 @@ Deno.test("two instances on one database never oversell, and repeated calls for 
       },
     }, admin);
     const id = product?.id ?? "";
+    // Each instance holds the catalog in memory: a change through one is in the other's next answer.
+    const throughSecond = createClient(ProductService, gatewayToSecond);
+    assert.equal((await throughSecond.getProduct({ id })).product?.name, "Last kettles");
+    await products.updateProduct({
+      product: { id, name: "Very last kettles" },
+      updateMask: { paths: ["name"] },
+    }, admin);
+    assert.equal((await throughSecond.getProduct({ id })).product?.name, "Very last kettles");
+    assert.deepEqual(
+      (await throughSecond.listProducts({ query: "very last" })).products.map((p) => p.id),
+      [id],
+    );
     const inventories = transports.map((t) => createClient(InventoryService, t));
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
@@ -98,7 +111,7 @@ Deno.test("two instances on one database never oversell, and repeated calls for 
     );
     assert.equal((await products.getProduct({ id })).product?.stock, 3);
   } finally {
-    for (const transport of [...transports, gateway]) transport.close();
+    for (const transport of [...transports, gateway, gatewayToSecond]) transport.close();
   }
 });
 

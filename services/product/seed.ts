@@ -5,7 +5,7 @@
  */
 import { DomainError } from "@shop/platform/errors";
 import { derivedId } from "./domain/ids.ts";
-import type { ProductStore } from "./domain/ports.ts";
+import type { Catalog } from "./domain/catalog.ts";
 
 /** One demo product. */
 interface DemoProduct {
@@ -125,17 +125,17 @@ export const demoCatalog: readonly DemoProduct[] = [
  *
  * @example
  * ```ts
- * import { MemoryProductStore } from "./store/memory_product_store.ts";
- * await seedDemoCatalog(new MemoryProductStore()); // 12
+ * declare const catalog: Catalog;
+ * await seedDemoCatalog(catalog); // 12 the first time
  * ```
  */
-export async function seedDemoCatalog(store: ProductStore, now: Date = new Date()): Promise<number> {
+export async function seedDemoCatalog(catalog: Catalog, now: Date = new Date()): Promise<number> {
   let created = 0;
   for (const [i, demo] of demoCatalog.entries()) {
     // One millisecond apart, so that the catalog order is the order above.
     const time = new Date(now.getTime() + i);
     try {
-      const outcome = await store.createProduct({
+      const outcome = await catalog.add({
         id: await derivedId(`seed:${demo.sku}`),
         sku: demo.sku,
         name: demo.name,

@@ -80,5 +80,11 @@ export { acceptsConnections, freePort, withFreePorts } from "./net.ts";
 export { contractTest, type StoreFixture } from "./contract_suite.ts";
 export { eventually, type EventuallyOptions, type NotYet } from "./eventually.ts";
 export { failure } from "./failure.ts";
+export {
+  ensureFerretDbLookupIndexes,
+  type EqualityLookups,
+  ferretDbBackends,
+  prepareFerretDbBackend,
+} from "./ferretdb_indexes.ts";
 export { type ServiceProcess, startServiceProcess } from "./service_process.ts";
 export { type ToolName, toolPath, toolsDir, toolVersion } from "./tools.ts";

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ensureFerretDbLookupIndexes, type EqualityLookups } from "./ferretdb_indexes.ts";
 import { isRunning, type ManagedProcess, type ProcessGroup, waitUntil } from "./process_group.ts";
 import { acceptsConnections } from "./net.ts";
 import { toolPath } from "./tools.ts";
@@ -198,6 +199,11 @@ export interface StartFerretDbOptions {
   postgresUrl: string;
   /** Where FerretDB keeps its state file. */
   stateDir: string;
+  /**
+   * Equality lookups to serve with GIN indexes (FerretDB issue #4646; see `ferretdb_indexes.ts`), by
+   * collection, e.g. the product store's `productEqualityLookups`. Without it, tables get no such index.
+   */
+  lookups?: EqualityLookups;
 }
 
 /**
@@ -208,6 +214,9 @@ export interface StartFerretDbOptions {
  * document expression, one row per insert, row-level locking); on SQLite every write takes the one
  * database-wide lock, and concurrent writers get SQLITE_BUSY errors instead of waiting. PostgreSQL is
  * also FerretDB's primary backend, and the one its production users run.
+ *
+ * The PostgreSQL database is prepared first (idempotently) so that equality lookups can be served by
+ * indexes at all: see {@linkcode ensureFerretDbLookupIndexes} (FerretDB issue #4646).
  *
  * @example
  * ```ts ignore
@@ -220,6 +229,8 @@ export async function startFerretDb(
   options: StartFerretDbOptions,
 ): Promise<StartedServer> {
   await Deno.mkdir(options.stateDir, { recursive: true });
+  // Custom plans and the lookup-index trigger, before FerretDB opens its first connection.
+  await ensureFerretDbLookupIndexes(options.postgresUrl, options.lookups ?? {});
   const process = await group.start({
     name: "ferretdb",
     command: toolPath("ferretdb", "ferretdb"),

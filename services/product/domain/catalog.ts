@@ -5,7 +5,9 @@
  */
 import { type FieldProblem, invalidArgument, notFound } from "@shop/platform/errors";
 import { derivedId } from "./ids.ts";
-import type { ProductCursor, ProductFilter, ProductPage, ProductStore } from "./ports.ts";
+import type { CreateOutcome, ProductCursor, ProductFilter, ProductPage, ProductStore } from "./ports.ts";
+import type { CatalogView } from "./catalog_view.ts";
+import type { StockLog } from "./stock_log.ts";
 import {
   catalogFieldProblems,
   type CatalogFields,
@@ -33,6 +35,10 @@ export const maxQueryWords = 8;
 /** What {@linkcode Catalog} is built from. */
 export interface CatalogDeps {
   store: ProductStore;
+  /** The stock rules, over the same store (one per process, shared with the inventory). */
+  stock: StockLog;
+  /** The catalog as this instance holds it, over the same store (one per process). */
+  view: CatalogView;
   now?: () => Date;
   newId?: () => string;
 }
@@ -42,19 +48,25 @@ export interface CatalogDeps {
  *
  * @example
  * ```ts
+ * import { CatalogView } from "./catalog_view.ts";
+ * import { StockLog } from "./stock_log.ts";
  * declare const store: ProductStore;
- * const catalog = new Catalog({ store });
+ * const catalog = new Catalog({ store, stock: new StockLog(store), view: new CatalogView(store) });
  * const product = await catalog.get("0b6b5f7e-9a51-4c8e-9d1f-3c2a1d4e5f60");
  * ```
  */
 export class Catalog {
   #store: ProductStore;
+  #stock: StockLog;
+  #view: CatalogView;
   #now: () => Date;
   #newId: () => string;
 
   /** Creates the use cases over a store. */
   constructor(deps: CatalogDeps) {
     this.#store = deps.store;
+    this.#stock = deps.stock;
+    this.#view = deps.view;
     this.#now = deps.now ?? (() => new Date());
     this.#newId = deps.newId ?? (() => crypto.randomUUID());
   }
@@ -74,26 +86,33 @@ export class Catalog {
     checkStock("product.stock", input.stock);
     const id = requestId ? await derivedId(`create:${actorId}:${requestId}`) : this.#newId();
     const now = this.#now();
-    const outcome = await this.#store.createProduct({
-      ...fields,
-      id,
-      stock: input.stock,
-      createTime: now,
-      updateTime: now,
-    });
+    const outcome = await this.add({ ...fields, id, stock: input.stock, createTime: now, updateTime: now });
     return outcome.product;
+  }
+
+  /**
+   * Stores a product exactly as given (its id and times too) unless its id exists, and makes it visible
+   * to every instance; for the dev seed and for {@linkcode create}.
+   */
+  async add(product: Product): Promise<CreateOutcome> {
+    const outcome = await this.#store.createProduct(product);
+    // A retry of a create whose first call died before recording it records it now.
+    if (outcome.created || !this.#view.has(product.id)) {
+      await this.#view.record(outcome.product.id, outcome.product, product.updateTime);
+    }
+    return outcome;
   }
 
   /** One product, or NOT_FOUND. */
   async get(id: string): Promise<Product> {
-    const product = await this.#store.findProduct(id);
+    const product = await this.#view.get(id);
     if (!product) throw notFound("product", id);
     return product;
   }
 
   /** Products in catalog order (oldest first), filtered and paged by keyset. */
   async list(query: ListQuery, pageSize: number, after: ProductCursor | undefined): Promise<ProductPage> {
-    return await this.#store.listProducts(filterOf(query), pageSize, after);
+    return await this.#view.list(filterOf(query), pageSize, after);
   }
 
   /** Changes the fields named in `paths` (proto names); `stock` sets the units available now. */
@@ -125,14 +144,19 @@ export class Catalog {
     let product = await this.#store.findProduct(id);
     if (!product) throw notFound("product", id);
     if (Object.keys(changes).length > 0) product = await this.#store.updateProduct(id, changes, now);
-    if (product && paths.includes("stock")) product = await this.#store.setStock(id, values.stock, now);
+    if (product && paths.includes("stock")) {
+      await this.#stock.set(id, values.stock, now);
+      product = await this.#store.updateProduct(id, {}, now);
+    }
     if (!product) throw notFound("product", id);
+    await this.#view.record(id, product, now);
     return product;
   }
 
   /** Deletes a product; NOT_FOUND when there is none. */
   async delete(id: string): Promise<void> {
     if (!await this.#store.deleteProduct(id)) throw notFound("product", id);
+    await this.#view.record(id, undefined, this.#now());
   }
 }
 

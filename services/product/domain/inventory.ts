@@ -1,6 +1,6 @@
 /**
  * The inventory use cases of the order saga: reserve an order's items, commit, release, expire.
- * Plain logic over the store, which decides every stock change atomically.
+ * The rules of a reservation's life are in {@linkcode ReservationBook}; this checks and prices requests.
  *
  * @module
  */
@@ -8,6 +8,8 @@ import { invalidArgument, notFound } from "@shop/platform/errors";
 import { invalidReservationState, outOfStock } from "./errors.ts";
 import type { ProductStore, SweepReport } from "./ports.ts";
 import type { Reservation, ReservedLine } from "./reservation.ts";
+import type { CatalogView } from "./catalog_view.ts";
+import type { ReservationBook } from "./reservation_book.ts";
 
 /** One item an order asks for. */
 export interface StockItem {
@@ -23,6 +25,10 @@ export const maxItems = 50;
 /** What {@linkcode Inventory} is built from. */
 export interface InventoryDeps {
   store: ProductStore;
+  /** The reservation rules, over the same store. */
+  book: ReservationBook;
+  /** Where items are priced from: the catalog this instance holds (else the store). */
+  view?: CatalogView;
   /** How long a reservation holds its units unless committed or released, in ms. */
   reservationTtlMs: number;
   now?: () => Date;
@@ -34,19 +40,26 @@ export interface InventoryDeps {
  *
  * @example
  * ```ts
+ * import { ReservationBook } from "./reservation_book.ts";
+ * import { StockLog } from "./stock_log.ts";
  * declare const store: ProductStore;
- * const inventory = new Inventory({ store, reservationTtlMs: 15 * 60_000 });
+ * const book = new ReservationBook(store, new StockLog(store));
+ * const inventory = new Inventory({ store, book, reservationTtlMs: 15 * 60_000 });
  * await inventory.reserve("0b6b5f7e-9a51-4c8e-9d1f-3c2a1d4e5f60", [{ productId: "p-1", quantity: 2 }]);
  * ```
  */
 export class Inventory {
   #store: ProductStore;
+  #book: ReservationBook;
+  #view: CatalogView | undefined;
   #ttlMs: number;
   #now: () => Date;
 
   /** Creates the use cases over a store. */
   constructor(deps: InventoryDeps) {
     this.#store = deps.store;
+    this.#book = deps.book;
+    this.#view = deps.view;
     this.#ttlMs = deps.reservationTtlMs;
     this.#now = deps.now ?? (() => new Date());
   }
@@ -58,17 +71,25 @@ export class Inventory {
    */
   async reserve(orderId: string, items: readonly StockItem[]): Promise<Reservation> {
     checkItems(items);
-    const existing = await this.#store.findReservation(orderId);
-    if (existing) return answerOf(sameItems(existing, items));
-    const products = await this.#store.findProducts(items.map((item) => item.productId));
+    const ids = items.map((item) => item.productId);
+    // From the catalog as it stands (a change made anywhere before this call is in it).
+    const products = this.#view ? await this.#view.catalogFields(ids) : await this.#store.findProducts(ids);
     const byId = new Map(products.map((product) => [product.id, product]));
-    const lines: ReservedLine[] = items.map((item) => {
+    const missing = items.find((item) => !byId.has(item.productId));
+    if (missing) {
+      // A product deleted since the order's first call: its reservation still answers.
+      const existing = await this.#book.find(orderId);
+      if (existing) return answerOf(sameItems(existing, items));
+      throw notFound("product", missing.productId);
+    }
+    const lines: ReservedLine[] = items.flatMap((item) => {
       const product = byId.get(item.productId);
-      if (!product) throw notFound("product", item.productId);
-      return { productId: product.id, name: product.name, unitPrice: product.price, quantity: item.quantity };
+      return product
+        ? [{ productId: product.id, name: product.name, unitPrice: product.price, quantity: item.quantity }]
+        : [];
     });
     const now = this.#now();
-    const reservation = await this.#store.reserve({
+    const reservation = await this.#book.reserve({
       orderId,
       lines,
       now,
@@ -79,7 +100,7 @@ export class Inventory {
 
   /** Makes a reservation final. Committing twice is fine; committing a released or expired one is not. */
   async commit(orderId: string): Promise<Reservation> {
-    const reservation = await this.#store.commit(orderId, this.#now());
+    const reservation = await this.#book.commit(orderId, this.#now());
     if (!reservation) throw notFound("reservation", orderId);
     if (reservation.status !== "committed") {
       throw invalidReservationState(orderId, reservation.status, "commit");
@@ -93,7 +114,7 @@ export class Inventory {
    */
   async release(orderId: string): Promise<Reservation> {
     const now = this.#now();
-    const reservation = await this.#store.release(orderId, now);
+    const reservation = await this.#book.release(orderId, now);
     return reservation ??
       {
         orderId,
@@ -108,7 +129,7 @@ export class Inventory {
 
   /** Expires what is due and repairs what dead processes left half done; run by every instance. */
   async sweep(): Promise<SweepReport> {
-    return await this.#store.sweep(this.#now());
+    return await this.#book.sweep(this.#now());
   }
 }
 

@@ -1,23 +1,16 @@
-import { KeyedLock } from "./keyed_lock.ts";
-import { type Collection, type Db, type Filter, MongoServerError } from "mongodb";
-import { skuTaken, stockContention } from "../domain/errors.ts";
+import { type Collection, type Db, MongoServerError, type OptionalUnlessRequiredId } from "mongodb";
+import { skuTaken } from "../domain/errors.ts";
 import type {
+  CatalogChange,
   CreateOutcome,
-  NewReservation,
-  ProductCursor,
-  ProductFilter,
-  ProductPage,
   ProductStore,
-  SweepReport,
+  ReservationDecision,
+  ReservationRecord,
+  StockLevel,
+  StockMove,
 } from "../domain/ports.ts";
 import type { CatalogFields, Money, Product } from "../domain/product.ts";
-import {
-  holdsNoStock,
-  type Reservation,
-  type ReservationStatus,
-  reservationTransitions,
-  type ReservedLine,
-} from "../domain/reservation.ts";
+import type { ReservationStatus, ReservedLine } from "../domain/reservation.ts";
 
 /** A catalog entry. Its stock lives in the stock log; `initialStock` is the stock before any move. */
 interface ProductDoc {
@@ -32,75 +25,43 @@ interface ProductDoc {
   updateTime: Date;
 }
 
-/**
- * One stock move of one product: `_id` is `<productId>:<seq>`, so of two writers that read the same head
- * and try the same next sequence, exactly one insert succeeds. `stock` is the stock after the move.
- * `opKey` is unique too: `<orderId>:<productId>:take` and `...:return` exist at most once each.
- */
-interface MoveDoc {
-  _id: string;
+/** A change of the catalog: `_id` is its number; `block` groups 64 numbers for reading them at once. */
+interface ChangeDoc {
+  _id: number;
+  block: number;
   productId: string;
-  seq: number;
-  stock: number;
-  delta: number;
-  kind: "set" | "take" | "return";
-  opKey: string;
-  orderId?: string;
+  product: ProductDoc | null;
   time: Date;
-  /** False until `stock_levels` was seen to reflect this move (the sweeper repairs what stays false). */
-  synced: boolean;
 }
 
-/** A cache of the head of a product's stock log, for reads. Written only by `#syncLevel`. */
-interface LevelDoc {
+const changeBlock = 64;
+
+/** A stock move: `_id` is `<productId>:<seq>`, and `opKey` has a unique index. */
+interface MoveDoc extends StockMove {
   _id: string;
-  stock: number;
-  seq: number;
 }
 
-/** The immutable part of a reservation, plus a status hint for the sweeper's queries. */
+/** The stock level readers see, `_id` the product id. */
+interface LevelDoc extends StockLevel {
+  _id: string;
+}
+
+/** A reservation's record; `open` (pending or reserved, by the hint) is what the sweeper looks up. */
 interface ReservationDoc {
   _id: string;
   lines: ReservedLine[];
-  /** A hint only (may lag): the decisions log is the truth. */
   status: ReservationStatus;
   statusSeq: number;
+  open: boolean;
   expireTime: Date;
   createTime: Date;
   updateTime: Date;
 }
 
-/** One state change of a reservation: `_id` is `<orderId>:<seq>`, so one writer wins each step. */
-interface DecisionDoc {
+/** A decision: `_id` is `<orderId>:<seq>`. */
+interface DecisionDoc extends ReservationDecision {
   _id: string;
-  orderId: string;
-  seq: number;
-  status: ReservationStatus;
-  shortProductIds: string[];
-  time: Date;
-  /** False until the stock of a no-stock state (failed, released, expired) is back; then true. */
-  done: boolean;
 }
-
-interface ReservationState {
-  seq: number;
-  status: ReservationStatus;
-  shortProductIds: string[];
-  time: Date | undefined;
-  done: boolean;
-}
-
-/** Options of {@linkcode MongoProductStore}. */
-export interface MongoProductStoreOptions {
-  /** How old unfinished work must be before the sweeper finishes it for a process presumed dead. */
-  repairAfterMs?: number;
-  /** How many times a stock move is retried against other writers before giving up (UNAVAILABLE). */
-  maxMoveAttempts?: number;
-  /** Told each time a stock move or reservation decision lost a race (a duplicate key) and is retried. */
-  onConflict?: () => void;
-}
-
-const pendingStates: readonly ReservationStatus[] = ["pending", "reserved"];
 
 /**
  * A unique index refused a write. MongoDB says so with code 11000; FerretDB 1.24 does for inserts, but
@@ -120,19 +81,26 @@ function str(value: string): string {
   return value;
 }
 
-/** A regular expression that matches `text` literally. */
-function literal(text: string): string {
-  return str(text).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Random backoff that grows with the attempt, so that losers of a race do not collide again at once. */
-function backoff(attempt: number): Promise<void> {
-  return delay(Math.random() * Math.min(40, 2 + attempt * 2));
-}
+/**
+ * Every field the store looks documents up by with equality, by collection: what MongoDB serves from
+ * the indexes {@linkcode MongoProductStore.ensureIndexes} creates (and `_id`), and what a local FerretDB
+ * needs GIN indexes for (FerretDB issue #4646; `ensureFerretDbLookupIndexes` in the test harness, which
+ * `deno task dev`, the e2e stack and the bench give this list).
+ *
+ * @example
+ * ```ts
+ * productEqualityLookups.stock_moves; // ["_id", "opKey"]
+ * ```
+ */
+export const productEqualityLookups: Readonly<Record<string, readonly string[]>> = {
+  products: ["_id"],
+  stock_moves: ["_id", "opKey"],
+  stock_levels: ["_id"],
+  catalog_changes: ["_id", "block"],
+  catalog_head: ["_id"],
+  reservations: ["_id", "open"],
+  reservation_decisions: ["_id", "orderId", "done"],
+};
 
 /**
  * The product store on the MongoDB wire protocol (MongoDB, or FerretDB 1.24 locally), using only what
@@ -156,13 +124,11 @@ export class MongoProductStore implements ProductStore {
   #levels: Collection<LevelDoc>;
   #reservations: Collection<ReservationDoc>;
   #decisions: Collection<DecisionDoc>;
-  #repairAfterMs: number;
-  #onConflict: (() => void) | undefined;
-  #maxMoveAttempts: number;
-  #productLocks = new KeyedLock();
+  #changes: Collection<ChangeDoc>;
+  #catalogHead: Collection<{ _id: string; seq: number }>;
 
   /** Uses a database of a client the caller owns (and closes). */
-  constructor(db: Db, options: MongoProductStoreOptions = {}) {
+  constructor(db: Db) {
     // int64 values come back as bigint: prices are bigint minor units end to end.
     const bson = { useBigInt64: true };
     this.#products = db.collection<ProductDoc>("products", bson);
@@ -170,9 +136,8 @@ export class MongoProductStore implements ProductStore {
     this.#levels = db.collection<LevelDoc>("stock_levels", bson);
     this.#reservations = db.collection<ReservationDoc>("reservations", bson);
     this.#decisions = db.collection<DecisionDoc>("reservation_decisions", bson);
-    this.#repairAfterMs = options.repairAfterMs ?? 30_000;
-    this.#onConflict = options.onConflict;
-    this.#maxMoveAttempts = options.maxMoveAttempts ?? 80;
+    this.#changes = db.collection<ChangeDoc>("catalog_changes", bson);
+    this.#catalogHead = db.collection<{ _id: string; seq: number }>("catalog_head", bson);
   }
 
   /** Creates the indexes (idempotent; every instance runs it at start). */
@@ -181,28 +146,19 @@ export class MongoProductStore implements ProductStore {
     await this.#products.createIndex({ createTime: 1, _id: 1 }, { name: "catalog_order" });
     await this.#products.createIndex({ category: 1, createTime: 1, _id: 1 }, { name: "category_order" });
     await this.#products.createIndex({ "price.amountMinor": 1 }, { name: "price" });
-    await this.#moves.createIndex({ productId: 1, seq: -1 }, { name: "head" });
+    // Every stock and reservation lookup is by equality on `_id` or on one of these (the service README
+    // lists the query each serves).
     await this.#moves.createIndex({ opKey: 1 }, { unique: true, name: "op_unique" });
-    await this.#moves.createIndex({ synced: 1, time: 1 }, { name: "unsynced" });
-    await this.#reservations.createIndex({ status: 1, expireTime: 1 }, { name: "due" });
-    await this.#decisions.createIndex({ orderId: 1, seq: -1 }, { name: "state" });
-    await this.#decisions.createIndex({ done: 1, time: 1 }, { name: "unfinished" });
+    await this.#reservations.createIndex({ open: 1 }, { name: "open" });
+    await this.#decisions.createIndex({ orderId: 1 }, { name: "decisions_of_order" });
+    await this.#decisions.createIndex({ done: 1 }, { name: "unfinished" });
+    await this.#changes.createIndex({ block: 1 }, { name: "change_block" });
   }
 
   // ---- catalog -------------------------------------------------------------------------------------
 
   async createProduct(product: Product): Promise<CreateOutcome> {
-    const doc: ProductDoc = {
-      _id: str(product.id),
-      sku: product.sku,
-      name: product.name,
-      description: product.description,
-      category: product.category,
-      price: { currencyCode: product.price.currencyCode, amountMinor: product.price.amountMinor },
-      initialStock: product.stock,
-      createTime: product.createTime,
-      updateTime: product.updateTime,
-    };
+    const doc = productDocOf(product);
     try {
       await this.#products.insertOne(doc);
       return { created: true, product: { ...product } };
@@ -234,49 +190,12 @@ export class MongoProductStore implements ProductStore {
     return this.#withLevels(docs.filter((doc) => doc !== null), levels.filter((level) => level !== null));
   }
 
-  async listProducts(
-    filter: ProductFilter,
-    pageSize: number,
-    after: ProductCursor | undefined,
-  ): Promise<ProductPage> {
-    const and: Filter<ProductDoc>[] = [];
-    if (filter.category !== undefined) and.push({ category: str(filter.category) });
-    if (filter.minPriceMinor !== undefined || filter.maxPriceMinor !== undefined) {
-      const range: { $gte?: bigint; $lte?: bigint } = {};
-      if (filter.minPriceMinor !== undefined) range.$gte = BigInt(filter.minPriceMinor);
-      if (filter.maxPriceMinor !== undefined) range.$lte = BigInt(filter.maxPriceMinor);
-      and.push({ "price.amountMinor": range });
-    }
-    for (const word of filter.words ?? []) {
-      const pattern = literal(word);
-      and.push({
-        $or: [{ name: { $regex: pattern, $options: "i" } }, {
-          description: { $regex: pattern, $options: "i" },
-        }],
-      });
-    }
-    if (after) {
-      // Keyset: strictly after the last product of the previous page, in (createTime, _id) order.
-      and.push({
-        $or: [{ createTime: { $gt: after.createTime } }, {
-          createTime: after.createTime,
-          _id: { $gt: str(after.id) },
-        }],
-      });
-    }
-    const docs = await this.#products
-      .find(and.length > 0 ? { $and: and } : {})
-      .sort({ createTime: 1, _id: 1 })
-      .limit(pageSize + 1)
-      .toArray();
-    const page = docs.slice(0, pageSize);
-    const levels = await this.#levels.find({ _id: { $in: page.map((doc) => doc._id) } }).toArray();
-    const products = this.#withLevels(page, levels);
-    const last = products[products.length - 1];
-    return {
-      products,
-      next: docs.length > pageSize && last ? { createTime: last.createTime, id: last.id } : undefined,
-    };
+  async allProducts(): Promise<Product[]> {
+    const [docs, levels] = await Promise.all([
+      this.#products.find({}).toArray(),
+      this.#levels.find({}).toArray(),
+    ]);
+    return this.#withLevels(docs, levels);
   }
 
   async updateProduct(id: string, fields: Partial<CatalogFields>, now: Date): Promise<Product | undefined> {
@@ -301,19 +220,6 @@ export class MongoProductStore implements ProductStore {
     return await this.findProduct(id);
   }
 
-  async setStock(id: string, stock: number, now: Date): Promise<Product | undefined> {
-    if (!await this.#products.findOne({ _id: str(id) }, { projection: { _id: 1 } })) return undefined;
-    const opKey = `set:${crypto.randomUUID()}`;
-    await this.#append(
-      id,
-      now,
-      [],
-      (head) => ({ move: { kind: "set", delta: stock - head.stock, opKey }, result: undefined }),
-    );
-    await this.#products.updateOne({ _id: str(id) }, { $set: { updateTime: now } });
-    return await this.findProduct(id);
-  }
-
   async deleteProduct(id: string): Promise<boolean> {
     const result = await this.#products.deleteOne({ _id: str(id) });
     // The stock log stays as history; a release of an old reservation may still append to it, harmlessly.
@@ -321,347 +227,164 @@ export class MongoProductStore implements ProductStore {
     return result.deletedCount > 0;
   }
 
+  // ---- stock logs -----------------------------------------------------------------------------------
+
+  async insertMove(move: StockMove): Promise<boolean> {
+    return await this.#insertOnce(this.#moves, { _id: `${str(move.productId)}:${move.seq}`, ...move });
+  }
+
+  async findMove(productId: string, seq: number): Promise<StockMove | undefined> {
+    return moveOf(await this.#moves.findOne({ _id: `${str(productId)}:${seq}` }));
+  }
+
+  async findMoveByOp(opKey: string): Promise<StockMove | undefined> {
+    return moveOf(await this.#moves.findOne({ opKey: str(opKey) }));
+  }
+
+  async stockLevel(productId: string): Promise<StockLevel | undefined> {
+    const [level, product] = await Promise.all([
+      this.#levels.findOne({ _id: str(productId) }),
+      this.#products.findOne({ _id: str(productId) }, { projection: { initialStock: 1 } }),
+    ]);
+    if (level) return { seq: level.seq, stock: level.stock };
+    return product ? { seq: 0, stock: product.initialStock } : undefined;
+  }
+
+  async saveStockLevel(productId: string, level: StockLevel): Promise<void> {
+    try {
+      await this.#levels.updateOne(
+        { _id: str(productId) },
+        { $set: { seq: level.seq, stock: level.stock } },
+        { upsert: true },
+      );
+    } catch (error) {
+      // Two first upserts raced: the other one wrote a level; the domain repairs a stale one.
+      if (!isDuplicateKey(error)) throw error;
+    }
+  }
+
+  async stockLevels(productIds: readonly string[]): Promise<Map<string, StockLevel>> {
+    // One equality lookup each, side by side (FerretDB reads the whole collection for `$in`).
+    const found = await Promise.all(productIds.map((id) => this.#levels.findOne({ _id: str(id) })));
+    return new Map(
+      found.flatMap((level) => level ? [[level._id, { seq: level.seq, stock: level.stock }]] : []),
+    );
+  }
+
+  // ---- the catalog's change log ------------------------------------------------------------------------
+
+  async insertCatalogChange(change: CatalogChange): Promise<boolean> {
+    return await this.#insertOnce(this.#changes, {
+      _id: change.seq,
+      block: Math.floor(change.seq / changeBlock),
+      productId: change.productId,
+      product: change.product ? productDocOf(change.product) : null,
+      time: change.time,
+    });
+  }
+
+  async catalogChange(seq: number): Promise<CatalogChange | undefined> {
+    const doc = await this.#changes.findOne({ _id: seq });
+    return doc ? changeOf(doc) : undefined;
+  }
+
+  async catalogChangesFrom(seq: number): Promise<CatalogChange[]> {
+    // A block of numbers by equality (FerretDB cannot push a range down), then ordered here.
+    const docs = await this.#changes.find({ block: Math.floor(seq / changeBlock) }).toArray();
+    const changes = docs.filter((doc) => doc._id >= seq).sort((a, b) => a._id - b._id).map(changeOf);
+    const consecutive: CatalogChange[] = [];
+    for (const change of changes) {
+      if (change.seq !== seq + consecutive.length) break;
+      consecutive.push(change);
+    }
+    return consecutive;
+  }
+
+  async catalogHead(): Promise<number> {
+    return (await this.#catalogHead.findOne({ _id: "head" }))?.seq ?? 0;
+  }
+
+  async saveCatalogHead(seq: number): Promise<void> {
+    try {
+      await this.#catalogHead.updateOne({ _id: "head", seq: { $lt: seq } }, { $set: { seq } }, {
+        upsert: true,
+      });
+    } catch (error) {
+      // The hint is ahead already (the upsert met the existing document), or two first upserts raced.
+      if (!isDuplicateKey(error)) throw error;
+    }
+  }
+
   // ---- reservations --------------------------------------------------------------------------------
 
-  async findReservation(orderId: string): Promise<Reservation | undefined> {
+  async insertReservation(record: ReservationRecord): Promise<boolean> {
+    return await this.#insertOnce(this.#reservations, {
+      _id: str(record.orderId),
+      lines: record.lines.map((line) => ({ ...line, unitPrice: { ...line.unitPrice } })),
+      status: record.status,
+      statusSeq: record.statusSeq,
+      open: isOpen(record.status),
+      expireTime: record.expireTime,
+      createTime: record.createTime,
+      updateTime: record.updateTime,
+    });
+  }
+
+  async findReservation(orderId: string): Promise<ReservationRecord | undefined> {
     const doc = await this.#reservations.findOne({ _id: str(orderId) });
-    return doc ? toReservation(doc, await this.#state(orderId)) : undefined;
+    return doc ? recordOf(doc) : undefined;
   }
 
-  async reserve(request: NewReservation): Promise<Reservation> {
-    let doc: ReservationDoc = {
-      _id: str(request.orderId),
-      lines: request.lines.map((line) => ({ ...line, unitPrice: { ...line.unitPrice } })),
-      status: "pending",
-      statusSeq: 0,
-      expireTime: request.expireTime,
-      createTime: request.now,
-      updateTime: request.now,
-    };
-    try {
-      await this.#reservations.insertOne(doc);
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-      // Placed before (a retry, or a concurrent duplicate): carry on with that one.
-      const existing = await this.#reservations.findOne({ _id: str(request.orderId) });
-      if (!existing) throw error;
-      doc = existing;
-    }
-    let state = await this.#state(doc._id);
-    // A pending one is driven again: every step is idempotent, so two drivers cannot double-take.
-    if (state.status === "pending") state = await this.#drive(doc, request.now);
-    else await this.#finish(doc, state);
-    return toReservation(doc, state);
-  }
-
-  async commit(orderId: string, now: Date): Promise<Reservation | undefined> {
-    const doc = await this.#reservations.findOne({ _id: str(orderId) });
-    if (!doc) return undefined;
-    const { state } = await this.#transition(
-      orderId,
-      now,
-      (s) => s.status === "reserved" ? "committed" : undefined,
-    );
-    await this.#finish(doc, state);
-    return toReservation(doc, state);
-  }
-
-  async release(orderId: string, now: Date): Promise<Reservation | undefined> {
-    const doc = await this.#reservations.findOne({ _id: str(orderId) });
-    if (!doc) return undefined;
-    const { state } = await this.#transition(
-      orderId,
-      now,
-      (s) =>
-        s.status === "pending" || s.status === "reserved" || s.status === "committed"
-          ? "released"
-          : undefined,
-    );
-    await this.#finish(doc, state);
-    return toReservation(doc, state);
-  }
-
-  async sweep(now: Date): Promise<SweepReport> {
-    let expired = 0;
-    let repaired = 0;
-    const due = await this.#reservations
-      .find({ status: { $in: [...pendingStates] }, expireTime: { $lte: now } })
-      .limit(100)
-      .toArray();
-    for (const doc of due) {
-      const { state, moved } = await this.#transition(
-        doc._id,
-        now,
-        (s) => pendingStates.includes(s.status) ? "expired" : undefined,
-      );
-      if (moved) expired++;
-      await this.#finish(doc, state);
-    }
-    // Decisions whose stock never came back: the process that made them died before finishing.
-    const cutoff = new Date(now.getTime() - this.#repairAfterMs);
-    const unfinished = await this.#decisions.find({ done: false, time: { $lte: cutoff } }).limit(100)
-      .toArray();
-    for (const decision of unfinished) {
-      const doc = await this.#reservations.findOne({ _id: decision.orderId });
-      if (doc) await this.#finish(doc, await this.#state(decision.orderId));
-      repaired++;
-    }
-    // Moves the stock-level cache may not show: the process that made them died before syncing.
-    const unsynced = await this.#moves.find({ synced: false, time: { $lte: cutoff } }).limit(100).toArray();
-    for (const productId of new Set(unsynced.map((move) => move.productId))) {
-      await this.#syncLevel(productId);
-      repaired++;
-    }
-    return { expired, repaired };
-  }
-
-  // ---- the reservation state machine ---------------------------------------------------------------
-
-  /** Takes every line (or finds them short), then decides reserved or failed, then finishes. */
-  async #drive(doc: ReservationDoc, now: Date): Promise<ReservationState> {
-    const short: string[] = [];
-    let closed = false;
-    for (const line of [...doc.lines].sort((a, b) => a.productId < b.productId ? -1 : 1)) {
-      if (short.length > 0) {
-        // Already failing: only find out which other lines are short too, taking nothing more.
-        if ((await this.#head(line.productId)).stock < line.quantity) short.push(line.productId);
-        continue;
-      }
-      const outcome = await this.#take(doc._id, line, now);
-      if (outcome === "short") short.push(line.productId);
-      if (outcome === "closed") {
-        closed = true;
-        break;
-      }
-    }
-    const state = closed ? await this.#state(doc._id) : (await this.#transition(
-      doc._id,
-      now,
-      (s) => s.status === "pending" ? (short.length > 0 ? "failed" : "reserved") : undefined,
-      short,
-    )).state;
-    await this.#finish(doc, state);
-    return state;
-  }
-
-  /** The latest decision about an order's reservation (`pending` before the first). */
-  async #state(orderId: string): Promise<ReservationState> {
-    const [top] = await this.#decisions.find({ orderId: str(orderId) }).sort({ seq: -1 }).limit(1).toArray();
-    return top
-      ? {
-        seq: top.seq,
-        status: top.status,
-        shortProductIds: top.shortProductIds,
-        time: top.time,
-        done: top.done,
-      }
-      : { seq: 0, status: "pending", shortProductIds: [], time: undefined, done: true };
-  }
-
-  /**
-   * Moves a reservation to the state `choose` picks from the current one, by inserting the next
-   * decision; a duplicate `_id` means another writer decided first, so the choice is made again.
-   */
-  async #transition(
+  async saveReservationStatus(
     orderId: string,
-    now: Date,
-    choose: (state: ReservationState) => ReservationStatus | undefined,
-    shortProductIds: string[] = [],
-  ): Promise<{ state: ReservationState; moved: boolean }> {
-    for (let attempt = 0; attempt < this.#maxMoveAttempts; attempt++) {
-      const state = await this.#state(orderId);
-      const next = choose(state);
-      if (!next || !reservationTransitions[state.status].includes(next)) return { state, moved: false };
-      const decision: DecisionDoc = {
-        _id: `${str(orderId)}:${state.seq + 1}`,
-        orderId,
-        seq: state.seq + 1,
-        status: next,
-        shortProductIds: next === "failed" ? shortProductIds : [],
-        time: now,
-        done: !holdsNoStock(next),
-      };
-      try {
-        await this.#decisions.insertOne(decision);
-        return {
-          state: {
-            seq: decision.seq,
-            status: next,
-            shortProductIds: decision.shortProductIds,
-            time: now,
-            done: decision.done,
-          },
-          moved: true,
-        };
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-        this.#onConflict?.();
-        await backoff(attempt);
-      }
-    }
-    throw stockContention(orderId);
-  }
-
-  /** Makes the stock match the state (gives every line back for a no-stock state) and updates hints. */
-  async #finish(doc: ReservationDoc, state: ReservationState): Promise<void> {
-    if (!state.done) {
-      const now = state.time ?? new Date();
-      for (const line of doc.lines) await this.#giveBack(doc._id, line, now);
-      await this.#decisions.updateOne({ _id: `${doc._id}:${state.seq}` }, { $set: { done: true } });
-      state.done = true;
-    }
-    if (state.seq > doc.statusSeq) {
-      // A hint for the sweeper's query; a lost or late write only makes the sweeper look again.
-      await this.#reservations.updateOne(
-        { _id: doc._id, statusSeq: { $lt: state.seq } },
-        { $set: { status: state.status, statusSeq: state.seq, updateTime: state.time ?? doc.updateTime } },
-      );
-    }
-  }
-
-  // ---- the stock log ---------------------------------------------------------------------------------
-
-  /** Takes one line's units unless it was taken or closed already, or the stock is short. */
-  #take(orderId: string, line: ReservedLine, now: Date): Promise<"taken" | "closed" | "short"> {
-    const take = `${orderId}:${line.productId}:take`;
-    const back = `${orderId}:${line.productId}:return`;
-    return this.#append(line.productId, now, [take, back], (head, seen) => {
-      // A return (or its tombstone) closes the line for good: no take may follow it.
-      if (seen.has(back)) return { result: "closed" as const };
-      if (seen.has(take)) return { result: "taken" as const };
-      if (head.stock < line.quantity) return { result: "short" as const };
-      return {
-        move: { kind: "take", delta: -line.quantity, opKey: take, orderId },
-        result: "taken" as const,
-      };
-    });
-  }
-
-  /** Closes one line: returns its units if they were taken, else leaves a tombstone; once only. */
-  async #giveBack(orderId: string, line: ReservedLine, now: Date): Promise<void> {
-    const take = `${orderId}:${line.productId}:take`;
-    const back = `${orderId}:${line.productId}:return`;
-    await this.#append(line.productId, now, [take, back], (_head, seen) => {
-      if (seen.has(back)) return { result: undefined };
-      const delta = seen.has(take) ? line.quantity : 0;
-      return { move: { kind: "return", delta, opKey: back, orderId }, result: undefined };
-    });
-  }
-
-  /**
-   * Which of these operations are in the stock log already. One lookup by `opKey` per key, side by side,
-   * not one `{opKey: {$in: keys}}`: FerretDB 1.24 hands only equality filters to PostgreSQL (and its
-   * index), and answers `$in` by reading the whole collection, so every move got slower with every move
-   * ever made (`deno task bench`, scenario 5b: with 20k past moves in the store, every checkout failed
-   * at the saga budget; with this, all were PAID, p50 2.6 s).
-   */
-  async #movesDone(opKeys: string[]): Promise<Set<string>> {
-    const found = await Promise.all(
-      opKeys.map((opKey) => this.#moves.findOne({ opKey: str(opKey) }, { projection: { opKey: 1 } })),
+    status: ReservationStatus,
+    seq: number,
+    time: Date,
+  ): Promise<void> {
+    await this.#reservations.updateOne(
+      { _id: str(orderId), statusSeq: { $lt: seq } },
+      { $set: { status, statusSeq: seq, open: isOpen(status), updateTime: time } },
     );
-    return new Set(found.flatMap((move) => (move ? [move.opKey] : [])));
   }
 
-  /** The last move of a product's log (sequence 0 with the initial stock before any move). */
-  async #head(productId: string): Promise<{ seq: number; stock: number }> {
-    const [top] = await this.#moves.find({ productId: str(productId) }, { projection: { seq: 1, stock: 1 } })
-      .sort({ seq: -1 }).limit(1).toArray();
-    if (top) return { seq: top.seq, stock: top.stock };
-    const product = await this.#products.findOne({ _id: str(productId) }, {
-      projection: { initialStock: 1 },
+  async openReservations(limit: number): Promise<ReservationRecord[]> {
+    return (await this.#reservations.find({ open: true }).limit(limit).toArray()).map(recordOf);
+  }
+
+  async insertDecision(decision: ReservationDecision): Promise<boolean> {
+    return await this.#insertOnce(this.#decisions, {
+      _id: `${str(decision.orderId)}:${decision.seq}`,
+      ...decision,
+      shortProductIds: [...decision.shortProductIds],
     });
-    return { seq: 0, stock: product?.initialStock ?? 0 };
   }
 
-  /**
-   * Appends the move `plan` picks from the product's current head and the order's moves seen so far.
-   * The head is read first and the order's moves after it, so every move up to the head is visible to
-   * the plan; the insert of `head + 1` succeeds only if nobody appended since. A duplicate key (the
-   * sequence, or the operation already done) sends it round again, after a random backoff.
-   */
-  #append<T>(
-    productId: string,
-    now: Date,
-    opKeys: string[],
-    plan: (
-      head: { seq: number; stock: number },
-      seen: Set<string>,
-    ) => { move?: Pick<MoveDoc, "kind" | "delta" | "opKey"> & { orderId?: string }; result: T },
-  ): Promise<T> {
-    // Moves of one product queue up inside this instance; the unique insert below still decides
-    // between instances.
-    return this.#productLocks.run(productId, () => this.#appendNow(productId, now, opKeys, plan));
+  async latestDecision(orderId: string): Promise<ReservationDecision | undefined> {
+    // A handful per order; picked here rather than sorted, which FerretDB would do after reading them all.
+    const all = await this.#decisions.find({ orderId: str(orderId) }).toArray();
+    const top = all.reduce<DecisionDoc | undefined>(
+      (best, d) => (!best || d.seq > best.seq ? d : best),
+      undefined,
+    );
+    return top ? decisionOf(top) : undefined;
   }
 
-  async #appendNow<T>(
-    productId: string,
-    now: Date,
-    opKeys: string[],
-    plan: (
-      head: { seq: number; stock: number },
-      seen: Set<string>,
-    ) => { move?: Pick<MoveDoc, "kind" | "delta" | "opKey"> & { orderId?: string }; result: T },
-  ): Promise<T> {
-    for (let attempt = 0; attempt < this.#maxMoveAttempts; attempt++) {
-      const head = await this.#head(productId);
-      const seen = await this.#movesDone(opKeys);
-      const { move, result } = plan(head, seen);
-      if (!move) return result;
-      const stock = head.stock + move.delta;
-      if (stock < 0) throw new Error(`a move would make the stock of ${productId} negative`);
-      try {
-        await this.#moves.insertOne({
-          _id: `${str(productId)}:${head.seq + 1}`,
-          productId,
-          seq: head.seq + 1,
-          stock,
-          ...move,
-          time: now,
-          synced: false,
-        });
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-        this.#onConflict?.();
-        await backoff(attempt);
-        continue;
-      }
-      await this.#syncLevel(productId);
-      return result;
-    }
-    throw stockContention(productId);
+  async markDecisionDone(orderId: string, seq: number): Promise<void> {
+    await this.#decisions.updateOne({ _id: `${str(orderId)}:${seq}` }, { $set: { done: true } });
   }
 
-  /**
-   * Copies the head of the log into the `stock_levels` cache and checks it stayed there: a slower
-   * writer may overwrite a newer level with an older one, but every writer checks after its own write,
-   * so the last one leaves the cache equal to the head. Under heavy contention the check keeps failing
-   * because the head keeps moving; then it gives up after two rounds, leaving its moves unsynced: the
-   * next writer's successful check marks them synced, and the sweeper repairs whatever nobody did.
-   */
-  async #syncLevel(productId: string): Promise<void> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const head = await this.#head(productId);
-      try {
-        await this.#levels.updateOne(
-          { _id: str(productId) },
-          { $set: { stock: head.stock, seq: head.seq } },
-          { upsert: true },
-        );
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error; // two first upserts raced; look again
-        continue;
-      }
-      const [level, after] = await Promise.all([
-        this.#levels.findOne({ _id: str(productId) }),
-        this.#head(productId),
-      ]);
-      if (level && level.seq === after.seq) {
-        await this.#moves.updateMany(
-          { productId: str(productId), synced: false, seq: { $lte: after.seq } },
-          { $set: { synced: true } },
-        );
-        return;
-      }
+  async unfinishedDecisions(limit: number): Promise<ReservationDecision[]> {
+    return (await this.#decisions.find({ done: false }).limit(limit).toArray()).map(decisionOf);
+  }
+
+  /** Inserts a document unless its `_id` (or another unique key) is taken; says whether it did. */
+  async #insertOnce<T extends { _id: string | number }>(collection: Collection<T>, doc: T): Promise<boolean> {
+    try {
+      await collection.insertOne(doc as OptionalUnlessRequiredId<T>);
+      return true;
+    } catch (error) {
+      if (isDuplicateKey(error)) return false;
+      throw error;
     }
   }
 
@@ -685,7 +408,49 @@ function toProduct(doc: ProductDoc, level: LevelDoc | null): Product {
   };
 }
 
-function toReservation(doc: ReservationDoc, state: ReservationState): Reservation {
+function productDocOf(product: Product): ProductDoc {
+  return {
+    _id: str(product.id),
+    sku: product.sku,
+    name: product.name,
+    description: product.description,
+    category: product.category,
+    price: { currencyCode: product.price.currencyCode, amountMinor: product.price.amountMinor },
+    initialStock: product.stock,
+    createTime: product.createTime,
+    updateTime: product.updateTime,
+  };
+}
+
+function changeOf(doc: ChangeDoc): CatalogChange {
+  return {
+    seq: doc._id,
+    productId: doc.productId,
+    product: doc.product ? toProduct(doc.product, null) : undefined,
+    time: doc.time,
+  };
+}
+
+function isOpen(status: ReservationStatus): boolean {
+  return status === "pending" || status === "reserved";
+}
+
+function moveOf(doc: MoveDoc | null): StockMove | undefined {
+  if (!doc) return undefined;
+  const move: StockMove = {
+    productId: doc.productId,
+    seq: doc.seq,
+    stock: doc.stock,
+    delta: doc.delta,
+    kind: doc.kind,
+    opKey: doc.opKey,
+    time: doc.time,
+  };
+  if (doc.orderId !== undefined) move.orderId = doc.orderId;
+  return move;
+}
+
+function recordOf(doc: ReservationDoc): ReservationRecord {
   return {
     orderId: doc._id,
     lines: doc.lines.map((line) => ({
@@ -697,10 +462,21 @@ function toReservation(doc: ReservationDoc, state: ReservationState): Reservatio
       },
       quantity: line.quantity,
     })),
-    status: state.status,
-    shortProductIds: [...state.shortProductIds],
+    status: doc.status,
+    statusSeq: doc.statusSeq,
     expireTime: doc.expireTime,
     createTime: doc.createTime,
-    updateTime: state.time ?? doc.createTime,
+    updateTime: doc.updateTime,
+  };
+}
+
+function decisionOf(doc: DecisionDoc): ReservationDecision {
+  return {
+    orderId: doc.orderId,
+    seq: doc.seq,
+    status: doc.status,
+    shortProductIds: [...doc.shortProductIds],
+    time: doc.time,
+    done: doc.done,
   };
 }

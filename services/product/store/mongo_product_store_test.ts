@@ -1,14 +1,18 @@
 import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
 import { mongoForTests } from "@shop/platform/testing";
+import { ReservationBook } from "../domain/reservation_book.ts";
+import { StockLog } from "../domain/stock_log.ts";
 import { MongoProductStore } from "./mongo_product_store.ts";
 import { newProduct, productStoreContract } from "./product_store_contract.ts";
 
 async function openStore(url: string, name: string, repairAfterMs = 30_000) {
   const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000 });
-  const store = new MongoProductStore(client.db(name), { repairAfterMs });
+  const store = new MongoProductStore(client.db(name));
   await store.ensureIndexes();
-  return { client, store };
+  // One instance of the service: its own rules over its own connection.
+  const book = new ReservationBook(store, new StockLog(store), { repairAfterMs });
+  return { client, store, book };
 }
 
 productStoreContract("MongoProductStore", async () => {
@@ -34,7 +38,7 @@ Deno.test("MongoProductStore: two instances on one database never oversell", asy
     const now = new Date();
     const outcomes = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        (i % 2 ? first : second).store.reserve({
+        (i % 2 ? first : second).book.reserve({
           orderId: crypto.randomUUID(),
           lines: [{ productId: kettle.id, name: kettle.name, unitPrice: kettle.price, quantity: 1 }],
           now,
@@ -51,13 +55,13 @@ Deno.test("MongoProductStore: two instances on one database never oversell", asy
 
 Deno.test("MongoProductStore: a sweep finishes what a process that died half-way left", async () => {
   await using db = await (await mongoForTests()).createDatabase({ label: "product_crash" });
-  const { client, store } = await openStore(db.url, db.name, 1_000);
+  const { client, store, book } = await openStore(db.url, db.name, 1_000);
   try {
     const kettle = newProduct({ stock: 5 });
     await store.createProduct(kettle);
     const now = new Date();
     const orderId = crypto.randomUUID();
-    await store.reserve({
+    await book.reserve({
       orderId,
       lines: [{ productId: kettle.id, name: kettle.name, unitPrice: kettle.price, quantity: 2 }],
       now,
@@ -87,12 +91,12 @@ Deno.test("MongoProductStore: a sweep finishes what a process that died half-way
       synced: false,
     });
     assert.equal((await store.findProduct(kettle.id))?.stock, 3, "the cache still shows the old level");
-    assert.equal((await store.sweep(new Date(now.getTime() + 500))).repaired, 0, "not before the grace time");
-    const report = await store.sweep(new Date(now.getTime() + 2_000));
+    assert.equal((await book.sweep(new Date(now.getTime() + 500))).repaired, 0, "not before the grace time");
+    const report = await book.sweep(new Date(now.getTime() + 2_000));
     assert.ok(report.repaired >= 1, JSON.stringify(report));
-    assert.equal((await store.findReservation(orderId))?.status, "released");
+    assert.equal((await book.find(orderId))?.status, "released");
     assert.equal((await store.findProduct(kettle.id))?.stock, 15, "13 after the set, plus the 2 given back");
-    await store.release(orderId, new Date());
+    await book.release(orderId, new Date());
     assert.equal((await store.findProduct(kettle.id))?.stock, 15, "given back once only");
   } finally {
     await client.close();

@@ -8,7 +8,10 @@ import { createClient } from "@connectrpc/connect";
 import { gatewayClaims, inMemoryTransport } from "@shop/platform/server";
 import { InventoryService, ProductService } from "@shop/proto/product";
 import { Catalog } from "../domain/catalog.ts";
+import { CatalogView } from "../domain/catalog_view.ts";
 import { Inventory } from "../domain/inventory.ts";
+import { ReservationBook } from "../domain/reservation_book.ts";
+import { StockLog } from "../domain/stock_log.ts";
 import { MemoryProductStore } from "../store/memory_product_store.ts";
 import { inventoryAllowedPeers, productRoutes } from "../transport/product_routes.ts";
 
@@ -46,8 +49,11 @@ export function createProductFixture(): ProductFixture {
     return new Date(last);
   };
   const store = new MemoryProductStore();
-  const catalog = new Catalog({ store, now });
-  const inventory = new Inventory({ store, reservationTtlMs: testReservationTtlMs, now });
+  const stock = new StockLog(store);
+  const view = new CatalogView(store);
+  const catalog = new Catalog({ store, stock, view, now });
+  const book = new ReservationBook(store, stock);
+  const inventory = new Inventory({ store, book, view, reservationTtlMs: testReservationTtlMs, now });
   const routes = productRoutes(catalog, inventory);
   return {
     store,
