@@ -11,10 +11,10 @@ import { gatewayClaims, type RunningServer, startServer } from "@shop/platform/s
 import { postgresForTests } from "@shop/platform/testing";
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
 import { OrderService, OrderStatus } from "@shop/proto/order";
-import { InventoryService } from "@shop/proto/product";
-import { PaymentProcessorService } from "@shop/proto/payment";
 import { startServiceProcess } from "../platform/testing/service_process.ts";
-import { FakeInventory, FakePayments } from "./testdata/fake_services.ts";
+import { paymentAllowedPeers, paymentRoutes } from "../payment/transport/payment_routes.ts";
+import { inventoryAllowedPeers } from "../product/transport/product_routes.ts";
+import { realServices } from "./testdata/real_services.ts";
 
 const certsDir = await ensureDevCertificates();
 const main = new URL("./main.ts", import.meta.url);
@@ -22,26 +22,25 @@ const customer = crypto.randomUUID();
 const address = { name: "Alice", line1: "1 Main St", city: "Berlin", postalCode: "10115", country: "DE" };
 
 async function startFakes() {
-  const inventory = new FakeInventory();
-  inventory.products.set("kettle", { name: "Kettle", priceMinor: 1999n, stock: 10 });
-  const payments = new FakePayments();
+  // The real product and payment services' routes over memory stores (payment with a fake Stripe),
+  // served over mTLS with their own certificates.
+  const services = await realServices({ Kettle: { priceMinor: 1999n, stock: 10 } });
   const product = await startServer({
-    service: "fake-product",
+    service: "product",
     port: 0,
     transport: { tls: await readTlsFiles(certsDir, "product") },
-    allowedPeers: { [InventoryService.typeName]: ["order"] },
-    routes: inventory.routes,
+    allowedPeers: inventoryAllowedPeers,
+    routes: services.product.routes,
   });
   const payment = await startServer({
-    service: "fake-payment",
+    service: "payment",
     port: 0,
     transport: { tls: await readTlsFiles(certsDir, "payment") },
-    allowedPeers: { [PaymentProcessorService.typeName]: ["order"] },
-    routes: payments.routes,
+    allowedPeers: paymentAllowedPeers,
+    routes: paymentRoutes(services.payments),
   });
   return {
-    inventory,
-    payments,
+    services,
     product,
     payment,
     async [Symbol.asyncDispose]() {
@@ -83,14 +82,14 @@ Deno.test("the order service places a PAID order over mTLS through the product a
     const orders = createClient(OrderService, transport);
     const { order } = await orders.createOrder({
       requestId: "first",
-      items: [{ productId: "kettle", quantity: 3 }],
+      items: [{ productId: fakes.services.ids.Kettle, quantity: 3 }],
       shippingAddress: address,
       paymentMethod: "pm_card_visa",
     }, { headers: gatewayClaims({ sub: customer, role: "customer" }) });
     assert.equal(order?.status, OrderStatus.PAID);
     assert.equal(order?.total?.amountMinor, 5997n);
-    assert.equal(fakes.inventory.products.get("kettle")?.stock, 7);
-    assert.equal(fakes.payments.netCharged(), 5997n);
+    assert.equal(await fakes.services.stockOf("Kettle"), 7);
+    assert.equal(fakes.services.netCharged(), 5997n);
   } finally {
     transport.close();
   }
@@ -111,7 +110,7 @@ for (const step of ["reserved", "charged", "committed", "compensated"] as const)
     const first = createServiceTransport({ baseUrl: crashing.url, tls: gateway });
     const request = {
       requestId: `crash-${step}`,
-      items: [{ productId: "kettle", quantity: 2 }],
+      items: [{ productId: fakes.services.ids.Kettle, quantity: 2 }],
       shippingAddress: address,
       paymentMethod: declined ? "pm_card_chargeDeclined" : "pm_card_visa",
     };
@@ -142,13 +141,13 @@ for (const step of ["reserved", "charged", "committed", "compensated"] as const)
       assert.equal(all.length, 1, "one order, however often it was asked for");
       if (declined) {
         assert.equal(order?.status, OrderStatus.FAILED);
-        assert.equal(fakes.inventory.products.get("kettle")?.stock, 10, "the stock came back");
-        assert.equal(fakes.payments.netCharged(), 0n, "nothing charged");
+        assert.equal(await fakes.services.stockOf("Kettle"), 10, "the stock came back");
+        assert.equal(fakes.services.netCharged(), 0n, "nothing charged");
       } else {
         assert.equal(order?.status, OrderStatus.PAID);
-        assert.equal(fakes.inventory.products.get("kettle")?.stock, 8);
-        assert.equal(fakes.payments.charges.size, 1, "one charge");
-        assert.equal(fakes.payments.netCharged(), 3998n);
+        assert.equal(await fakes.services.stockOf("Kettle"), 8);
+        assert.equal(fakes.services.stripe.intents.size, 1, "one charge");
+        assert.equal(fakes.services.netCharged(), 3998n);
       }
     } finally {
       second.close();

@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
-import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { DomainError } from "@shop/platform/errors";
 import { gatewayClaims, inMemoryTransport, toConnectError } from "@shop/platform/server";
 import { OrderService, OrderStatus } from "@shop/proto/order";
-import { InventoryService } from "@shop/proto/product";
-import { PaymentProcessorService } from "@shop/proto/payment";
 import { Checkout, type CheckoutDeps, type FaultPoint } from "../domain/checkout.ts";
 import { MemoryOrderStore } from "../store/memory_order_store.ts";
-import { FakeInventory, FakePayments } from "../testdata/fake_services.ts";
+import { realServices } from "../testdata/real_services.ts";
 import { inventoryOverConnect } from "./inventory_client.ts";
 import { orderRoutes } from "./order_routes.ts";
 import { paymentsOverConnect } from "./payment_client.ts";
@@ -22,24 +20,23 @@ const as = (sub: string, role: "customer" | "admin" = "customer") => ({
 
 const address = { name: "Alice", line1: "1 Main St", city: "Berlin", postalCode: "10115", country: "DE" };
 
-function setup(overrides: Partial<CheckoutDeps> = {}) {
-  const inventory = new FakeInventory();
-  inventory.products.set("kettle", { name: "Kettle", priceMinor: 1999n, stock: 5 });
-  inventory.products.set("mug", { name: "Mug", priceMinor: 450n, stock: 100 });
-  const payments = new FakePayments();
+/** The order service over the real product and payment services (memory stores, a fake Stripe). */
+async function setup(overrides: Partial<CheckoutDeps> = {}) {
+  const services = await realServices({
+    Kettle: { priceMinor: 1999n, stock: 5 },
+    Mug: { priceMinor: 450n, stock: 100 },
+  });
   const store = new MemoryOrderStore();
   const checkout = new Checkout({
     store,
-    inventory: inventoryOverConnect(createClient(InventoryService, createRouterTransport(inventory.routes))),
-    payments: paymentsOverConnect(
-      createClient(PaymentProcessorService, createRouterTransport(payments.routes)),
-    ),
+    inventory: inventoryOverConnect(services.inventory),
+    payments: paymentsOverConnect(services.paymentProcessor),
     instanceId: "test",
     sagaBudgetMs: 1_000,
     ...overrides,
   });
   const orders = createClient(OrderService, inMemoryTransport(orderRoutes(checkout)));
-  return { inventory, payments, store, checkout, orders };
+  return { services, ids: services.ids, store, checkout, orders };
 }
 
 function placeRequest(
@@ -56,9 +53,9 @@ function placeRequest(
 }
 
 Deno.test("CreateOrder comes back PAID with catalog prices, stock taken and one charge", async () => {
-  const { orders, inventory, payments } = setup();
+  const { orders, services, ids } = await setup();
   const { order } = await orders.createOrder(
-    placeRequest([{ productId: "kettle", quantity: 2 }, { productId: "mug", quantity: 1 }]),
+    placeRequest([{ productId: ids.Kettle, quantity: 2 }, { productId: ids.Mug, quantity: 1 }]),
     as(alice),
   );
   assert.equal(order?.status, OrderStatus.PAID);
@@ -73,57 +70,64 @@ Deno.test("CreateOrder comes back PAID with catalog prices, stock taken and one 
     amountMinor: 4448n,
   });
   assert.deepEqual(order?.statusHistory.map((s) => s.status), [OrderStatus.PENDING, OrderStatus.PAID]);
-  assert.equal(inventory.products.get("kettle")?.stock, 3);
-  assert.equal(payments.charges.size, 1);
-  assert.equal(payments.netCharged(), 4448n);
+  assert.equal(await services.stockOf("Kettle"), 3);
+  assert.equal(services.stripe.intents.size, 1);
+  assert.equal(services.netCharged(), 4448n);
 });
 
 Deno.test("20 concurrent CreateOrder calls with one request id make one order and one charge", async () => {
-  const { orders, payments, inventory } = setup();
-  const request = placeRequest([{ productId: "kettle", quantity: 1 }]);
+  const { orders, services, ids } = await setup();
+  const request = placeRequest([{ productId: ids.Kettle, quantity: 1 }]);
   const results = await Promise.all(Array.from({ length: 20 }, () => orders.createOrder(request, as(alice))));
-  const ids = new Set(results.map((r) => r.order?.id));
-  assert.equal(ids.size, 1);
+  const orderIds = new Set(results.map((r) => r.order?.id));
+  assert.equal(orderIds.size, 1);
   assert.ok(results.every((r) => r.order?.status === OrderStatus.PAID));
-  assert.equal(payments.charges.size, 1);
-  assert.equal(inventory.products.get("kettle")?.stock, 4);
+  assert.equal(services.stripe.intents.size, 1);
+  assert.equal(await services.stockOf("Kettle"), 4);
 });
 
 Deno.test("an order for more than the stock FAILS as out of stock and charges nothing", async () => {
-  const { orders, payments, inventory } = setup();
-  const { order } = await orders.createOrder(placeRequest([{ productId: "kettle", quantity: 6 }]), as(alice));
+  const { orders, services, ids } = await setup();
+  const { order } = await orders.createOrder(
+    placeRequest([{ productId: ids.Kettle, quantity: 6 }]),
+    as(alice),
+  );
   assert.equal(order?.status, OrderStatus.FAILED);
-  assert.match(order?.failureReason ?? "", /out of stock/);
-  assert.equal(payments.chargeCalls, 0);
-  assert.equal(inventory.products.get("kettle")?.stock, 5);
+  assert.match(order?.failureReason ?? "", /not enough stock/);
+  assert.equal(services.paymentSwitch.callsOf("Charge"), 0);
+  assert.equal(await services.stockOf("Kettle"), 5);
 });
 
 Deno.test("a declined payment FAILS the order and returns its stock", async () => {
-  const { orders, payments, inventory } = setup();
+  const { orders, services, ids } = await setup();
   const { order } = await orders.createOrder(
-    placeRequest([{ productId: "kettle", quantity: 2 }], { paymentMethod: "pm_card_chargeDeclined" }),
+    placeRequest([{ productId: ids.Kettle, quantity: 2 }], { paymentMethod: "pm_card_chargeDeclined" }),
     as(alice),
   );
   assert.equal(order?.status, OrderStatus.FAILED);
   assert.match(order?.failureReason ?? "", /^payment declined: [^:]*declined/i);
   assert.doesNotMatch(order?.failureReason ?? "", /payment declined: payment declined/i);
-  assert.equal(inventory.products.get("kettle")?.stock, 5);
-  assert.equal(payments.netCharged(), 0n);
+  assert.equal(await services.stockOf("Kettle"), 5);
+  assert.equal(services.netCharged(), 0n);
 });
 
 Deno.test("a product service that stays down FAILS the order within the saga's budget", async () => {
-  const { orders, inventory, payments } = setup();
-  inventory.down = true;
-  const { order } = await orders.createOrder(placeRequest([{ productId: "kettle", quantity: 1 }]), as(alice));
+  const { orders, services, ids } = await setup();
+  services.productSwitch.down = true;
+  const { order } = await orders.createOrder(
+    placeRequest([{ productId: ids.Kettle, quantity: 1 }]),
+    as(alice),
+  );
   assert.equal(order?.status, OrderStatus.FAILED);
   assert.match(order?.failureReason ?? "", /could not reach the stock service/);
-  assert.equal(payments.chargeCalls, 0);
+  assert.equal(services.paymentSwitch.callsOf("Charge"), 0);
 });
 
 Deno.test("a charge the payment service refuses for another reason than a decline FAILS at once with that reason", async () => {
   // Budget far beyond the test: were the refusal retried, the call would not come back in time.
-  const { orders, payments, inventory } = setup({ sagaBudgetMs: 60_000 });
-  payments.failWith = toConnectError(
+  const { orders, services, ids } = await setup({ sagaBudgetMs: 60_000 });
+  services.paymentSwitch.failing = ["Charge"];
+  services.paymentSwitch.failWith = toConnectError(
     new DomainError(
       "failed_precondition",
       "INVALID_STATE",
@@ -131,7 +135,7 @@ Deno.test("a charge the payment service refuses for another reason than a declin
     ),
   );
   const { order } = await orders.createOrder(
-    placeRequest([{ productId: "kettle", quantity: 1 }]),
+    placeRequest([{ productId: ids.Kettle, quantity: 1 }]),
     { ...as(alice), timeoutMs: 5_000 },
   );
   assert.equal(order?.status, OrderStatus.FAILED);
@@ -139,17 +143,17 @@ Deno.test("a charge the payment service refuses for another reason than a declin
     order?.failureReason,
     "the payment service refused the checkout: order o-1 was charged before with a different amount or customer",
   );
-  assert.equal(payments.chargeCalls, 1, "a final refusal is not retried");
-  assert.equal(inventory.products.get("kettle")?.stock, 5);
+  assert.equal(services.paymentSwitch.callsOf("Charge"), 1, "a final refusal is not retried");
+  assert.equal(await services.stockOf("Kettle"), 5);
 });
 
 Deno.test("a stock service that refuses the order service FAILS the order at once with its reason, untried again", async () => {
-  const { orders, inventory, payments } = setup({ sagaBudgetMs: 60_000 });
-  inventory.failWith = toConnectError(
+  const { orders, services, ids } = await setup({ sagaBudgetMs: 60_000 });
+  services.productSwitch.failWith = toConnectError(
     new DomainError("permission_denied", "PERMISSION_DENIED", "only the order service may reserve stock"),
   );
   const { order } = await orders.createOrder(
-    placeRequest([{ productId: "kettle", quantity: 1 }]),
+    placeRequest([{ productId: ids.Kettle, quantity: 1 }]),
     { ...as(alice), timeoutMs: 5_000 },
   );
   assert.equal(order?.status, OrderStatus.FAILED);
@@ -157,46 +161,53 @@ Deno.test("a stock service that refuses the order service FAILS the order at onc
     order?.failureReason,
     "the stock service refused the checkout: only the order service may reserve stock",
   );
-  assert.equal(payments.chargeCalls, 0);
+  assert.equal(services.paymentSwitch.callsOf("Charge"), 0);
 });
 
 Deno.test("a stock service that is overloaded for a moment is tried again and the order is PAID", async () => {
-  const { orders, inventory } = setup();
-  inventory.failWith = new ConnectError("too many requests in flight", Code.ResourceExhausted);
-  setTimeout(() => inventory.failWith = undefined, 300);
-  const { order } = await orders.createOrder(placeRequest([{ productId: "kettle", quantity: 1 }]), as(alice));
+  const { orders, services, ids } = await setup();
+  services.productSwitch.failWith = new ConnectError("too many requests in flight", Code.ResourceExhausted);
+  setTimeout(() => services.productSwitch.failWith = undefined, 300);
+  const { order } = await orders.createOrder(
+    placeRequest([{ productId: ids.Kettle, quantity: 1 }]),
+    as(alice),
+  );
   assert.equal(order?.status, OrderStatus.PAID);
-  assert.ok(inventory.calls > 2, "the reservation was retried");
+  assert.ok(services.productSwitch.callsOf("ReserveStock") > 2, "the reservation was retried");
 });
 
 Deno.test("the caller's deadline bounds the checkout: a payment that hangs FAILS the order before the caller gives up", async () => {
-  const { orders, payments, inventory, checkout } = setup({ sagaBudgetMs: 60_000 });
-  payments.hang = true;
+  const { orders, checkout, services, ids } = await setup({ sagaBudgetMs: 60_000 });
+  services.paymentSwitch.failing = ["Charge"];
+  services.paymentSwitch.hang = true;
   // The caller waits 1.5 s; the saga's own budget (60 s) would let the charge run for 12 s.
   const { order } = await orders.createOrder(
-    placeRequest([{ productId: "kettle", quantity: 2 }]),
+    placeRequest([{ productId: ids.Kettle, quantity: 2 }]),
     { ...as(alice), timeoutMs: 1_500 },
   );
   assert.equal(order?.status, OrderStatus.FAILED);
   assert.match(order?.failureReason ?? "", /could not reach the payment service/);
-  payments.hang = false;
+  services.paymentSwitch.hang = false;
   // Compensation that ran out of time with the caller is finished by the recovery loop.
   await checkout.recoverStalled();
-  assert.equal(inventory.products.get("kettle")?.stock, 5);
-  assert.equal(payments.netCharged(), 0n);
+  assert.equal(await services.stockOf("Kettle"), 5);
+  assert.equal(services.netCharged(), 0n);
 });
 
 Deno.test("cancelling a PAID order refunds it and returns the stock; a SHIPPED one cannot be cancelled", async () => {
-  const { orders, payments, inventory } = setup();
-  const { order } = await orders.createOrder(placeRequest([{ productId: "kettle", quantity: 2 }]), as(alice));
+  const { orders, services, ids } = await setup();
+  const { order } = await orders.createOrder(
+    placeRequest([{ productId: ids.Kettle, quantity: 2 }]),
+    as(alice),
+  );
   const id = order?.id ?? "";
   const cancelled = await orders.cancelOrder({ id, reason: "changed my mind" }, as(alice));
   assert.equal(cancelled.order?.status, OrderStatus.CANCELLED);
-  assert.equal(inventory.products.get("kettle")?.stock, 5);
-  assert.equal(payments.netCharged(), 0n);
+  assert.equal(await services.stockOf("Kettle"), 5);
+  assert.equal(services.netCharged(), 0n);
 
   const second =
-    (await orders.createOrder(placeRequest([{ productId: "mug", quantity: 1 }]), as(alice))).order;
+    (await orders.createOrder(placeRequest([{ productId: ids.Mug, quantity: 1 }]), as(alice))).order;
   await orders.updateOrderStatus({ id: second?.id ?? "", status: OrderStatus.SHIPPED }, as(admin, "admin"));
   const tooLate = await failure(orders.cancelOrder({ id: second?.id ?? "" }, as(alice)));
   assert.equal(tooLate.code, Code.FailedPrecondition);
@@ -204,8 +215,8 @@ Deno.test("cancelling a PAID order refunds it and returns the stock; a SHIPPED o
 });
 
 Deno.test("another user's order is NOT_FOUND; its owner and admins see it", async () => {
-  const { orders } = setup();
-  const { order } = await orders.createOrder(placeRequest([{ productId: "mug", quantity: 1 }]), as(alice));
+  const { orders, ids } = await setup();
+  const { order } = await orders.createOrder(placeRequest([{ productId: ids.Mug, quantity: 1 }]), as(alice));
   const id = order?.id ?? "";
   assert.equal((await orders.getOrder({ id }, as(alice))).order?.id, id);
   assert.equal((await orders.getOrder({ id }, as(admin, "admin"))).order?.id, id);
@@ -215,14 +226,14 @@ Deno.test("another user's order is NOT_FOUND; its owner and admins see it", asyn
 });
 
 Deno.test("ListOrders pages the caller's orders newest first; admins see all or one user's", async () => {
-  const { orders } = setup();
+  const { orders, ids } = await setup();
   const mine: string[] = [];
   for (let i = 0; i < 3; i++) {
     mine.push(
-      (await orders.createOrder(placeRequest([{ productId: "mug", quantity: 1 }]), as(alice))).order?.id ??
+      (await orders.createOrder(placeRequest([{ productId: ids.Mug, quantity: 1 }]), as(alice))).order?.id ??
         "",
     );
-    await orders.createOrder(placeRequest([{ productId: "mug", quantity: 1 }]), as(bob));
+    await orders.createOrder(placeRequest([{ productId: ids.Mug, quantity: 1 }]), as(bob));
   }
   const seen: string[] = [];
   let pageToken = "";
@@ -242,8 +253,8 @@ Deno.test("ListOrders pages the caller's orders newest first; admins see all or 
 });
 
 Deno.test("UpdateOrderStatus is admin only and follows PAID -> SHIPPED -> DELIVERED", async () => {
-  const { orders } = setup();
-  const { order } = await orders.createOrder(placeRequest([{ productId: "mug", quantity: 1 }]), as(alice));
+  const { orders, ids } = await setup();
+  const { order } = await orders.createOrder(placeRequest([{ productId: ids.Mug, quantity: 1 }]), as(alice));
   const id = order?.id ?? "";
   assert.equal(
     (await failure(orders.updateOrderStatus({ id, status: OrderStatus.SHIPPED }, as(alice)))).code,
@@ -272,10 +283,10 @@ Deno.test("UpdateOrderStatus is admin only and follows PAID -> SHIPPED -> DELIVE
 });
 
 Deno.test("bad place-order input is INVALID_ARGUMENT naming the field, and no order is made", async () => {
-  const { orders, store } = setup();
+  const { orders, store, ids } = await setup();
   const twice = await failure(
     orders.createOrder(
-      placeRequest([{ productId: "mug", quantity: 1 }, { productId: "mug", quantity: 2 }]),
+      placeRequest([{ productId: ids.Mug, quantity: 1 }, { productId: ids.Mug, quantity: 2 }]),
       as(alice),
     ),
   );
@@ -294,7 +305,7 @@ for (const point of ["reserved", "charged", "committed"] as const) {
   Deno.test(`a checkout interrupted after it ${point} converges when the recovery loop resumes it`, async () => {
     class Crash extends Error {}
     let crashAt: FaultPoint | undefined = point;
-    const { orders, checkout, inventory, payments, store } = setup({
+    const { orders, checkout, store, services, ids } = await setup({
       faultAfter: (at) => {
         if (at === crashAt) {
           crashAt = undefined;
@@ -303,13 +314,13 @@ for (const point of ["reserved", "charged", "committed"] as const) {
       },
       leaseMs: 1,
     });
-    await failure(orders.createOrder(placeRequest([{ productId: "kettle", quantity: 2 }]), as(alice)));
+    await failure(orders.createOrder(placeRequest([{ productId: ids.Kettle, quantity: 2 }]), as(alice)));
     await new Promise((resolve) => setTimeout(resolve, 5));
     assert.equal(await checkout.recoverStalled(), point === "committed" ? 0 : 1);
     const [order] = (await store.listOrders(undefined, 10, undefined)).orders;
     assert.equal(order?.status, "paid");
-    assert.equal(inventory.products.get("kettle")?.stock, 3);
-    assert.equal(payments.charges.size, 1);
-    assert.equal(payments.netCharged(), 3998n);
+    assert.equal(await services.stockOf("Kettle"), 3);
+    assert.equal(services.stripe.intents.size, 1);
+    assert.equal(services.netCharged(), 3998n);
   });
 }

@@ -24,6 +24,8 @@ export interface ProductFixture {
   products: ReturnType<typeof createClient<typeof ProductService>>;
   /** InventoryService as the order service calls it. */
   stock: ReturnType<typeof createClient<typeof InventoryService>>;
+  /** The service's routes, for a transport of the test's own (with interceptors, say). */
+  routes: ReturnType<typeof productRoutes>;
   /** Advances the clock the rules see. */
   advance(ms: number): void;
 }
@@ -59,6 +61,7 @@ export function createProductFixture(): ProductFixture {
     store,
     catalog,
     inventory,
+    routes,
     products: createClient(
       ProductService,
       inMemoryTransport(routes, { allowedPeers: inventoryAllowedPeers }),
