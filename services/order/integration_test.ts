@@ -8,7 +8,13 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { type ClosableTransport, createServiceTransport } from "@shop/platform/client";
 import { createResolver } from "@shop/platform/discovery";
 import { gatewayClaims } from "@shop/platform/server";
-import { etcdForTests, mongoForTests, postgresForTests, stripeMockForTests } from "@shop/platform/testing";
+import {
+  etcdForTests,
+  eventually,
+  mongoForTests,
+  postgresForTests,
+  stripeMockForTests,
+} from "@shop/platform/testing";
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
 import { type Order, OrderService, OrderStatus } from "@shop/proto/order";
 import { PaymentService, PaymentStatus } from "@shop/proto/payment";
@@ -109,13 +115,10 @@ async function startStack(): Promise<Stack> {
   // The order service must have found both dependencies through etcd before the first checkout.
   const resolver = createResolver({ etcd: ns.url, prefix });
   await resolver.ready();
-  for (
-    let i = 0;
-    i < 100 && (resolver.endpoints("product").length === 0 || resolver.endpoints("payment").length === 0);
-    i++
-  ) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await eventually(
+    "product and payment registered in etcd",
+    () => resolver.endpoints("product").length > 0 && resolver.endpoints("payment").length > 0,
+  );
   await resolver.close();
 
   const gateway = await readTlsFiles(certsDir, "gateway");
@@ -218,7 +221,7 @@ Deno.test("with the real services a declined card FAILS the order and its stock 
   assert.equal(order?.status, OrderStatus.FAILED);
   assert.match(order?.failureReason ?? "", /^payment declined: /);
   assert.doesNotMatch(order?.failureReason ?? "", /payment declined: payment declined/);
-  for (let i = 0; i < 50 && await stockOf(s, mug) !== 4; i++) await new Promise((r) => setTimeout(r, 100));
+  await eventually("the stock comes back", async () => await stockOf(s, mug) === 4);
   assert.equal(await stockOf(s, mug), 4);
   const ledger = await s.paymentsOf(order?.id ?? "", user);
   assert.ok(ledger.every((p) => p.status === PaymentStatus.FAILED), "no successful payment");
@@ -290,13 +293,13 @@ Deno.test("with the real services an order process killed right after the charge
     transport.close();
   }
   // The surviving instance's recovery loop resumes the saga once the dead one's lease expires.
-  let order = await place(s, user, [{ productId: book, quantity: 1 }], "pm_card_visa", requestId);
-  for (let i = 0; i < 100 && order?.status === OrderStatus.PENDING; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    order = (await s.orders.getOrder({ id: order?.id ?? "" }, {
+  const placed = await place(s, user, [{ productId: book, quantity: 1 }], "pm_card_visa", requestId);
+  const order = await eventually("the resumed saga decides", async () => {
+    const found = (await s.orders.getOrder({ id: placed?.id ?? "" }, {
       headers: gatewayClaims({ sub: user, role: "customer" }),
     })).order;
-  }
+    return found?.status === OrderStatus.PENDING ? undefined : found;
+  });
   assert.equal(order?.status, OrderStatus.PAID);
   assert.equal(await stockOf(s, book), 1);
   assert.equal((await s.paymentsOf(order?.id ?? "", user)).length, 1);
@@ -333,12 +336,12 @@ Deno.test("with the real services an order process killed while its payment proc
   }
   // The retried request finds the same order, still waiting; Stripe's outcome, relayed by the payment
   // service to the surviving order instance, makes it PAID.
-  let order = (await s.orders.createOrder(request, { headers })).order;
-  assert.equal(order?.status, OrderStatus.AWAITING_PAYMENT);
-  for (let i = 0; i < 150 && order?.status === OrderStatus.AWAITING_PAYMENT; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    order = (await s.orders.getOrder({ id: order?.id ?? "" }, { headers })).order;
-  }
+  const waiting = (await s.orders.createOrder(request, { headers })).order;
+  assert.equal(waiting?.status, OrderStatus.AWAITING_PAYMENT);
+  const order = await eventually("the payment's outcome reaches the order", async () => {
+    const found = (await s.orders.getOrder({ id: waiting?.id ?? "" }, { headers })).order;
+    return found?.status === OrderStatus.AWAITING_PAYMENT ? undefined : found;
+  });
   assert.equal(order?.status, OrderStatus.PAID);
   assert.equal(await stockOf(s, atlas), 1);
   assert.deepEqual(await s.paymentsOf(order?.id ?? "", user), [{

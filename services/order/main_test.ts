@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createClient } from "@connectrpc/connect";
 import { createServiceTransport } from "@shop/platform/client";
 import { gatewayClaims, type RunningServer, startServer } from "@shop/platform/server";
-import { postgresForTests } from "@shop/platform/testing";
+import { eventually, postgresForTests } from "@shop/platform/testing";
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
 import { OrderService, OrderStatus } from "@shop/proto/order";
 import { startServiceProcess } from "../platform/testing/service_process.ts";
@@ -130,13 +130,15 @@ for (const step of ["reserved", "charged", "committed", "compensated"] as const)
     try {
       const orders = createClient(OrderService, second);
       // The retried request finds the same order; the recovery loop finishes its saga.
-      let order = (await orders.createOrder(request, { headers })).order;
-      for (let i = 0; i < 100 && (order?.status === OrderStatus.PENDING); i++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        order = (await orders.getOrder({ id: order?.id ?? "" }, { headers })).order;
+      const first = (await orders.createOrder(request, { headers })).order;
+      const order = await eventually("the resumed saga decides", async () => {
+        const found = (await orders.getOrder({ id: first?.id ?? "" }, { headers })).order;
+        return found?.status === OrderStatus.PENDING ? undefined : found;
+      });
+      // Compensation may still be finishing after the status is final: wait for the stock it returns.
+      if (declined) {
+        await eventually("the stock comes back", async () => await fakes.services.stockOf("Kettle") === 10);
       }
-      // Compensation may still be finishing after the status is final: give it its round.
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
       const { orders: all } = await orders.listOrders({}, { headers });
       assert.equal(all.length, 1, "one order, however often it was asked for");
       if (declined) {
