@@ -7,7 +7,7 @@ import { createLocalJWKSet, importPKCS8, jwtVerify, SignJWT } from "jose";
 import { createServiceTransport } from "@shop/platform/client";
 import { createResolver } from "@shop/platform/discovery";
 import { connectPostgres } from "@shop/platform/postgres";
-import { etcdForTests, postgresForTests } from "@shop/platform/testing";
+import { etcdForTests, eventually, postgresForTests } from "@shop/platform/testing";
 import { startServiceProcess } from "../platform/testing/service_process.ts";
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
 import { AuthService, Role, UserService } from "@shop/proto/user";
@@ -192,14 +192,10 @@ Deno.test("the user service registers in etcd at start and leaves it on SIGTERM 
   await using resolver = createResolver({ etcd: ns.url, prefix });
   try {
     await resolver.ready();
-    for (let i = 0; i < 50 && resolver.endpoints("user").length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually("the user service registered", () => resolver.endpoints("user").length > 0);
     assert.deepEqual(resolver.endpoints("user").map((e) => e.url), [service.url]);
     service.signal("SIGTERM");
-    for (let i = 0; i < 50 && resolver.endpoints("user").length > 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually("the user service left the registry", () => resolver.endpoints("user").length === 0);
     assert.deepEqual(resolver.endpoints("user"), []);
     assert.equal((await service.child.status).code, 0);
   } finally {
@@ -290,12 +286,11 @@ Deno.test("old sign-in failures, idle throttle states and expired refresh tokens
                (SELECT count(*)::int FROM refresh_tokens WHERE expire_time < now()) AS tokens`;
       return row;
     };
-    let counts = await left();
-    for (let i = 0; i < 100 && (counts?.failures || counts?.attempts || counts?.tokens); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      counts = await left();
-    }
-    assert.deepEqual(counts, { failures: 0, attempts: 0, tokens: 0 });
+    await eventually("the purge job ran", async () => {
+      const counts = await left();
+      return counts?.failures === 0 && counts.attempts === 0 && counts.tokens === 0;
+    });
+    assert.deepEqual(await left(), { failures: 0, attempts: 0, tokens: 0 });
     // The live session is untouched.
     await createClient(AuthService, transport).refreshToken({ refreshToken: live.refreshToken });
   } finally {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import Stripe from "stripe";
-import { stripeMockForTests } from "@shop/platform/testing";
+import { eventually, stripeMockForTests } from "@shop/platform/testing";
 import { startStripeSimulator } from "./simulator.ts";
 
 const upstream = (await stripeMockForTests()).url;
@@ -167,10 +167,7 @@ Deno.test("processing payments answer at once and settle later with a webhook ev
     (await (await fetch(`${sim.url}/v1/payment_intents/${id}`, {
       headers: { authorization: "Bearer sk_test_simulator" },
     })).json()).status;
-  const deadline = Date.now() + 10_000;
-  while (endpoint.received.length < 2 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await eventually("both outcomes delivered", () => endpoint.received.length >= 2);
   await sim.simulator.deliveriesSettled();
   assert.deepEqual(endpoint.received.map((delivery) => JSON.parse(delivery.body).type).toSorted(), [
     "payment_intent.payment_failed",
