@@ -32,6 +32,7 @@ import {
   PaymentOutcomeService,
 } from "./order.ts";
 import { PaymentProcessorService, PaymentService } from "./payment.ts";
+import { OrderNotificationService } from "./notification.ts";
 
 const publicServices: DescService[] = [
   UserService,
@@ -40,7 +41,12 @@ const publicServices: DescService[] = [
   OrderService,
   PaymentService,
 ];
-const internalServices: DescService[] = [InventoryService, PaymentProcessorService, PaymentOutcomeService];
+const internalServices: DescService[] = [
+  InventoryService,
+  PaymentProcessorService,
+  PaymentOutcomeService,
+  OrderNotificationService,
+];
 
 /** The violations of a result that must be invalid. */
 function violationsOf(result: ValidationResult) {

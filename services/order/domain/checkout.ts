@@ -107,6 +107,7 @@ export class Checkout {
       updateTime: now,
       sagaStep: "reserve",
       chargeAttempted: false,
+      announcedChanges: 0,
     };
     const lease = this.#saga.newLease();
     const inserted = await this.#deps.store.insertOrder(order, lease);
@@ -265,6 +266,6 @@ export class Checkout {
 
 /** The order as callers see it, without the saga's bookkeeping. */
 function strip(record: OrderRecord): Order {
-  const { sagaStep: _step, chargeAttempted: _charged, ...order } = record;
+  const { sagaStep: _step, chargeAttempted: _charged, announcedChanges: _announced, ...order } = record;
   return order;
 }
