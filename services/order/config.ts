@@ -29,6 +29,17 @@ export const orderConfigSchema = {
   payment: {
     url: string({ default: "", pattern: /^(https:\/\/\S+)?$/, describe: "empty or an https:// URL" }),
   },
+  /** A fixed address of the notification service; empty (the default) finds it through discovery. */
+  notification: {
+    url: string({ default: "", pattern: /^(https:\/\/\S+)?$/, describe: "empty or an https:// URL" }),
+  },
+  /** The outbox of order events, relayed to the notification service. */
+  events: {
+    /** How often due events are sent (and failed ones retried, with backoff). */
+    interval: duration({ default: 1_000, min: 50, max: 60_000 }),
+    /** How long delivered events are kept. */
+    keepDelivered: duration({ default: 7 * 24 * 3_600_000, min: 60_000 }),
+  },
   saga: {
     /**
      * How long a checkout may take when its caller sets no shorter deadline: forward steps retry a

@@ -1,4 +1,4 @@
-import type { Sql } from "postgres";
+import type { Sql, TransactionSql } from "postgres";
 import type {
   OrderStatus,
   PricedItem,
@@ -225,33 +225,48 @@ export class PostgresOrderStore implements OrderStore {
     lease: Lease,
     events: readonly OrderEventDraft[] = [],
   ): Promise<boolean> {
-    // One transaction: the change and the events that announce it are stored together or not at all.
+    // Without events one statement suffices; with them, one transaction: the change and the events that
+    // announce it are stored together or not at all.
+    if (events.length === 0) return await this.#updateOrder(this.#sql, order, lease, 0) !== undefined;
     return await this.#sql.begin(async (sql) => {
-      const [updated] = await sql<{ last_event_sequence: string }[]>`
-        UPDATE orders SET status = ${order.status}, items = ${sql.json(storedItems(order))},
-          total_currency = ${order.total?.currencyCode ?? null}, total_minor = ${
-        order.total?.amountMinor.toString() ?? null
-      },
-          status_history = ${sql.json(storedHistory(order))}, failure_reason = ${order.failureReason},
-          update_time = ${order.updateTime}, saga_step = ${order.sagaStep}, charge_attempted = ${order.chargeAttempted},
-          announced_changes = ${order.announcedChanges}, last_event_sequence = last_event_sequence + ${events.length},
-          lease_until = ${lease.until}
-        WHERE id = ${order.id} AND lease_owner = ${lease.owner}
-        RETURNING last_event_sequence::text`;
-      if (!updated) return false;
-      const first = Number(updated.last_event_sequence) - events.length + 1;
-      for (const [index, event] of events.entries()) {
-        await sql`
-          INSERT INTO order_events (id, order_id, sequence, type, time, status, reason, refunded_currency,
-            refunded_minor, next_attempt_time)
-          VALUES (${event.id}, ${order.id}, ${first + index}, ${event.type}, ${event.time}, ${event.status},
-            ${event.reason}, ${event.refunded?.currencyCode ?? null}, ${
-          event.refunded?.amountMinor.toString() ?? null
-        },
-            ${event.time})`;
-      }
+      const last = await this.#updateOrder(sql, order, lease, events.length);
+      if (last === undefined) return false;
+      const rows = events.map((event, index) => ({
+        id: event.id,
+        order_id: order.id,
+        sequence: last - events.length + 1 + index,
+        type: event.type,
+        time: event.time,
+        status: event.status,
+        reason: event.reason,
+        refunded_currency: event.refunded?.currencyCode ?? null,
+        refunded_minor: event.refunded?.amountMinor.toString() ?? null,
+        next_attempt_time: event.time,
+      }));
+      await sql`INSERT INTO order_events ${sql(rows)}`;
       return true;
     });
+  }
+
+  /** Stores the order if the lease is still `lease.owner`'s; the order's last event sequence, or undefined. */
+  async #updateOrder(
+    sql: Sql | TransactionSql,
+    order: OrderRecord,
+    lease: Lease,
+    newEvents: number,
+  ): Promise<number | undefined> {
+    const [updated] = await sql<{ last_event_sequence: string }[]>`
+      UPDATE orders SET status = ${order.status}, items = ${sql.json(storedItems(order))},
+        total_currency = ${order.total?.currencyCode ?? null}, total_minor = ${
+      order.total?.amountMinor.toString() ?? null
+    },
+        status_history = ${sql.json(storedHistory(order))}, failure_reason = ${order.failureReason},
+        update_time = ${order.updateTime}, saga_step = ${order.sagaStep}, charge_attempted = ${order.chargeAttempted},
+        announced_changes = ${order.announcedChanges}, last_event_sequence = last_event_sequence + ${newEvents},
+        lease_until = ${lease.until}
+      WHERE id = ${order.id} AND lease_owner = ${lease.owner}
+      RETURNING last_event_sequence::text`;
+    return updated ? Number(updated.last_event_sequence) : undefined;
   }
 
   async claimOrderEvents(now: Date, until: Date, limit: number): Promise<OrderEvent[]> {
