@@ -53,7 +53,6 @@ class ReplyReader {
 
 /** A header value in RFC 2047 encoded-word form when it is not plain ASCII. */
 function headerText(value: string): string {
-  // deno-lint-ignore no-control-regex
   if (/^[\x20-\x7e]*$/.test(value)) return value;
   const bytes = new TextEncoder().encode(value);
   return `=?UTF-8?B?${btoa(String.fromCharCode(...bytes))}?=`;
