@@ -14,6 +14,7 @@ import {
 } from "@shop/platform/config";
 import { discoveryConfigSchema } from "@shop/platform/discovery";
 import { logConfigSchema } from "@shop/platform/log";
+import { outboxConfigSchema } from "@shop/platform/outbox";
 
 /** Every key of the order service, with its default. */
 export const orderConfigSchema = {
@@ -34,12 +35,7 @@ export const orderConfigSchema = {
     url: string({ default: "", pattern: /^(https:\/\/\S+)?$/, describe: "empty or an https:// URL" }),
   },
   /** The outbox of order events, relayed to the notification service. */
-  events: {
-    /** How often due events are sent (and failed ones retried, with backoff). */
-    interval: duration({ default: 1_000, min: 50, max: 60_000 }),
-    /** How long delivered events are kept. */
-    keepDelivered: duration({ default: 7 * 24 * 3_600_000, min: 60_000 }),
-  },
+  events: outboxConfigSchema(),
   saga: {
     /**
      * How long a checkout may take when its caller sets no shorter deadline: forward steps retry a

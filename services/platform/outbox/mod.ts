@@ -8,3 +8,4 @@
  * @module
  */
 export * from "./outbox_relay.ts";
+export * from "./outbox_config.ts";
