@@ -29,6 +29,7 @@ COPY services/product/deno.json services/product/
 COPY services/order/deno.json services/order/
 COPY services/payment/deno.json services/payment/
 COPY services/edge/deno.json services/edge/
+COPY services/notification/deno.json services/notification/
 USER deno
 RUN deno install --frozen
 # The code below is owned by root and read-only for the service.

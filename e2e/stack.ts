@@ -100,6 +100,10 @@ export interface Stack extends AsyncDisposable {
   readonly admin: { email: string; password: string };
   /** The Stripe simulator (`GET /_simulator/state` lists every PaymentIntent and refund). */
   readonly stripeSimulatorUrl: string;
+  /** Mailpit's UI and API (`GET /api/v1/messages`): every email the shop sent. */
+  readonly mailpitUrl: string;
+  /** The notification service (internal only, not behind the gateway), `https://127.0.0.1:PORT`. */
+  readonly notificationUrl: string;
   /** The etcd client URL and the discovery prefix every instance registers under. */
   readonly discovery: { etcdUrl: string; prefix: string; ttlMs: number };
   /** The running instances of a service, oldest first (stopped and killed ones are left out). */
@@ -292,6 +296,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       certsDir,
       admin,
       stripeSimulatorUrl: launched.stripeSimulatorUrl,
+      mailpitUrl: launched.mailpitUrl,
+      notificationUrl: launched.notificationUrl,
       discovery: { etcdUrl: launched.servers.etcdUrl, prefix: launched.servers.discoveryPrefix ?? "", ttlMs },
       instances: (service) => running.filter((i) => i.service === service),
       startInstance: async (service) => {

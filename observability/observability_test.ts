@@ -125,13 +125,15 @@ Deno.test("observability: targets from etcd, alerts, one request id across the l
           shop.filter((target) => target.health === "up").map((t) => t.labels.service),
         );
         const envoyUp = active.some((target) => target.scrapePool === "envoy" && target.health === "up");
-        return services.size === stackServices.length && envoyUp && shop.every((t) => t.health === "up")
+        // The gateway's services, and the internal notification service (registered like them).
+        return services.size === stackServices.length + 1 && envoyUp && shop.every((t) => t.health === "up")
           ? active
           : undefined;
       }, { timeoutMs: 30_000, intervalMs: 250 });
       const ports = targets.filter((t) => t.scrapePool === "shop").map((t) => t.labels.instance).sort();
       const expected = stackServices
         .flatMap((service) => stack.instances(service).map((instance) => `127.0.0.1:${instance.port}`))
+        .concat(`127.0.0.1:${new URL(stack.notificationUrl).port}`)
         .sort();
       assert.deepEqual(ports, expected);
     });

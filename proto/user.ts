@@ -13,3 +13,4 @@
 export * from "./gen/shop/user/v1/user_pb.ts";
 export * from "./gen/shop/user/v1/user_service_pb.ts";
 export * from "./gen/shop/user/v1/auth_service_pb.ts";
+export * from "./gen/shop/user/v1/customer_contact_service_pb.ts";

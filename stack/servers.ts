@@ -32,7 +32,7 @@ export interface StackServers {
   /** The MongoDB server and database of every product instance (the service's default database when not set). */
   readonly mongo: { readonly url: string; readonly database?: string };
   /** A PostgreSQL database of the stack's own for a service (the same one on every call). */
-  postgresDatabase(service: StackService): Promise<string>;
+  postgresDatabase(service: StackService | "notification"): Promise<string>;
   /** What `deno task dev` prints about each server: its address and where its data lives. */
   readonly summary: ReadonlyArray<{ name: string; url: string; data?: string }>;
 }
@@ -101,7 +101,7 @@ export async function borrowTestServers(
   onRelease(() => productDb.drop());
   const namespace = await etcd.createNamespace({ label });
   onRelease(() => namespace.clear());
-  const databases = new Map<StackService, Promise<string>>();
+  const databases = new Map<StackService | "notification", Promise<string>>();
   return {
     etcdUrl: etcd.url,
     discoveryPrefix: `${namespace.prefix}services`,

@@ -42,6 +42,11 @@ export const devPorts = {
   logs: 9428,
   alertmanager: 9093,
   prometheus: 9090,
+  /** Mailpit: SMTP in, and its UI and API (ARCHITECTURE.md section 7). */
+  mailpitSmtp: 1025,
+  mailpitHttp: 8025,
+  /** The notification service: internal only, so not one of the gateway's upstreams. */
+  notification: 50055,
   services: { user: 50051, product: 50052, order: 50053, payment: 50054 } satisfies Record<
     StackService,
     number

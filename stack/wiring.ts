@@ -5,7 +5,7 @@
  * servers) both call {@linkcode launchStack}; they differ only in the {@linkcode StackSetup} they pass.
  *
  * In order ({@linkcode stackParts}): the servers (PostgreSQL, etcd, FerretDB, stripe-mock), the log store
- * (with observability), the Stripe simulator, the services side by side (each registers itself in etcd;
+ * (with observability), the Stripe simulator, Mailpit, the services side by side, the notification service (each registers itself in etcd;
  * the order service finds product and payment there on demand), the edge bridge (etcd -> Envoy's
  * endpoint files), Envoy, then the rest of observability. Ready once the gateway routes to every
  * instance of every service ({@linkcode waitUntilRouted}).
@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { type StartedEnvoy, startEnvoy } from "@shop/platform/testing";
+import { type StartedEnvoy, startEnvoy, startMailpit, withFreePorts } from "@shop/platform/testing";
 import {
   prometheusConfig,
   startAlertmanager,
@@ -44,6 +44,11 @@ export interface StackSetup<P> {
   readonly ports: { readonly stripeSimulator: number; readonly services: Record<StackService, number> };
   /** The gateway's settings, given where the edge bridge writes the endpoint files. */
   gateway(endpointsDir: string): GatewaySettings;
+  /**
+   * The ports of Mailpit (SMTP, and its UI and API) and of the notification service; any free ones
+   * unless set.
+   */
+  readonly mail?: { readonly smtp: number; readonly http: number; readonly notification: number };
   /** The admin account the user service seeds, which the readiness check signs in with. */
   readonly admin: { readonly email: string; readonly password: string };
   /** The user service's signing keys (`<kid>.pem`). */
@@ -103,6 +108,10 @@ export interface LaunchedStack<P> {
   readonly stripeSimulatorUrl: string;
   /** The main gateway. */
   readonly gateway: LaunchedGateway;
+  /** Mailpit's UI and API (`GET /api/v1/messages`): every email the shop sent. */
+  readonly mailpitUrl: string;
+  /** The notification service, `https://127.0.0.1:PORT`. */
+  readonly notificationUrl: string;
   /** The dev CA, PEM. */
   readonly ca: string;
   /** Every instance started so far, in start order. */
@@ -128,6 +137,8 @@ interface Launch<P> {
   servers?: StackServers;
   logShipUrl?: string;
   stripeSimulatorUrl?: string;
+  mailpit?: { smtpUrl: string; apiUrl: string };
+  notificationUrl?: string;
   gateway?: LaunchedGateway;
   readonly instances: LaunchedInstance<P>[];
   readonly counters: Map<StackService, number>;
@@ -304,6 +315,31 @@ export const stackParts: readonly StackPart[] = [
     },
   },
   {
+    // The mail catcher: every email the notification service sends, in its UI and API.
+    name: "mailpit",
+    start: async (launch) => {
+      const { setup } = launch;
+      const database = `${setup.dir}/mailpit.db`;
+      const mailpit = setup.mail === undefined
+        ? await withFreePorts(
+          2,
+          ([smtp = 0, http = 0]) =>
+            startMailpit(setup.runner.group, { smtpPort: smtp, httpPort: http, database }),
+        )
+        : await startMailpit(setup.runner.group, {
+          smtpPort: setup.mail.smtp,
+          httpPort: setup.mail.http,
+          database,
+        });
+      launch.mailpit = mailpit;
+      launch.summary.push({
+        name: "mailpit",
+        url: `${mailpit.apiUrl}  (SMTP ${mailpit.smtpUrl})`,
+        data: database,
+      });
+    },
+  },
+  {
     name: "services",
     start: async (launch) => {
       const instances = await Promise.all(
@@ -315,6 +351,38 @@ export const stackParts: readonly StackPart[] = [
         ),
       );
       for (const instance of instances) launch.summary.push({ name: instance.name, url: instance.url });
+    },
+  },
+  {
+    // Internal only (the order service's relay pushes order events to it), so not a gateway upstream.
+    name: "notification",
+    start: async (launch) => {
+      const { setup } = launch;
+      const servers = need(launch.servers, "servers");
+      const port = setup.mail?.notification ?? 0;
+      const served = await setup.runner.serve({
+        name: "notification-1",
+        script: "services/notification/main.ts",
+        port,
+        env: {
+          SHOP_ENV: "dev",
+          SHOP_NOTIFICATION_SERVER_PORT: String(port),
+          SHOP_NOTIFICATION_TLS_CERTS_DIR: setup.certsDir,
+          SHOP_NOTIFICATION_DISCOVERY_ENABLED: "true",
+          SHOP_NOTIFICATION_DISCOVERY_ETCD: servers.etcdUrl,
+          ...(servers.discoveryPrefix === undefined
+            ? {}
+            : { SHOP_NOTIFICATION_DISCOVERY_PREFIX: servers.discoveryPrefix }),
+          ...(setup.discoveryTtlMs === undefined
+            ? {}
+            : { SHOP_NOTIFICATION_DISCOVERY_TTL: `${setup.discoveryTtlMs}ms` }),
+          ...(launch.logShipUrl === undefined ? {} : { SHOP_LOG_SHIP_URL: launch.logShipUrl }),
+          SHOP_NOTIFICATION_DATABASE_URL: await servers.postgresDatabase("notification"),
+          SHOP_NOTIFICATION_SMTP_URL: need(launch.mailpit, "Mailpit").smtpUrl,
+        },
+      });
+      launch.notificationUrl = `https://127.0.0.1:${served.port}`;
+      launch.summary.push({ name: "notification-1", url: launch.notificationUrl });
     },
   },
   {
@@ -459,6 +527,8 @@ export async function launchStack<P>(setup: StackSetup<P>): Promise<LaunchedStac
     servers: need(launch.servers, "servers"),
     stripeSimulatorUrl: need(launch.stripeSimulatorUrl, "Stripe simulator"),
     gateway: need(launch.gateway, "gateway"),
+    mailpitUrl: need(launch.mailpit, "Mailpit").apiUrl,
+    notificationUrl: need(launch.notificationUrl, "notification service"),
     ca,
     instances: launch.instances,
     summary: launch.summary,

@@ -69,6 +69,7 @@ async function main(): Promise<number> {
       runner: groupRunner(group),
       servers: () => startDevServers(group, local),
       ports: { stripeSimulator: devPorts.stripeSimulator, services: devPorts.services },
+      mail: { smtp: devPorts.mailpitSmtp, http: devPorts.mailpitHttp, notification: devPorts.notification },
       // SHOP_GATEWAY_PORT and the other SHOP_GATEWAY_* variables apply, as to envoy/render_config.ts.
       gateway: (endpointsDir) => ({ ...loadGatewaySettings([]).settings, endpointsDir }),
       admin: {

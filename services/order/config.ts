@@ -14,6 +14,7 @@ import {
 } from "@shop/platform/config";
 import { discoveryConfigSchema } from "@shop/platform/discovery";
 import { logConfigSchema } from "@shop/platform/log";
+import { outboxConfigSchema } from "@shop/platform/outbox";
 
 /** Every key of the order service, with its default. */
 export const orderConfigSchema = {
@@ -29,6 +30,12 @@ export const orderConfigSchema = {
   payment: {
     url: string({ default: "", pattern: /^(https:\/\/\S+)?$/, describe: "empty or an https:// URL" }),
   },
+  /** A fixed address of the notification service; empty (the default) finds it through discovery. */
+  notification: {
+    url: string({ default: "", pattern: /^(https:\/\/\S+)?$/, describe: "empty or an https:// URL" }),
+  },
+  /** The outbox of order events, relayed to the notification service. */
+  events: outboxConfigSchema(),
   saga: {
     /**
      * How long a checkout may take when its caller sets no shorter deadline: forward steps retry a

@@ -10,12 +10,15 @@ import { type ClosableTransport, createServiceTransport } from "@shop/platform/c
 import { createDiscoveryTransport, createResolver, type Resolver } from "@shop/platform/discovery";
 import { instrumentStore } from "@shop/platform/metrics";
 import { runService } from "@shop/platform/service";
+import { OrderNotificationService } from "@shop/proto/notification";
 import { PaymentProcessorService } from "@shop/proto/payment";
 import { InventoryService } from "@shop/proto/product";
 import { orderConfigSchema, productionRefusal } from "./config.ts";
 import { Checkout } from "./domain/checkout.ts";
+import { orderEventRelay } from "./domain/order_event_relay.ts";
 import { PostgresOrderStore } from "./store/postgres_order_store.ts";
 import { inventoryOverConnect } from "./transport/inventory_client.ts";
+import { notificationsOverConnect } from "./transport/notification_client.ts";
 import { orderAllowedPeers, orderRoutes } from "./transport/order_routes.ts";
 import { paymentsOverConnect } from "./transport/payment_client.ts";
 
@@ -28,7 +31,10 @@ await runService({
 
     // Each dependency at a fixed address when one is configured, else every live instance found in etcd.
     let resolver: Resolver | undefined;
-    function transportTo(service: "product" | "payment", fixedUrl: string): ClosableTransport {
+    function transportTo(
+      service: "product" | "payment" | "notification",
+      fixedUrl: string,
+    ): ClosableTransport {
       if (fixedUrl) return createServiceTransport({ baseUrl: fixedUrl, tls });
       resolver ??= createResolver({
         etcd: { endpoints: [...config.discovery.etcd] },
@@ -38,9 +44,11 @@ await runService({
     }
     const productTransport = transportTo("product", config.product.url);
     const paymentTransport = transportTo("payment", config.payment.url);
+    const notificationTransport = transportTo("notification", config.notification.url);
     onClose(async () => {
       productTransport.close();
       paymentTransport.close();
+      notificationTransport.close();
       await resolver?.close();
     });
 
@@ -64,12 +72,13 @@ await runService({
     });
     for (const outcome of ["paid", "failed", "cancelled"]) orders.inc({ outcome }, 0);
 
+    const store = instrumentStore(new PostgresOrderStore(sql), {
+      registry: metrics.registry,
+      store: "postgres",
+      poolSize: config.database.maxConnections,
+    });
     const checkout = new Checkout({
-      store: instrumentStore(new PostgresOrderStore(sql), {
-        registry: metrics.registry,
-        store: "postgres",
-        poolSize: config.database.maxConnections,
-      }),
+      store,
       inventory: inventoryOverConnect(createClient(InventoryService, productTransport)),
       payments: paymentsOverConnect(createClient(PaymentProcessorService, paymentTransport)),
       instanceId,
@@ -88,6 +97,27 @@ await runService({
     every("saga-recovery", config.saga.recoveryInterval, async () => {
       const resumed = await checkout.recoverStalled();
       if (resumed > 0) log.info("Resumed {count} stalled checkouts", { count: resumed });
+    });
+
+    // Order events to the notification service, from the outbox (README "Order events").
+    const relay = orderEventRelay({
+      store,
+      receiver: notificationsOverConnect(createClient(OrderNotificationService, notificationTransport)),
+      keepDeliveredMs: config.events.keepDelivered,
+      onFailure: ({ entry, attempts, error }) =>
+        log.warning(
+          "The notification service did not take an order event yet (attempt {attempts}): {error}",
+          {
+            orderId: entry.orderId,
+            eventId: entry.id,
+            attempts,
+            error,
+          },
+        ),
+    });
+    every("relay-order-events", config.events.interval, async () => {
+      await relay.relayDue();
+      await relay.purgeDelivered();
     });
 
     return { routes: orderRoutes(checkout), allowedPeers: orderAllowedPeers };

@@ -5,6 +5,7 @@
  */
 import { discoveryConfigSchema } from "@shop/platform/discovery";
 import { logConfigSchema } from "@shop/platform/log";
+import { outboxConfigSchema } from "@shop/platform/outbox";
 import {
   duration,
   modeField,
@@ -61,12 +62,7 @@ export const paymentConfigSchema = {
     url: string({ default: "", pattern: /^(https:\/\/\S+)?$/, describe: "empty or an https:// URL" }),
   },
   /** The outbox that tells the order service how processing payments ended. */
-  notices: {
-    /** How often due notices are sent (and failed ones retried, with backoff). */
-    interval: duration({ default: 1_000, min: 50, max: 60_000 }),
-    /** How long delivered notices are kept. */
-    keepDelivered: duration({ default: 7 * 24 * 3_600_000, min: 60_000 }),
-  },
+  notices: outboxConfigSchema(),
   /** Charges left PENDING (a lost webhook) are settled by asking Stripe where they stand. */
   reconcile: {
     /** How often stale PENDING charges are looked for. */

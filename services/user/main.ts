@@ -17,7 +17,7 @@ import { createAccessTokenIssuer, type KeyRing, readKeyRing } from "./credential
 import { Accounts } from "./domain/accounts.ts";
 import { PostgresUserStore } from "./store/postgres_user_store.ts";
 import { jwksRoute } from "./transport/jwks_route.ts";
-import { userRoutes } from "./transport/user_routes.ts";
+import { userAllowedPeers, userRoutes } from "./transport/user_routes.ts";
 
 await runService({
   service: "user",
@@ -123,6 +123,7 @@ await runService({
 
     return {
       routes: userRoutes(accounts),
+      allowedPeers: userAllowedPeers,
       // A token presented straight to the service (not through the gateway) is verified against our own keys.
       interceptors: [bearerTokenInterceptor(bearerTokenVerifier({
         jwks: () => ring.jwks,

@@ -107,6 +107,7 @@ export class Checkout {
       updateTime: now,
       sagaStep: "reserve",
       chargeAttempted: false,
+      announcedChanges: 0,
     };
     const lease = this.#saga.newLease();
     const inserted = await this.#deps.store.insertOrder(order, lease);
@@ -159,10 +160,11 @@ export class Checkout {
       await this.#deps.store.releaseLease(id, lease.owner);
       throw error;
     }
-    await this.#saga.save(cancelled, lease);
+    // Driven on from what was saved: it knows its CANCELLED is announced already.
+    const saved = await this.#saga.save(cancelled, lease);
     this.#deps.onEvent?.({ type: "order_settled", outcome: "cancelled" });
     this.#deps.onEvent?.({ type: "compensation_started", reason: "cancelled" });
-    return strip(await this.#saga.drive(cancelled, lease, this.#deadline(caller)));
+    return strip(await this.#saga.drive(saved, lease, this.#deadline(caller)));
   }
 
   /** Admin only, in the transport: moves a PAID order to SHIPPED, and a SHIPPED one to DELIVERED. */
@@ -265,6 +267,6 @@ export class Checkout {
 
 /** The order as callers see it, without the saga's bookkeeping. */
 function strip(record: OrderRecord): Order {
-  const { sagaStep: _step, chargeAttempted: _charged, ...order } = record;
+  const { sagaStep: _step, chargeAttempted: _charged, announcedChanges: _announced, ...order } = record;
   return order;
 }

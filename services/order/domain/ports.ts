@@ -6,6 +6,7 @@
  * @module
  */
 import type { Money, Order, PricedItem, RequestedItem } from "./order.ts";
+import type { OrderEvent, OrderEventDraft } from "./order_events.ts";
 
 /** The next thing the checkout saga must do for an order; persisted with it, so a restart resumes. */
 export type SagaStep =
@@ -31,6 +32,8 @@ export interface SagaState {
   sagaStep: SagaStep;
   /** True from the moment a charge may have been sent: compensation must then refund. */
   chargeAttempted: boolean;
+  /** How many entries of the status history have their event in the outbox (`order_events.ts`). */
+  announcedChanges: number;
 }
 
 /** An order with its saga state, as stored. */
@@ -65,8 +68,11 @@ export interface OrderStore {
     lease: Lease,
   ): Promise<{ created: true } | { created: false; existing: OrderRecord }>;
   findOrder(id: string): Promise<OrderRecord | undefined>;
-  /** Saves the order's progress if `lease.owner` still holds its lease (and extends it); false if not. */
-  saveProgress(order: OrderRecord, lease: Lease): Promise<boolean>;
+  /**
+   * Saves the order's progress if `lease.owner` still holds its lease (and extends it); false if not.
+   * `events` go to the outbox in the same transaction, numbered after the order's earlier ones.
+   */
+  saveProgress(order: OrderRecord, lease: Lease, events?: readonly OrderEventDraft[]): Promise<boolean>;
   /** Takes the lease of an order whose lease is free or expired; undefined if someone else holds it. */
   claim(id: string, lease: Lease, now: Date): Promise<OrderRecord | undefined>;
   /**
@@ -76,6 +82,18 @@ export interface OrderStore {
   claimStalled(lease: Lease, now: Date, limit: number): Promise<OrderRecord[]>;
   /** Gives a lease up, so the recovery loop may take the order at once. */
   releaseLease(id: string, owner: string): Promise<void>;
+  /**
+   * Takes up to `limit` undelivered events due at `now`, oldest first, at most one per order (its oldest
+   * undelivered one, so an order's events go out in sequence), and hides them from other takers until
+   * `until` (so instances share the work and a crashed taker's events come back).
+   */
+  claimOrderEvents(now: Date, until: Date, limit: number): Promise<OrderEvent[]>;
+  /** The receiver acknowledged the event: it is never sent again. */
+  markOrderEventDelivered(eventId: string, now: Date): Promise<void>;
+  /** Delivery failed: counts the attempt and makes the event due again at `at`. */
+  retryOrderEventAt(eventId: string, at: Date): Promise<void>;
+  /** Deletes events delivered before `before`; returns how many. */
+  purgeDeliveredOrderEvents(before: Date): Promise<number>;
   /** Orders newest first; all users' when `userId` is undefined. */
   listOrders(
     userId: string | undefined,
@@ -137,6 +155,13 @@ export type ChargeOutcome =
   /** Declined by the card issuer: final. `reason` is the payment service's, for the customer. */
   | { kind: "declined"; reason: string };
 
+/** What refunding came to. */
+export type RefundOutcome =
+  /** What the order's payment has refunded in all; undefined when it had no successful payment. */
+  | { kind: "refunded"; refunded: Money | undefined }
+  /** The charge is still processing: nothing can be refunded until its outcome arrives. */
+  | { kind: "processing" };
+
 /**
  * The payment service, as the checkout sees it. Transient failures throw
  * {@linkcode DependencyUnavailable}, other failures {@linkcode DependencyFailed}.
@@ -150,5 +175,5 @@ export interface Payments {
    * Refunds what is left of the order's payment; a no-op when there is none. `processing` when the
    * charge is still processing: nothing can be refunded until its outcome arrives.
    */
-  refund(orderId: string, reason: string, call: CallOptions): Promise<"refunded" | "processing">;
+  refund(orderId: string, reason: string, call: CallOptions): Promise<RefundOutcome>;
 }

@@ -11,7 +11,8 @@
  *
  * @module
  */
-import { price, type PricedOrder, transition, type UnpricedOrder } from "./order.ts";
+import { type Money, price, type PricedOrder, transition, type UnpricedOrder } from "./order.ts";
+import { type OrderEventDraft, refundEvent, statusEvents } from "./order_events.ts";
 import {
   type CallOptions,
   DependencyFailed,
@@ -178,12 +179,23 @@ export class CheckoutSaga {
     return saved;
   }
 
-  /** Stores the order's progress and extends the lease; {@linkcode LeaseLost} when it is not ours. */
-  async save<T extends OrderRecord>(order: T, lease: Lease): Promise<T> {
+  /**
+   * Stores the order's progress and extends the lease; {@linkcode LeaseLost} when it is not ours. Every
+   * status change not announced yet, and `events`, go to the outbox in the same transaction.
+   */
+  async save<T extends OrderRecord>(
+    order: T,
+    lease: Lease,
+    events: readonly OrderEventDraft[] = [],
+  ): Promise<T> {
     const extended = { owner: lease.owner, until: new Date(this.#now().getTime() + this.#leaseMs) };
-    if (!await this.#deps.store.saveProgress(order, extended)) throw new LeaseLost(order.id);
+    const { drafts, announcedChanges } = statusEvents(order, this.#newId);
+    const next: T = { ...order, announcedChanges };
+    if (!await this.#deps.store.saveProgress(next, extended, [...drafts, ...events])) {
+      throw new LeaseLost(order.id);
+    }
     lease.until = extended.until;
-    return order;
+    return next;
   }
 
   /** Does the order's next step and stores the one after it. */
@@ -284,10 +296,13 @@ export class CheckoutSaga {
     await this.#call("stock", (call) => inventory.release(order.id, why, call), deadline);
     // A charge still processing cannot be refunded yet: its outcome reaches the order later, and a
     // captured one is refunded then (Checkout.recordPaymentOutcome).
+    let refunded: Money | undefined;
     if (order.chargeAttempted) {
-      await this.#call("payment", (call) => payments.refund(order.id, why, call), deadline);
+      const outcome = await this.#call("payment", (call) => payments.refund(order.id, why, call), deadline);
+      if (outcome.kind === "refunded") refunded = outcome.refunded;
     }
-    const next = await this.save({ ...order, sagaStep: "done" }, lease);
+    const refund = refundEvent(order, refunded, this.#now(), this.#newId());
+    const next = await this.save({ ...order, sagaStep: "done" }, lease, refund ? [refund] : []);
     await this.#deps.faultAfter?.("compensated");
     return next;
   }

@@ -1,8 +1,19 @@
+import type { OrderEvent, OrderEventDraft } from "../domain/order_events.ts";
 import type { Lease, OrderCursor, OrderPage, OrderRecord, OrderStore } from "../domain/ports.ts";
 
 interface Entry {
   order: OrderRecord;
   lease: Lease | undefined;
+  /** The sequence number of the order's last event. */
+  lastSequence: number;
+}
+
+interface StoredEvent {
+  draft: OrderEventDraft;
+  sequence: number;
+  attempts: number;
+  due: Date;
+  delivered: Date | undefined;
 }
 
 function newestFirst(a: OrderRecord, b: OrderRecord): number {
@@ -24,6 +35,8 @@ function copy(order: OrderRecord): OrderRecord {
  */
 export class MemoryOrderStore implements OrderStore {
   #entries = new Map<string, Entry>();
+  /** The outbox, in the order the events were written. */
+  #events: StoredEvent[] = [];
 
   insertOrder(
     order: OrderRecord,
@@ -34,7 +47,7 @@ export class MemoryOrderStore implements OrderStore {
         return Promise.resolve({ created: false, existing: copy(entry.order) });
       }
     }
-    this.#entries.set(order.id, { order: copy(order), lease: { ...lease } });
+    this.#entries.set(order.id, { order: copy(order), lease: { ...lease }, lastSequence: 0 });
     return Promise.resolve({ created: true });
   }
 
@@ -43,11 +56,70 @@ export class MemoryOrderStore implements OrderStore {
     return Promise.resolve(entry ? copy(entry.order) : undefined);
   }
 
-  saveProgress(order: OrderRecord, lease: Lease): Promise<boolean> {
+  saveProgress(order: OrderRecord, lease: Lease, events: readonly OrderEventDraft[] = []): Promise<boolean> {
     const entry = this.#entries.get(order.id);
     if (!entry || entry.lease?.owner !== lease.owner) return Promise.resolve(false);
-    this.#entries.set(order.id, { order: copy(order), lease: { ...lease } });
+    let sequence = entry.lastSequence;
+    for (const draft of events) {
+      sequence++;
+      this.#events.push({
+        draft: structuredClone(draft),
+        sequence,
+        attempts: 0,
+        due: draft.time,
+        delivered: undefined,
+      });
+    }
+    this.#entries.set(order.id, { order: copy(order), lease: { ...lease }, lastSequence: sequence });
     return Promise.resolve(true);
+  }
+
+  claimOrderEvents(now: Date, until: Date, limit: number): Promise<OrderEvent[]> {
+    const heads = new Map<string, StoredEvent>();
+    for (const event of this.#events) {
+      if (event.delivered === undefined && !heads.has(event.draft.orderId)) {
+        heads.set(event.draft.orderId, event);
+      }
+    }
+    const claimed: OrderEvent[] = [];
+    for (const event of heads.values()) {
+      if (claimed.length >= limit) break;
+      const entry = this.#entries.get(event.draft.orderId);
+      if (event.due > now || !entry) continue;
+      event.due = until;
+      const { sagaStep: _step, chargeAttempted: _charged, announcedChanges: _announced, ...order } = copy(
+        entry.order,
+      );
+      claimed.push({
+        ...structuredClone(event.draft),
+        sequence: event.sequence,
+        attempts: event.attempts,
+        order,
+      });
+    }
+    return Promise.resolve(claimed);
+  }
+
+  markOrderEventDelivered(eventId: string, now: Date): Promise<void> {
+    const event = this.#events.find((e) => e.draft.id === eventId);
+    if (event) event.delivered = now;
+    return Promise.resolve();
+  }
+
+  retryOrderEventAt(eventId: string, at: Date): Promise<void> {
+    const event = this.#events.find((e) => e.draft.id === eventId);
+    if (event && event.delivered === undefined) {
+      event.attempts++;
+      event.due = at;
+    }
+    return Promise.resolve();
+  }
+
+  purgeDeliveredOrderEvents(before: Date): Promise<number> {
+    const kept = this.#events.filter((e) => e.delivered === undefined || e.delivered >= before);
+    const purged = this.#events.length - kept.length;
+    this.#events = kept;
+    return Promise.resolve(purged);
   }
 
   claim(id: string, lease: Lease, now: Date): Promise<OrderRecord | undefined> {

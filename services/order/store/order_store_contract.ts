@@ -6,6 +6,7 @@
 import { contractTest, type StoreFixture as KitStoreFixture } from "@shop/platform/testing";
 import assert from "node:assert/strict";
 import type { UnpricedOrder } from "../domain/order.ts";
+import type { OrderEventDraft } from "../domain/order_events.ts";
 import type { Lease, OrderRecord, OrderStore, SagaState } from "../domain/ports.ts";
 
 /** A fresh, empty store for one test, and how to throw it away. */
@@ -48,6 +49,7 @@ export function newOrder(
     updateTime: now,
     sagaStep: "reserve",
     chargeAttempted: false,
+    announcedChanges: 0,
     ...overrides,
   };
 }
@@ -171,4 +173,101 @@ export function orderStoreContract(name: string, fixture: () => Promise<StoreFix
     assert.deepEqual(seen, mine.map((o) => o.id).reverse());
     assert.equal((await store.listOrders(undefined, 100, undefined)).orders.length, 10);
   });
+
+  test("events saved with progress come out numbered per order, in sequence, one order's head at a time", async (store) => {
+    const [a, b] = [newOrder(), newOrder()];
+    for (const order of [a, b]) await store.insertOrder(order, lease("x"));
+    const paidA = { ...a, status: "paid" as const, announcedChanges: 2 };
+    assert.equal(
+      await store.saveProgress(paidA, lease("x"), [event(a.id, "paid"), event(a.id, "shipped")]),
+      true,
+    );
+    assert.equal(await store.saveProgress(b, lease("x"), [event(b.id, "failed")]), true);
+    assert.equal((await store.findOrder(a.id))?.announcedChanges, 2);
+
+    const now = tick();
+    const first = await store.claimOrderEvents(now, new Date(now.getTime() + 10_000), 10);
+    assert.deepEqual(first.map((e) => [e.orderId, e.sequence, e.status, e.attempts]), [
+      [a.id, 1, "paid", 0],
+      [b.id, 1, "failed", 0],
+    ]);
+    assert.equal(first[0]?.order.status, "paid", "an event carries its order");
+    assert.equal(first[0]?.order.shippingAddress.city, "Berlin");
+    assert.deepEqual(
+      await store.claimOrderEvents(now, new Date(now.getTime() + 10_000), 10),
+      [],
+      "hidden until",
+    );
+
+    for (const claimed of first) await store.markOrderEventDelivered(claimed.id, now);
+    const second = await store.claimOrderEvents(tick(), tick(), 10);
+    assert.deepEqual(second.map((e) => [e.orderId, e.sequence, e.status]), [[a.id, 2, "shipped"]]);
+  });
+
+  test("a refused save stores no events; a refund event keeps its amount", async (store) => {
+    const order = newOrder();
+    await store.insertOrder(order, lease("x"));
+    assert.equal(await store.saveProgress(order, lease("thief"), [event(order.id, "paid")]), false);
+    assert.deepEqual(await store.claimOrderEvents(tick(), tick(), 10), []);
+    const refund = {
+      ...event(order.id, "cancelled"),
+      type: "refunded" as const,
+      refunded: { currencyCode: "EUR", amountMinor: 9_007_199_254_740_993n },
+    };
+    assert.equal(await store.saveProgress(order, lease("x"), [refund]), true);
+    const [claimed] = await store.claimOrderEvents(tick(), tick(), 10);
+    assert.deepEqual(claimed?.refunded, refund.refunded);
+    assert.equal(claimed?.type, "refunded");
+    assert.equal(claimed?.id, refund.id);
+  });
+
+  test("a failed event waits for its retry time and holds back its order's later events", async (store) => {
+    const order = newOrder();
+    await store.insertOrder(order, lease("x"));
+    await store.saveProgress(order, lease("x"), [event(order.id, "paid"), event(order.id, "shipped")]);
+    const now = tick();
+    const [head] = await store.claimOrderEvents(now, now, 10);
+    assert.ok(head);
+    const retry = new Date(now.getTime() + 60_000);
+    await store.retryOrderEventAt(head.id, retry);
+    assert.deepEqual(await store.claimOrderEvents(new Date(retry.getTime() - 1), retry, 10), []);
+    const again = await store.claimOrderEvents(retry, retry, 10);
+    assert.deepEqual(again.map((e) => [e.sequence, e.attempts]), [[1, 1]]);
+  });
+
+  test("of concurrent relays each event is taken by one; purge deletes only old delivered events", async (store) => {
+    const orders = [newOrder(), newOrder(), newOrder(), newOrder()];
+    for (const order of orders) {
+      await store.insertOrder(order, lease("x"));
+      await store.saveProgress(order, lease("x"), [event(order.id, "paid")]);
+    }
+    const now = tick();
+    const until = new Date(now.getTime() + 10_000);
+    const [x, y] = await Promise.all([
+      store.claimOrderEvents(now, until, 10),
+      store.claimOrderEvents(now, until, 10),
+    ]);
+    const taken = [...x, ...y];
+    assert.equal(taken.length, 4);
+    assert.equal(new Set(taken.map((e) => e.id)).size, 4);
+    const [old, recent] = taken;
+    assert.ok(old && recent);
+    await store.markOrderEventDelivered(old.id, new Date(now.getTime() - 100_000));
+    await store.markOrderEventDelivered(recent.id, now);
+    assert.equal(await store.purgeDeliveredOrderEvents(new Date(now.getTime() - 1)), 1);
+    assert.equal(await store.purgeDeliveredOrderEvents(new Date(now.getTime() - 1)), 0);
+  });
+}
+
+/** A status event for an order, as the saga drafts it. */
+function event(orderId: string, status: "paid" | "shipped" | "failed" | "cancelled"): OrderEventDraft {
+  return {
+    id: crypto.randomUUID(),
+    orderId,
+    type: "status_changed",
+    time: tick(),
+    status,
+    reason: `now ${status}`,
+    refunded: undefined,
+  };
 }

@@ -1,4 +1,4 @@
-import type { Sql } from "postgres";
+import type { Sql, TransactionSql } from "postgres";
 import type {
   OrderStatus,
   PricedItem,
@@ -8,6 +8,7 @@ import type {
   StatusChange,
   UnpricedOrder,
 } from "../domain/order.ts";
+import type { OrderEvent, OrderEventDraft, OrderEventType } from "../domain/order_events.ts";
 import type { Lease, OrderCursor, OrderPage, OrderRecord, OrderStore, SagaStep } from "../domain/ports.ts";
 
 interface OrderRow {
@@ -26,6 +27,20 @@ interface OrderRow {
   update_time: Date;
   saga_step: SagaStep;
   charge_attempted: boolean;
+  announced_changes: number;
+}
+
+/** An outbox row with the order it belongs to (columns of the event prefixed `e_`). */
+interface EventRow extends OrderRow {
+  e_id: string;
+  e_sequence: string;
+  e_type: OrderEventType;
+  e_time: Date;
+  e_status: OrderStatus;
+  e_reason: string;
+  e_refunded_currency: string | null;
+  e_refunded_minor: string | null;
+  e_attempts: number;
 }
 
 /**
@@ -83,7 +98,12 @@ function storedAddress(address: ShippingAddress): StoredAddress {
 
 const columns = `id, user_id, request_id, status, items, total_currency, total_minor::text AS total_minor,
   status_history, failure_reason, shipping_address, payment_method, create_time, update_time, saga_step,
-  charge_attempted`;
+  charge_attempted, announced_changes`;
+
+/** The order's columns, qualified by a table alias. */
+function prefixed(alias: string): string {
+  return columns.split(",").map((column) => `${alias}.${column.trim()}`).join(", ");
+}
 
 function toRecord(row: OrderRow): OrderRecord {
   return {
@@ -103,6 +123,27 @@ function toRecord(row: OrderRow): OrderRecord {
     updateTime: row.update_time,
     sagaStep: row.saga_step,
     chargeAttempted: row.charge_attempted,
+    announcedChanges: row.announced_changes,
+  };
+}
+
+function toEvent(row: EventRow): OrderEvent {
+  const { sagaStep: _step, chargeAttempted: _charged, announcedChanges: _announced, ...order } = toRecord(
+    row,
+  );
+  return {
+    id: row.e_id,
+    orderId: row.id,
+    sequence: Number(row.e_sequence),
+    type: row.e_type,
+    time: row.e_time,
+    status: row.e_status,
+    reason: row.e_reason,
+    refunded: row.e_refunded_currency === null || row.e_refunded_minor === null
+      ? undefined
+      : { currencyCode: row.e_refunded_currency, amountMinor: BigInt(row.e_refunded_minor) },
+    order,
+    attempts: row.e_attempts,
   };
 }
 
@@ -151,7 +192,7 @@ export class PostgresOrderStore implements OrderStore {
     const inserted = await sql`
       INSERT INTO orders (id, user_id, request_id, status, items, total_currency, total_minor, status_history,
         failure_reason, shipping_address, payment_method, create_time, update_time, saga_step, charge_attempted,
-        lease_owner, lease_until)
+        announced_changes, lease_owner, lease_until)
       VALUES (${order.id}, ${order.userId}, ${order.requestId}, ${order.status}, ${
       sql.json(storedItems(order))
     },
@@ -160,7 +201,7 @@ export class PostgresOrderStore implements OrderStore {
       sql.json(storedAddress(order.shippingAddress))
     },
         ${order.paymentMethod}, ${order.createTime}, ${order.updateTime}, ${order.sagaStep}, ${order.chargeAttempted},
-        ${lease.owner}, ${lease.until})
+        ${order.announcedChanges}, ${lease.owner}, ${lease.until})
       ON CONFLICT (user_id, request_id) DO NOTHING
       RETURNING id`;
     if (inserted.length === 1) return { created: true };
@@ -179,19 +220,90 @@ export class PostgresOrderStore implements OrderStore {
     return row ? toRecord(row) : undefined;
   }
 
-  async saveProgress(order: OrderRecord, lease: Lease): Promise<boolean> {
-    const sql = this.#sql;
-    const updated = await sql`
+  async saveProgress(
+    order: OrderRecord,
+    lease: Lease,
+    events: readonly OrderEventDraft[] = [],
+  ): Promise<boolean> {
+    // Without events one statement suffices; with them, one transaction: the change and the events that
+    // announce it are stored together or not at all.
+    if (events.length === 0) return await this.#updateOrder(this.#sql, order, lease, 0) !== undefined;
+    return await this.#sql.begin(async (sql) => {
+      const last = await this.#updateOrder(sql, order, lease, events.length);
+      if (last === undefined) return false;
+      const rows = events.map((event, index) => ({
+        id: event.id,
+        order_id: order.id,
+        sequence: last - events.length + 1 + index,
+        type: event.type,
+        time: event.time,
+        status: event.status,
+        reason: event.reason,
+        refunded_currency: event.refunded?.currencyCode ?? null,
+        refunded_minor: event.refunded?.amountMinor.toString() ?? null,
+        next_attempt_time: event.time,
+      }));
+      await sql`INSERT INTO order_events ${sql(rows)}`;
+      return true;
+    });
+  }
+
+  /** Stores the order if the lease is still `lease.owner`'s; the order's last event sequence, or undefined. */
+  async #updateOrder(
+    sql: Sql | TransactionSql,
+    order: OrderRecord,
+    lease: Lease,
+    newEvents: number,
+  ): Promise<number | undefined> {
+    const [updated] = await sql<{ last_event_sequence: string }[]>`
       UPDATE orders SET status = ${order.status}, items = ${sql.json(storedItems(order))},
         total_currency = ${order.total?.currencyCode ?? null}, total_minor = ${
       order.total?.amountMinor.toString() ?? null
     },
         status_history = ${sql.json(storedHistory(order))}, failure_reason = ${order.failureReason},
         update_time = ${order.updateTime}, saga_step = ${order.sagaStep}, charge_attempted = ${order.chargeAttempted},
+        announced_changes = ${order.announcedChanges}, last_event_sequence = last_event_sequence + ${newEvents},
         lease_until = ${lease.until}
       WHERE id = ${order.id} AND lease_owner = ${lease.owner}
-      RETURNING id`;
-    return updated.length === 1;
+      RETURNING last_event_sequence::text`;
+    return updated ? Number(updated.last_event_sequence) : undefined;
+  }
+
+  async claimOrderEvents(now: Date, until: Date, limit: number): Promise<OrderEvent[]> {
+    const sql = this.#sql;
+    // Only the oldest undelivered event of each order may go: its successors wait until it is
+    // acknowledged. SKIP LOCKED: relays running at the same moment take different events.
+    const rows = await sql<EventRow[]>`
+      WITH claimed AS (
+        UPDATE order_events SET next_attempt_time = ${until}
+        WHERE id IN (
+          SELECT e.id FROM order_events e
+          WHERE e.delivered_time IS NULL AND e.next_attempt_time <= ${now}
+            AND NOT EXISTS (SELECT 1 FROM order_events p
+              WHERE p.order_id = e.order_id AND p.sequence < e.sequence AND p.delivered_time IS NULL)
+          ORDER BY e.time, e.sequence LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+        RETURNING *)
+      SELECT c.id AS e_id, c.sequence::text AS e_sequence, c.type AS e_type, c.time AS e_time,
+        c.status AS e_status, c.reason AS e_reason, c.refunded_currency AS e_refunded_currency,
+        c.refunded_minor::text AS e_refunded_minor, c.attempts AS e_attempts, ${sql.unsafe(prefixed("o"))}
+      FROM claimed c JOIN orders o ON o.id = c.order_id
+      ORDER BY c.time, c.sequence`;
+    return rows.map(toEvent);
+  }
+
+  async markOrderEventDelivered(eventId: string, now: Date): Promise<void> {
+    await this.#sql`UPDATE order_events SET delivered_time = ${now} WHERE id = ${eventId}`;
+  }
+
+  async retryOrderEventAt(eventId: string, at: Date): Promise<void> {
+    await this.#sql`
+      UPDATE order_events SET attempts = attempts + 1, next_attempt_time = ${at}
+      WHERE id = ${eventId} AND delivered_time IS NULL`;
+  }
+
+  async purgeDeliveredOrderEvents(before: Date): Promise<number> {
+    const rows = await this.#sql`DELETE FROM order_events WHERE delivered_time < ${before} RETURNING id`;
+    return rows.length;
   }
 
   async claim(id: string, lease: Lease, now: Date): Promise<OrderRecord | undefined> {

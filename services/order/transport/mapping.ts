@@ -1,7 +1,15 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Order as OrderProto, OrderSchema, OrderStatus as StatusProto } from "@shop/proto/order";
+import {
+  type Order as OrderProto,
+  type OrderEvent as OrderEventProto,
+  OrderEventSchema,
+  OrderEventType,
+  OrderSchema,
+  OrderStatus as StatusProto,
+} from "@shop/proto/order";
 import type { Money, Order, OrderStatus } from "../domain/order.ts";
+import type { OrderEvent } from "../domain/order_events.ts";
 
 const toProto: Record<OrderStatus, StatusProto> = {
   pending: StatusProto.PENDING,
@@ -64,5 +72,28 @@ export function toOrderProto(order: Order): OrderProto {
     shippingAddress: order.shippingAddress,
     createTime: timestampFromDate(order.createTime),
     updateTime: timestampFromDate(order.updateTime),
+  });
+}
+
+/**
+ * An outbox event as the contract shows it (`shop.order.v1.OrderEvent`).
+ *
+ * @example
+ * ```ts
+ * declare const event: OrderEvent;
+ * const message = toOrderEventProto(event);
+ * ```
+ */
+export function toOrderEventProto(event: OrderEvent): OrderEventProto {
+  return create(OrderEventSchema, {
+    eventId: event.id,
+    orderId: event.orderId,
+    sequence: BigInt(event.sequence),
+    type: event.type === "refunded" ? OrderEventType.REFUNDED : OrderEventType.STATUS_CHANGED,
+    time: timestampFromDate(event.time),
+    status: toProto[event.status],
+    reason: event.reason,
+    order: toOrderProto(event.order),
+    refunded: money(event.refunded),
   });
 }

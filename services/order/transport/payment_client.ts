@@ -40,10 +40,17 @@ export function paymentsOverConnect(client: Client<typeof PaymentProcessorServic
     },
     async refund(orderId, reason, call) {
       try {
-        await client.refundOrder({ orderId, reason: reason.slice(0, 200) }, { timeoutMs: call.timeoutMs });
-        return "refunded";
+        const { payment } = await client.refundOrder(
+          { orderId, reason: reason.slice(0, 200) },
+          { timeoutMs: call.timeoutMs },
+        );
+        const refunded = payment?.refundedAmount;
+        return {
+          kind: "refunded",
+          refunded: refunded && { currencyCode: refunded.currencyCode, amountMinor: refunded.amountMinor },
+        };
       } catch (error) {
-        if (errorReasonOf(error) === "PAYMENT_PROCESSING") return "processing";
+        if (errorReasonOf(error) === "PAYMENT_PROCESSING") return { kind: "processing" };
         throw dependencyError(error);
       }
     },

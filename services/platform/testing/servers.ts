@@ -284,6 +284,66 @@ export async function startStripeMock(
   return { url: `http://127.0.0.1:${options.port}`, port: options.port, process };
 }
 
+/** Options of {@linkcode startMailpit}. */
+export interface StartMailpitOptions {
+  /** The SMTP port (127.0.0.1 only). */
+  smtpPort: number;
+  /** The port of its web UI and API (127.0.0.1 only). */
+  httpPort: number;
+  /** Its SQLite file: messages survive a restart on the same file. */
+  database: string;
+}
+
+/** A running Mailpit. */
+export interface StartedMailpit extends StartedServer {
+  /** `smtp://127.0.0.1:<smtpPort>`. */
+  smtpUrl: string;
+  /** The base URL of its UI and API, `http://127.0.0.1:<httpPort>` (`/api/v1/messages`). */
+  apiUrl: string;
+}
+
+/**
+ * Starts Mailpit, the mail catcher: it takes any message over SMTP (no TLS, no authentication) and shows
+ * it in its UI and API, on 127.0.0.1 only, without looking for updates.
+ *
+ * @example
+ * ```ts ignore
+ * const mailpit = await startMailpit(group, { smtpPort: 1025, httpPort: 8025, database: `${dir}/mail.db` });
+ * await fetch(`${mailpit.apiUrl}/api/v1/messages`);
+ * ```
+ */
+export async function startMailpit(
+  group: ProcessGroup,
+  options: StartMailpitOptions,
+): Promise<StartedMailpit> {
+  const process = await group.start({
+    name: "mailpit",
+    command: toolPath("mailpit", "mailpit"),
+    args: [
+      "--smtp",
+      `127.0.0.1:${options.smtpPort}`,
+      "--listen",
+      `127.0.0.1:${options.httpPort}`,
+      "--database",
+      options.database,
+      "--smtp-auth-accept-any",
+      "--smtp-auth-allow-insecure",
+      "--smtp-disable-rdns",
+      "--disable-version-check",
+    ],
+  });
+  await waitUntil(process, () => acceptsConnections(options.smtpPort));
+  await waitUntil(process, () => acceptsConnections(options.httpPort));
+  const apiUrl = `http://127.0.0.1:${options.httpPort}`;
+  return {
+    url: apiUrl,
+    port: options.httpPort,
+    process,
+    smtpUrl: `smtp://127.0.0.1:${options.smtpPort}`,
+    apiUrl,
+  };
+}
+
 /**
  * Creates a database unless it exists, connecting to `url` (a server URL on any database).
  *

@@ -7,7 +7,7 @@
  */
 
 /** The tools `scripts/setup` installs, by their directory names in the cache. */
-export type ToolName = "postgresql" | "etcd" | "ferretdb" | "stripe-mock" | "envoy" | "grpcurl";
+export type ToolName = "postgresql" | "etcd" | "ferretdb" | "stripe-mock" | "envoy" | "grpcurl" | "mailpit";
 
 const VERSION_KEYS: Record<ToolName, string> = {
   postgresql: "POSTGRES_VERSION",
@@ -16,6 +16,7 @@ const VERSION_KEYS: Record<ToolName, string> = {
   "stripe-mock": "STRIPE_MOCK_VERSION",
   envoy: "ENVOY_VERSION",
   grpcurl: "GRPCURL_VERSION",
+  mailpit: "MAILPIT_VERSION",
 };
 
 const VERSIONS_FILE = new URL("../../../scripts/lib/versions.env", import.meta.url);

@@ -1,7 +1,7 @@
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { callerOf, requireAdmin, requireUser } from "@shop/platform/auth";
 import { decodeTimeCursor, encodeTimeCursor, pageSizeOf } from "@shop/platform/paging";
-import { AuthService, UserService } from "@shop/proto/user";
+import { AuthService, CustomerContactService, UserService } from "@shop/proto/user";
 import type { Accounts } from "../domain/accounts.ts";
 import type { UserCursor } from "../domain/ports.ts";
 import { roleFromProto, toUserProto } from "./mapping.ts";
@@ -19,6 +19,11 @@ function clientAddress(ctx: HandlerContext): string | undefined {
     : undefined;
 }
 
+/** The internal service and the one caller each accepts (by certificate name). */
+export const userAllowedPeers: Readonly<Record<string, readonly string[]>> = {
+  [CustomerContactService.typeName]: ["notification"],
+};
+
 /**
  * The user service's Connect handlers: `shop.user.v1.UserService` and `shop.user.v1.AuthService`, mapping
  * the contract to the account rules and back.
@@ -32,6 +37,13 @@ function clientAddress(ctx: HandlerContext): string | undefined {
  */
 export function userRoutes(accounts: Accounts): (router: ConnectRouter) => void {
   return (router) => {
+    // Internal (notification only, see userAllowedPeers): where the customer's emails go.
+    router.service(CustomerContactService, {
+      async getCustomerContact(request) {
+        const user = await accounts.profile(request.userId);
+        return { email: user.email, displayName: user.displayName };
+      },
+    });
     router.service(UserService, {
       async registerUser(request) {
         const user = await accounts.register(request);

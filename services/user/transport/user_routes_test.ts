@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { gatewayClaims, inMemoryTransport } from "@shop/platform/server";
 import { BadRequestSchema, RetryInfoSchema } from "@shop/proto/google";
-import { AuthService, Role, UserService } from "@shop/proto/user";
+import { AuthService, CustomerContactService, Role, UserService } from "@shop/proto/user";
 import { type AccountsFixture, createAccountsFixture } from "../testdata/fixtures.ts";
-import { userRoutes } from "./user_routes.ts";
+import { userAllowedPeers, userRoutes } from "./user_routes.ts";
 import { failure } from "@shop/platform/testing";
 
 interface Clients {
@@ -359,5 +359,28 @@ Deno.test("a demoted admin's token no longer manages users, even before it expir
       (await failure(users.setUserRole({ id, role: Role.ADMIN }, adaAsAdmin))).code,
       Code.PermissionDenied,
     );
+  });
+});
+
+Deno.test("GetCustomerContact tells the notification service a customer's address, and nobody else", async () => {
+  await withService(async ({ users, fixture }) => {
+    const { user } = await users.registerUser(ada);
+    const contactFrom = (peer: string) =>
+      createClient(
+        CustomerContactService,
+        inMemoryTransport(userRoutes(fixture.accounts), { peer, allowedPeers: userAllowedPeers }),
+      );
+    const contact = await contactFrom("notification").getCustomerContact({ userId: user?.id ?? "" });
+    assert.deepEqual([contact.email, contact.displayName], ["ada@example.com", "Ada"]);
+    for (const peer of ["gateway", "order", "payment", "product"]) {
+      const refused = await contactFrom(peer).getCustomerContact({ userId: user?.id ?? "" }).then(
+        () => assert.fail(`${peer} must not read a customer's address`),
+        (error) => ConnectError.from(error),
+      );
+      assert.equal(refused.code, Code.PermissionDenied, peer);
+    }
+    const missing = await contactFrom("notification").getCustomerContact({ userId: crypto.randomUUID() })
+      .then(() => assert.fail("no such account"), (error) => ConnectError.from(error));
+    assert.equal(missing.code, Code.NotFound);
   });
 });
