@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
-import { createClient, createRouterTransport } from "@connectrpc/connect";
-import { InventoryService } from "@shop/proto/product";
-import { PaymentProcessorService } from "@shop/proto/payment";
 import { MemoryOrderStore } from "../store/memory_order_store.ts";
-import { FakeInventory, FakePayments } from "../testdata/fake_services.ts";
+import { realServices } from "../testdata/real_services.ts";
 import { inventoryOverConnect } from "../transport/inventory_client.ts";
 import { paymentsOverConnect } from "../transport/payment_client.ts";
 import { Checkout } from "./checkout.ts";
@@ -31,18 +28,15 @@ class FakeReceiver {
   }
 }
 
-function setup() {
+async function setup() {
   let now = Date.parse("2026-11-29T12:00:00Z");
   const clock = () => new Date(now);
-  const inventory = new FakeInventory();
-  inventory.products.set("kettle", { name: "Kettle", priceMinor: 1999n, stock: 5 });
+  const services = await realServices({ Kettle: { priceMinor: 1999n, stock: 5 } });
   const store = new MemoryOrderStore();
   const checkout = new Checkout({
     store,
-    inventory: inventoryOverConnect(createClient(InventoryService, createRouterTransport(inventory.routes))),
-    payments: paymentsOverConnect(
-      createClient(PaymentProcessorService, createRouterTransport(new FakePayments().routes)),
-    ),
+    inventory: inventoryOverConnect(services.inventory),
+    payments: paymentsOverConnect(services.paymentProcessor),
     instanceId: "test",
     now: clock,
   });
@@ -51,7 +45,7 @@ function setup() {
   const place = (paymentMethod = "pm_card_visa") =>
     checkout.placeOrder(alice, {
       requestId: crypto.randomUUID(),
-      items: [{ productId: "kettle", quantity: 2 }],
+      items: [{ productId: services.ids.Kettle, quantity: 2 }],
       shippingAddress: address,
       paymentMethod,
     });
@@ -64,7 +58,7 @@ function heard(receiver: FakeReceiver) {
 }
 
 Deno.test("a PAID order announces PAID once, with its items, total and address", async () => {
-  const { receiver, relay, place } = setup();
+  const { receiver, relay, place } = await setup();
   const order = await place();
   assert.equal(await relay.relayDue(), 1);
   assert.equal(await relay.relayDue(), 0);
@@ -76,7 +70,7 @@ Deno.test("a PAID order announces PAID once, with its items, total and address",
 });
 
 Deno.test("a declined order announces FAILED and no refund; a cancelled PAID one CANCELLED then its refund", async () => {
-  const { checkout, receiver, relay, place } = setup();
+  const { checkout, receiver, relay, place } = await setup();
   const declined = await place("pm_card_chargeDeclined");
   const paid = await place();
   await checkout.cancelOrder(alice, paid.id, "");
@@ -92,7 +86,7 @@ Deno.test("a declined order announces FAILED and no refund; a cancelled PAID one
 });
 
 Deno.test("events wait for a receiver that is down and then arrive in sequence, each once", async () => {
-  const { checkout, receiver, relay, place, advance } = setup();
+  const { checkout, receiver, relay, place, advance } = await setup();
   receiver.down = true;
   const order = await place();
   await checkout.updateStatus(order.id, "shipped", "");
