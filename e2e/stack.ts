@@ -194,7 +194,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return {
         ...base,
         port,
-        adminPort: freePort(),
+        statsPort: freePort(),
         healthCheckIntervalMs: options.healthCheckIntervalMs ?? 500,
         limits: { ...base.limits, ...lenientLimits, ...options.limits, ...limits },
       };
@@ -306,10 +306,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
       client,
       rpcsStarted,
-      clusterHosts: (cluster, on = gateway) => clusterHosts(on.adminUrl, cluster),
+      clusterHosts: (cluster, on = gateway) => clusterHosts(on.adminSocket, cluster),
       waitForHosts: (cluster, what, check, waitOptions = {}) =>
         waitForHosts(
-          (waitOptions.gateway ?? gateway).adminUrl,
+          (waitOptions.gateway ?? gateway).adminSocket,
           cluster,
           what,
           check,
