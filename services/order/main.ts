@@ -29,7 +29,7 @@ await runService({
     // Each dependency at a fixed address when one is configured, else every live instance found in etcd.
     let resolver: Resolver | undefined;
     function transportTo(service: "product" | "payment", fixedUrl: string): ClosableTransport {
-      if (fixedUrl) return createServiceTransport({ baseUrl: fixedUrl, tls });
+      if (fixedUrl) return createServiceTransport({ baseUrl: fixedUrl, tls, identity: service });
       resolver ??= createResolver({
         etcd: { endpoints: [...config.discovery.etcd] },
         prefix: config.discovery.prefix,
