@@ -87,12 +87,14 @@ export interface PeerIdentityCheckOptions {
   recheckMs?: number;
   /** The probe, replaceable in tests. */
   probe?: (url: string, tls: TlsFiles) => Promise<string | undefined>;
+  /** Probe at once rather than at the first call (a transport warms up as soon as it is made). */
+  warm?: boolean;
 }
 
 /**
  * An interceptor that sends a call only to an endpoint that proved, in a TLS handshake of its own, that
- * it holds the certificate of `identity`. The verdict is cached for `recheckMs`, and dropped when a call
- * fails to reach the endpoint (a new connection follows, so the next call checks again). A refusal is
+ * it holds the certificate of `identity`. The verdict is cached for `recheckMs` (checked again in the
+ * background after half of it, so calls do not wait), and dropped when a call fails to reach the endpoint (a new connection follows, so the next call checks again). A refusal is
  * UNAVAILABLE with a {@linkcode PeerIdentityError} as cause: the call was never sent, so the discovery
  * transport tries another instance.
  *
@@ -104,7 +106,9 @@ export interface PeerIdentityCheckOptions {
 export function peerIdentityCheck(options: PeerIdentityCheckOptions): Interceptor {
   const recheckMs = options.recheckMs ?? 30_000;
   const probe = options.probe ?? probePeerIdentity;
+  /** The last check that passed or is running, and when it started. */
   let verdict: { at: number; check: Promise<void> } | undefined;
+  let refreshing = false;
 
   function verify(): Promise<void> {
     const check = probe(options.url, options.tls).then((presented) => {
@@ -124,7 +128,27 @@ export function peerIdentityCheck(options: PeerIdentityCheckOptions): Intercepto
     return check;
   }
 
+  /** Checks again in the background before the verdict runs out, so calls do not wait for a probe. */
+  function refresh(): void {
+    refreshing = true;
+    const at = Date.now();
+    const previous = verdict;
+    verify().then(
+      () => void (verdict = { at, check: Promise.resolve() }),
+      () => {
+        if (verdict === undefined || verdict === previous) verdict = undefined;
+      },
+    ).finally(() => void (refreshing = false));
+    // Until the new check settles, the previous verdict (still within recheckMs) serves.
+    if (previous !== undefined) verdict = previous;
+  }
+
+  // The first check starts now, not with the first call (whose deadline it would eat into).
+  if (options.warm === true) verify().catch(() => {});
+
   return (next) => async (req) => {
+    const age = verdict === undefined ? Infinity : Date.now() - verdict.at;
+    if (age >= recheckMs / 2 && age < recheckMs && !refreshing) refresh();
     const current = verdict !== undefined && Date.now() - verdict.at < recheckMs ? verdict.check : verify();
     try {
       await current;

@@ -80,3 +80,30 @@ Deno.test("a verdict is cached, a refusal names both identities, and a failed pr
   await cached.getProduct({ id: "4" });
   assert.equal(cachedProbes, 1, "one probe for many calls within recheckMs");
 });
+
+Deno.test("a warm check probes before the first call, and a verdict is renewed before it runs out", async () => {
+  let probes = 0;
+  const interceptor = peerIdentityCheck({
+    url: "https://127.0.0.1:1",
+    identity: "payment",
+    tls: callerTls,
+    recheckMs: 400,
+    warm: true,
+    probe: () => {
+      probes++;
+      return Promise.resolve("payment");
+    },
+  });
+  assert.equal(probes, 1, "probed as soon as it was made");
+  const client = createClient(
+    ProductService,
+    createRouterTransport(({ service }) => void service(ProductService, { getProduct: () => ({}) }), {
+      transport: { interceptors: [interceptor] },
+    }),
+  );
+  await client.getProduct({ id: "1" });
+  assert.equal(probes, 1, "the first call used the warm verdict");
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  await client.getProduct({ id: "2" });
+  assert.equal(probes, 2, "past half of recheckMs a call starts a new probe (in the background, or itself)");
+});

@@ -109,9 +109,14 @@ export function createServiceTransport(options: ServiceTransportOptions): Closab
     defaultTimeoutMs: options.defaultTimeoutMs ?? 5_000,
     fetch: (input, init) => fetch(input, { ...init, client: httpClient }),
     interceptors: [
-      ...(options.identity === undefined
-        ? []
-        : [peerIdentityCheck({ url: options.baseUrl, identity: options.identity, tls: options.tls })]),
+      ...(options.identity === undefined ? [] : [
+        peerIdentityCheck({
+          url: options.baseUrl,
+          identity: options.identity,
+          tls: options.tls,
+          warm: true,
+        }),
+      ]),
       connectionFailuresAsUnavailable(),
       requestIdPropagation(),
       ...(options.interceptors ?? []),
