@@ -3,9 +3,11 @@
  * the build machines). compose.yaml is loaded by `containers/compose_check` (compose-go, the library
  * `docker compose` loads files with: the current Compose schema, interpolation, merge keys, references),
  * built by `scripts/setup`; the checks below run on the model it resolves, as `docker compose config`
- * would print it with every variable at its default. They check that every file named exists, every
- * environment variable a shop program gets is a valid configuration of it, only the gateway is published
- * beyond loopback, start order follows health, each image holds every module its program loads, dev and
+ * would print it with the demo's variables (`containers/dev.env`), and with an operator's secrets only
+ * (production, the default). They check that every file named exists, every environment variable a shop
+ * program gets is a valid configuration of it, compose refuses to start without real secrets and runs
+ * production mode by default, every port is on loopback unless told otherwise, each container mounts
+ * only its own key, start order follows health, each image holds every module its program loads, dev and
  * compose share one Envoy renderer, one set of migrations, rules and dashboards, and the images'
  * HEALTHCHECK and CMD work as written against a real service.
  *
@@ -40,7 +42,9 @@ interface ComposeService {
   hostname?: string;
   environment?: Record<string, string | null>;
   ports?: Array<{ host_ip?: string; published?: string; target: number }>;
-  volumes?: Array<{ type: string; source: string; target: string; read_only?: boolean }>;
+  volumes?: Array<
+    { type: string; source: string; target: string; read_only?: boolean; volume?: { subpath?: string } }
+  >;
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test?: string[]; disable?: boolean };
   network_mode?: string;
@@ -57,8 +61,21 @@ async function composeCheckBinary(): Promise<string> {
   return `${toolsDir()}/compose-check-${versions.COMPOSE_GO_VERSION}-${hash}/bin/compose_check`;
 }
 
-/** compose.yaml as compose-go resolves it; throws with its error when the file is invalid. */
-async function loadCompose(): Promise<
+/** `containers/dev.env`, the demo's variables, as `NAME=VALUE` lines. */
+const devEnv = (await Deno.readTextFile(`${root}/containers/dev.env`)).split("\n")
+  .map((line) => line.trim())
+  .filter((line) => line !== "" && !line.startsWith("#"));
+
+/** What an operator sets for production: a value of their own for every secret, nothing else. */
+const productionEnv = devEnv
+  .filter((line) => !/^(SHOP_ENV|COMPOSE_PROFILES|SHOP_PAYMENT_STRIPE_BASE_URL)=/.test(line))
+  .map((line) => line.replace(/=.*/, (value) => `=operator${value.slice(1).replace(/[^a-z]/gi, "")}`));
+
+/**
+ * compose.yaml as compose-go resolves it with only the variables `env` gives (`NAME=VALUE`; the demo's
+ * unless set); throws with its error when the file is invalid or a required variable is missing.
+ */
+async function loadCompose(env: readonly string[] = devEnv): Promise<
   { services: Record<string, ComposeService>; volumes: Record<string, unknown> }
 > {
   const binary = await composeCheckBinary();
@@ -68,7 +85,7 @@ async function loadCompose(): Promise<
     throw new Error(`${binary} is missing: run \`deno task setup\` (it builds containers/compose_check)`);
   }
   const run = await new Deno.Command(binary, {
-    args: [`${root}/compose.yaml`],
+    args: [`${root}/compose.yaml`, ...env],
     cwd: root,
     clearEnv: true,
     stdout: "piped",
@@ -176,7 +193,15 @@ Deno.test({
   fn: async () => {
     assert.ok(composeCli);
     const run = await new Deno.Command(composeCli[0] ?? "", {
-      args: [...composeCli.slice(1), "-f", `${root}/compose.yaml`, "config", "--quiet"],
+      args: [
+        ...composeCli.slice(1),
+        "--env-file",
+        `${root}/containers/dev.env`,
+        "-f",
+        `${root}/compose.yaml`,
+        "config",
+        "--quiet",
+      ],
       cwd: root,
       stdout: "piped",
       stderr: "piped",
@@ -297,9 +322,10 @@ Deno.test("every file compose.yaml and the Dockerfile name exists in the reposit
   assert.deepEqual(missing, []);
 });
 
-Deno.test("only the gateway is published beyond 127.0.0.1", () => {
+/** The ports of a model published beyond 127.0.0.1, as `service address:published:target`. */
+function beyondLoopback(of: Record<string, ComposeService>): string[] {
   const published: string[] = [];
-  for (const [name, service] of Object.entries(services)) {
+  for (const [name, service] of Object.entries(of)) {
     for (const port of service.ports ?? []) {
       if (port.host_ip !== "127.0.0.1") {
         published.push(`${name} ${port.host_ip ?? "*"}:${port.published}:${port.target}`);
@@ -307,7 +333,103 @@ Deno.test("only the gateway is published beyond 127.0.0.1", () => {
     }
     assert.notEqual(service.network_mode, "host", `${name} uses the host's network`);
   }
-  assert.deepEqual(published, ["gateway *:8443:8443"]);
+  return published;
+}
+
+Deno.test("every port is published on 127.0.0.1; the gateway beyond it only when SHOP_PUBLISH_ADDRESS says so", async () => {
+  assert.deepEqual(beyondLoopback(services), [], "the demo");
+  assert.deepEqual(beyondLoopback((await loadCompose(productionEnv)).services), [], "production");
+  const opened = await loadCompose([...productionEnv, "SHOP_PUBLISH_ADDRESS=0.0.0.0"]);
+  assert.deepEqual(beyondLoopback(opened.services), ["gateway 0.0.0.0:8443:8443"]);
+});
+
+Deno.test("compose refuses to start without real secrets; it runs in production mode unless the demo's env file is given", async () => {
+  await assert.rejects(loadCompose([]), /required variable SHOP_[A-Z_]+ is missing a value/);
+  for (const line of productionEnv) {
+    const name = line.slice(0, line.indexOf("="));
+    await assert.rejects(
+      loadCompose(productionEnv.filter((other) => other !== line)),
+      new RegExp(`required variable ${name} is missing a value`),
+      `without ${name}`,
+    );
+  }
+  const production = (await loadCompose(productionEnv)).services;
+  const modes = Object.entries(production)
+    .filter(([, service]) => environmentOf(service).SHOP_ENV !== undefined)
+    .map(([name, service]) => `${name}=${environmentOf(service).SHOP_ENV}`);
+  assert.deepEqual(modes.sort(), [
+    "order=production",
+    "payment=production",
+    "product-1=production",
+    "product-2=production",
+    "user=production",
+  ]);
+  assert.ok(!("stripe-simulator" in production) && !("stripe-mock" in production), "no Stripe simulator");
+  assert.equal(
+    environmentOf(production.payment ?? {}).SHOP_PAYMENT_STRIPE_BASE_URL,
+    "https://api.stripe.com",
+  );
+  const everything = JSON.stringify(production);
+  assert.ok(!everything.includes("dev-only"), "no dev-only value is left in the production model");
+  assert.ok(!everything.includes("_dev_only"), "nor the dev webhook secret");
+
+  // The demo: dev mode, the simulator in front of stripe-mock, on 127.0.0.1 like everything else.
+  assert.equal(environmentOf(services.user ?? {}).SHOP_ENV, "dev");
+  assert.equal(
+    environmentOf(services.payment ?? {}).SHOP_PAYMENT_STRIPE_BASE_URL,
+    "http://stripe-simulator:12112",
+  );
+  assert.ok("stripe-simulator" in services && "stripe-mock" in services);
+});
+
+/** The identity whose key each container reads (its certificate's name). */
+const identityOf: Record<string, string> = {
+  user: "user",
+  "product-1": "product",
+  "product-2": "product",
+  order: "order",
+  payment: "payment",
+  gateway: "gateway",
+  prometheus: "prometheus",
+  "stripe-simulator": "client",
+};
+
+Deno.test("each container mounts only its own key, which the certs one-shot puts in a directory of its own", async () => {
+  const mounted: Record<string, string> = {};
+  for (const [name, service] of Object.entries(services)) {
+    for (const volume of service.volumes ?? []) {
+      if (volume.source !== "certs" || name === "certs") continue;
+      assert.equal(volume.read_only, true, `${name} mounts its key read-only`);
+      assert.ok(volume.volume?.subpath, `${name} mounts the whole certs volume, every key in it`);
+      mounted[name] = volume.volume.subpath;
+    }
+  }
+  assert.deepEqual(mounted, identityOf);
+
+  // containers/certs/run.sh, as the one-shot runs it (without the owners: this is not root).
+  const dir = await Deno.makeTempDir({ prefix: "shop-certs-" });
+  try {
+    const run = await new Deno.Command("bash", {
+      args: [`${root}/containers/certs/run.sh`],
+      env: { SHOP_CERTS_DIR: dir, SHOP_CERTS_CHOWN: "false" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(run.success, new TextDecoder().decode(run.stderr));
+    for (const identity of new Set(Object.values(identityOf))) {
+      const files: string[] = [];
+      for await (const entry of Deno.readDir(`${dir}/${identity}`)) files.push(entry.name);
+      assert.deepEqual(
+        files.sort(),
+        ["ca.crt", `${identity}.crt`, `${identity}.key`, ...(identity === "user" ? ["jwt"] : [])].sort(),
+        `${identity}/ holds its own key and no other`,
+      );
+      const mode = (await Deno.stat(`${dir}/${identity}/${identity}.key`)).mode ?? 0;
+      assert.equal(mode & 0o077, 0, `${identity}.key is its owner's only`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("the environment of every shop program is a complete, valid configuration of it", () => {

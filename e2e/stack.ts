@@ -198,7 +198,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return {
         ...base,
         port,
-        adminPort: freePort(),
+        statsPort: freePort(),
         healthCheckIntervalMs: options.healthCheckIntervalMs ?? 500,
         limits: { ...base.limits, ...lenientLimits, ...options.limits, ...limits },
       };
@@ -312,10 +312,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
       client,
       rpcsStarted,
-      clusterHosts: (cluster, on = gateway) => clusterHosts(on.adminUrl, cluster),
+      clusterHosts: (cluster, on = gateway) => clusterHosts(on.adminSocket, cluster),
       waitForHosts: (cluster, what, check, waitOptions = {}) =>
         waitForHosts(
-          (waitOptions.gateway ?? gateway).adminUrl,
+          (waitOptions.gateway ?? gateway).adminSocket,
           cluster,
           what,
           check,

@@ -121,8 +121,16 @@ export interface GatewaySettings {
   host: string;
   /** The HTTPS port (`SHOP_GATEWAY_PORT`, 8443 in dev). */
   port: number;
-  /** The admin port, bound to 127.0.0.1 only (`/ready`, `/stats/prometheus`). */
-  adminPort: number;
+  /**
+   * A listener on 127.0.0.1 that forwards `GET /ready` and `GET /stats/prometheus` to the admin API and
+   * answers 404 to everything else (Prometheus and the harness read it).
+   */
+  statsPort: number;
+  /**
+   * The Unix socket of Envoy's admin API (mode 0600: only Envoy's own user may call `/runtime_modify`,
+   * `/quitquitquit`, `/clusters`...). At most 107 bytes long.
+   */
+  adminSocket: string;
   /** Holds `gateway.crt`, `gateway.key` and `ca.crt`. */
   certsDir: string;
   /** Where the EDS files `<service>.json` live (written by services/edge). */
@@ -186,7 +194,8 @@ export function defaultGatewaySettings(
   return {
     host: "127.0.0.1",
     port: 8443,
-    adminPort: 9901,
+    statsPort: 9901,
+    adminSocket: `${endpointsDir.replace(/\/[^/]*\/?$/, "") || "."}/envoy-admin.sock`,
     certsDir,
     endpointsDir,
     descriptorPath,
@@ -724,6 +733,64 @@ function httpFilters(settings: GatewaySettings) {
   ];
 }
 
+/** The cluster of Envoy's own admin socket, which only the stats listener routes to. */
+const adminClusterName = "envoy_admin";
+
+/** The only admin paths the stats listener forwards (GET only). */
+export const statsPaths = ["/ready", "/stats/prometheus"] as const;
+
+function adminCluster(settings: GatewaySettings) {
+  return {
+    name: adminClusterName,
+    type: "STATIC",
+    connect_timeout: "1s",
+    load_assignment: {
+      cluster_name: adminClusterName,
+      endpoints: [{
+        lb_endpoints: [{ endpoint: { address: { pipe: { path: settings.adminSocket } } } }],
+      }],
+    },
+  };
+}
+
+/** 127.0.0.1:statsPort: `GET /ready` and `GET /stats/prometheus` from the admin socket, 404 otherwise. */
+function statsListener(settings: GatewaySettings) {
+  return {
+    name: "stats",
+    address: { socket_address: { address: "127.0.0.1", port_value: settings.statsPort } },
+    filter_chains: [{
+      filters: [{
+        name: "envoy.filters.network.http_connection_manager",
+        typed_config: {
+          "@type": type.hcm,
+          stat_prefix: "stats",
+          codec_type: "AUTO",
+          // Container health checks speak HTTP/1.0 through bash's /dev/tcp.
+          http_protocol_options: { accept_http_10: true, default_host_for_http_10: "stats" },
+          normalize_path: true,
+          merge_slashes: true,
+          path_with_escaped_slashes_action: "REJECT_REQUEST",
+          route_config: {
+            name: "stats",
+            virtual_hosts: [{
+              name: "stats",
+              domains: ["*"],
+              routes: [
+                ...statsPaths.map((path) => ({
+                  match: { path, headers: [{ name: ":method", string_match: { exact: "GET" } }] },
+                  route: { cluster: adminClusterName, timeout: "10s" },
+                })),
+                { match: { prefix: "/" }, direct_response: { status: 404 } },
+              ],
+            }],
+          },
+          http_filters: [{ name: filter.router, typed_config: { "@type": type.router } }],
+        },
+      }],
+    }],
+  };
+}
+
 /**
  * The complete Envoy bootstrap for the gateway, as a JSON-serializable object.
  *
@@ -737,7 +804,8 @@ export function gatewayConfig(settings: GatewaySettings): Record<string, unknown
   return {
     node: { id: "gateway", cluster: "gateway" },
     admin: {
-      address: { socket_address: { address: "127.0.0.1", port_value: settings.adminPort } },
+      // A socket only Envoy's user may open: the admin API changes runtime values and stops Envoy.
+      address: { pipe: { path: settings.adminSocket, mode: 0o600 } },
     },
     overload_manager: {
       resource_monitors: [{
@@ -824,8 +892,8 @@ export function gatewayConfig(settings: GatewaySettings): Record<string, unknown
             },
           }],
         }],
-      }],
-      clusters: upstreamServices.map((service) => cluster(settings, service)),
+      }, statsListener(settings)],
+      clusters: [...upstreamServices.map((service) => cluster(settings, service)), adminCluster(settings)],
     },
   };
 }

@@ -3,7 +3,7 @@
  * every cluster that has none yet (so Envoy can start before the edge bridge has written any).
  *
  * As a program: `deno run -A envoy/render_config.ts --out=.local/envoy/envoy.json` with settings from
- * flags or `SHOP_GATEWAY_*` variables (`SHOP_GATEWAY_PORT=8443`, `SHOP_GATEWAY_ADMIN_PORT=9901`,
+ * flags or `SHOP_GATEWAY_*` variables (`SHOP_GATEWAY_PORT=8443`, `SHOP_GATEWAY_STATS_PORT=9901`,
  * `SHOP_GATEWAY_LIMITS_SIGN_IN_RATE=5`, ...); see {@linkcode gatewayConfigSchema}.
  *
  * @module
@@ -25,7 +25,10 @@ export const gatewayConfigSchema = {
   out: string({ default: `${root}/.local/envoy/envoy.json`, minLength: 1 }),
   host: string({ default: "127.0.0.1", minLength: 1 }),
   port: tcpPort({ default: 8443 }),
-  admin: { port: tcpPort({ default: 9901 }) },
+  /** The loopback listener of `/ready` and `/stats/prometheus`. */
+  stats: { port: tcpPort({ default: 9901 }) },
+  /** Envoy's admin API: a Unix socket, mode 0600. */
+  admin: { socket: string({ default: `${root}/.local/envoy/envoy-admin.sock`, minLength: 1 }) },
   tls: { certsDir: string({ default: `${root}/certs/dev`, minLength: 1 }) },
   endpoints: { dir: string({ default: `${root}/.local/envoy/endpoints`, minLength: 1 }) },
   descriptor: string({ default: `${root}/proto/gen/shop.binpb`, minLength: 1 }),
@@ -84,7 +87,8 @@ export function loadGatewaySettings(args: string[]): { settings: GatewaySettings
     settings: {
       host: config.host,
       port: config.port,
-      adminPort: config.admin.port,
+      statsPort: config.stats.port,
+      adminSocket: absolute(config.admin.socket),
       certsDir: absolute(config.tls.certsDir),
       endpointsDir: absolute(config.endpoints.dir),
       descriptorPath: absolute(config.descriptor),

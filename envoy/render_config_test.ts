@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { envoyBinary } from "@shop/platform/testing";
+import { ensureDevCertificates } from "@shop/platform/tls";
+import { adminRequest, envoyBinary, freePort, ProcessGroup, startEnvoy } from "@shop/platform/testing";
 import { InventoryService } from "@shop/proto/product";
 import { PaymentProcessorService } from "@shop/proto/payment";
 import { defaultGatewaySettings, gatewayConfig, methodPolicies, publicServices } from "./gateway_config.ts";
@@ -64,7 +65,8 @@ Deno.test("the renderer reads SHOP_GATEWAY_PORT and limits from the environment"
     const config = JSON.parse(text);
     assert.equal(config.static_resources.listeners[0].address.socket_address.port_value, 9443);
     assert.match(text, /"tokens_per_fill": 7/);
-    assert.equal(config.admin.address.socket_address.address, "127.0.0.1", "admin is loopback only");
+    assert.equal(config.admin.address.socket_address, undefined, "the admin API is on no TCP port");
+    assert.equal(config.admin.address.pipe.mode, 0o600, "the admin socket is Envoy's user's only");
 
     const bad = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", `${root}/envoy/render_config.ts`, `--out=${dir}/x.json`],
@@ -145,4 +147,67 @@ Deno.test("tokens come from the Authorization header only, with exp; the sign-in
   ]);
   const openapi = routesOf(config).find((r) => r.match.path === "/openapi.json");
   assert.ok(openapi, "GET /openapi.json is served");
+});
+
+Deno.test("the admin API is a socket only Envoy's user may open; the stats port serves /ready and /stats/prometheus only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gateway-admin-" });
+  const group = await ProcessGroup.create();
+  try {
+    const settings = {
+      ...defaultGatewaySettings(
+        await ensureDevCertificates(),
+        `${dir}/endpoints`,
+        `${root}/proto/gen/shop.binpb`,
+      ),
+      port: freePort(),
+      statsPort: freePort(),
+      adminSocket: `${dir}/admin.sock`,
+    };
+    await writeGatewayConfig(settings, `${dir}/envoy.json`);
+    const envoy = await startEnvoy(group, { configPath: `${dir}/envoy.json`, statsPort: settings.statsPort });
+
+    const socket = await Deno.lstat(settings.adminSocket);
+    assert.ok(socket.isSocket, "the admin API is a Unix socket");
+    assert.equal((socket.mode ?? 0) & 0o777, 0o600, "readable and writable by Envoy's user only");
+    const clusters = await adminRequest(settings.adminSocket, "/clusters");
+    assert.equal(clusters.status, 200, "the owner reads the admin API through the socket");
+    assert.match(clusters.body, /^product::/m);
+
+    const stats = await fetch(`${envoy.adminUrl}/stats/prometheus`);
+    assert.equal(stats.status, 200);
+    assert.match(await stats.text(), /^envoy_server_live\b/m, "Prometheus reads Envoy's statistics");
+    const ready = await fetch(`${envoy.adminUrl}/ready`);
+    assert.equal(ready.status, 200);
+    assert.equal((await ready.text()).trim(), "LIVE");
+
+    // Anyone on the host may reach the TCP port: nothing there changes Envoy or tells its configuration.
+    const probes: [string, string][] = [
+      ["POST", "/runtime_modify?upstream.use_http2=false"],
+      ["POST", "/quitquitquit"],
+      ["POST", "/ready"],
+      ["POST", "/stats/prometheus"],
+      ["GET", "/clusters"],
+      ["GET", "/config_dump"],
+      ["GET", "/runtime"],
+      ["GET", "/ready/../runtime_modify"],
+      ["GET", "/stats/prometheus/../../runtime_modify"],
+      ["GET", "/%72untime_modify"],
+    ];
+    for (const [method, path] of probes) {
+      const response = await fetch(`${envoy.adminUrl}${path}`, { method });
+      await response.body?.cancel();
+      assert.ok(response.status === 404 || response.status === 400, `${method} ${path}: ${response.status}`);
+    }
+    // What the compose health check sends (bash's /dev/tcp, HTTP/1.0 without a Host).
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: settings.statsPort });
+    await conn.write(new TextEncoder().encode("GET /ready HTTP/1.0\r\n\r\n"));
+    const answer = new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
+    assert.match(answer, /^HTTP\/1\.[01] 200[^]*LIVE/);
+    const runtime = JSON.parse((await adminRequest(settings.adminSocket, "/runtime")).body);
+    assert.deepEqual(Object.keys(runtime.entries ?? {}), [], "no runtime value was changed");
+    assert.equal((await fetch(`${envoy.adminUrl}/ready`)).status, 200, "Envoy still runs");
+  } finally {
+    await group.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

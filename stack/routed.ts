@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { eventually } from "@shop/platform/testing";
+import { adminRequest, eventually } from "@shop/platform/testing";
 import { type StackService, stackServices } from "./services.ts";
 
 /** One upstream host as Envoy's admin `/clusters` reports it. */
@@ -45,16 +45,17 @@ export function parseClusters(text: string, cluster: string): ClusterHost[] {
 }
 
 /**
- * The hosts of a cluster in the Envoy whose admin interface is at `adminUrl`.
+ * The hosts of a cluster in the Envoy whose admin API is the Unix socket `adminSocket`.
  *
  * @example
  * ```ts ignore
- * const hosts = await clusterHosts("http://127.0.0.1:9901", "product");
+ * const hosts = await clusterHosts(".local/envoy/admin.sock", "product");
  * ```
  */
-export async function clusterHosts(adminUrl: string, cluster: string): Promise<ClusterHost[]> {
-  const response = await fetch(`${adminUrl}/clusters`, { signal: AbortSignal.timeout(5_000) });
-  return parseClusters(await response.text(), cluster);
+export async function clusterHosts(adminSocket: string, cluster: string): Promise<ClusterHost[]> {
+  const { status, body } = await adminRequest(adminSocket, "/clusters");
+  if (status !== 200) throw new Error(`Envoy's admin /clusters answered ${status}`);
+  return parseClusters(body, cluster);
 }
 
 /**
@@ -62,11 +63,11 @@ export async function clusterHosts(adminUrl: string, cluster: string): Promise<C
  *
  * @example
  * ```ts ignore
- * await waitForHosts(adminUrl, "product", "two healthy hosts", (hosts) => hosts.length === 2, 30_000);
+ * await waitForHosts(adminSocket, "product", "two healthy hosts", (hosts) => hosts.length === 2, 30_000);
  * ```
  */
 export async function waitForHosts(
-  adminUrl: string,
+  adminSocket: string,
   cluster: string,
   what: string,
   check: (hosts: ClusterHost[]) => boolean,
@@ -74,15 +75,15 @@ export async function waitForHosts(
 ): Promise<ClusterHost[]> {
   let hosts: ClusterHost[] = [];
   return await eventually(`the gateway's ${cluster} cluster has ${what}`, async () => {
-    hosts = await clusterHosts(adminUrl, cluster).catch(() => []);
+    hosts = await clusterHosts(adminSocket, cluster).catch(() => []);
     return check(hosts) && hosts;
   }, { timeoutMs, lastSeen: () => hosts });
 }
 
 /** What {@linkcode waitUntilRouted} checks. */
 export interface RoutedCheck {
-  /** The gateway: `https://127.0.0.1:PORT` and its admin interface. */
-  gateway: { url: string; adminUrl: string };
+  /** The gateway: `https://127.0.0.1:PORT` and its admin API's Unix socket. */
+  gateway: { url: string; adminSocket: string };
   /** The dev CA, PEM. */
   ca: string;
   /** An account that can sign in (the seeded admin). */
@@ -113,7 +114,7 @@ export async function waitUntilRouted(check: RoutedCheck): Promise<void> {
   for (const service of stackServices) {
     const expected = [...check.ports[service]].sort();
     await waitForHosts(
-      check.gateway.adminUrl,
+      check.gateway.adminSocket,
       service,
       `its ${expected.length} instance(s) (ports ${expected.join(", ")}) healthy`,
       (hosts) =>

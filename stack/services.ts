@@ -24,8 +24,8 @@ export const stackServices: readonly StackService[] = upstreamServices;
 export type StackService = UpstreamService;
 
 /**
- * The fixed ports of `deno task dev`, all on 127.0.0.1. The gateway's own (8443 and its admin 9901) are
- * read from `SHOP_GATEWAY_PORT` and `SHOP_GATEWAY_ADMIN_PORT` when set.
+ * The fixed ports of `deno task dev`, all on 127.0.0.1. The gateway's own (8443 and its stats listener 9901) are
+ * read from `SHOP_GATEWAY_PORT` and `SHOP_GATEWAY_STATS_PORT` when set.
  *
  * @example
  * ```ts ignore

@@ -87,8 +87,10 @@ export interface LaunchedInstance<P> {
 export interface LaunchedGateway {
   /** `https://127.0.0.1:PORT`. */
   readonly url: string;
-  /** Envoy's admin interface, `http://127.0.0.1:PORT`. */
+  /** Envoy's stats listener, `http://127.0.0.1:PORT`: `GET /ready` and `GET /stats/prometheus` only. */
   readonly adminUrl: string;
+  /** Envoy's admin API, a Unix socket of mode 0600 (`/clusters`: see `clusterHosts`). */
+  readonly adminSocket: string;
   readonly settings: GatewaySettings;
   readonly envoy: StartedEnvoy;
 }
@@ -243,15 +245,24 @@ async function startInstance<P>(launch: Launch<P>, service: StackService): Promi
 }
 
 /** Renders a gateway's configuration into the stack's directory and starts Envoy on it. */
-async function startGateway<P>(launch: Launch<P>, settings: GatewaySettings, name: string) {
+async function startGateway<P>(launch: Launch<P>, given: GatewaySettings, name: string) {
   const configPath = `${launch.setup.dir}/${name}.json`;
+  // Each gateway of the stack has its own admin socket beside its configuration.
+  const settings = { ...given, adminSocket: `${launch.setup.dir}/${name}-admin.sock` };
   await writeGatewayConfig(settings, configPath);
   const envoy = await startEnvoy(launch.setup.runner.group, {
     configPath,
-    adminPort: settings.adminPort,
+    statsPort: settings.statsPort,
+    adminSocket: settings.adminSocket,
     name,
   });
-  return { url: `https://127.0.0.1:${settings.port}`, adminUrl: envoy.adminUrl, settings, envoy };
+  return {
+    url: `https://127.0.0.1:${settings.port}`,
+    adminUrl: envoy.adminUrl,
+    adminSocket: settings.adminSocket,
+    settings,
+    envoy,
+  };
 }
 
 async function fileExists(path: string): Promise<boolean> {
@@ -411,7 +422,10 @@ export const stackParts: readonly StackPart[] = [
     start: async (launch) => {
       const gateway = await startGateway(launch, launch.setup.gateway(launch.endpointsDir), "envoy");
       launch.gateway = gateway;
-      launch.summary.push({ name: "envoy", url: `${gateway.url}  (admin ${gateway.adminUrl})` });
+      launch.summary.push({
+        name: "envoy",
+        url: `${gateway.url}  (stats ${gateway.adminUrl}, admin ${gateway.adminSocket})`,
+      });
     },
   },
   {

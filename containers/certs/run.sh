@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# The compose `certs` one-shot (Dockerfile target certs), DEV ONLY: runs the same scripts/certs as
-# `deno task dev` into the certs volume (idempotent: a second `docker compose up` reuses what is there),
-# then hands each private key to the uid of the container that reads it. Services mount the volume
-# read-only; the keys stay mode 600.
+# The compose `certs` one-shot (Dockerfile target certs), DEV ONLY CA: runs the same scripts/certs as
+# `deno task dev` into `all/` of the certs volume (idempotent: a second `docker compose up` reuses what is
+# there; root only), then gives each container a directory of its own holding the CA certificate and
+# its own certificate and key, and nothing else. compose.yaml mounts each container's directory only
+# (a volume subpath) at /certs, read-only; the keys stay mode 600, owned by the uid that reads them:
 #
-#   uid 1993 (the Deno image's `deno`; Envoy runs as it too)  every identity's key and the JWT key
-#   uid 65534 (`nobody`, Prometheus' image)                    prometheus.key
-#   root                                                       ca.key: no container but this one reads it
+#   user, product, order, payment, gateway, client   uid 1993 (the Deno image's `deno`; Envoy runs as it)
+#   prometheus                                        uid 65534 (`nobody`, Prometheus' image)
+#   all/ (ca.key and every key)                       root: no container but this one mounts it
 #
-# SHOP_CERTS_EXTRA_DNS adds container host names to an identity's certificate (scripts/certs).
+# `user/` also holds the JWT signing keys (`jwt/`). SHOP_CERTS_EXTRA_DNS adds container host names to an
+# identity's certificate (scripts/certs). SHOP_CERTS_CHOWN=false skips the owners (a test runs this
+# script as a normal user).
 set -euo pipefail
 dir=${SHOP_CERTS_DIR:-/certs}
-bash "$(dirname "$0")/../../scripts/certs" "$dir"
-chown -R 1993:1993 "$dir"
-chown 0:0 "$dir/ca.key"
-chown 65534:65534 "$dir/prometheus.key"
-# scripts/certs makes the directory 700 for a developer's clone; here several uids must enter it.
+all="$dir/all"
+mkdir -p "$all"
+chmod 700 "$all"
+bash "$(dirname "$0")/../../scripts/certs" "$all"
+own() { if [ "${SHOP_CERTS_CHOWN:-true}" = true ]; then chown -R "$@"; fi; }
+for identity in user product order payment gateway client prometheus; do
+  mine="$dir/$identity"
+  rm -rf "$mine"
+  mkdir -p "$mine"
+  cp "$all/ca.crt" "$all/$identity.crt" "$all/$identity.key" "$mine/"
+  if [ "$identity" = user ]; then cp -R "$all/jwt" "$mine/jwt"; fi
+  chmod 600 "$mine/$identity.key"
+  chmod 755 "$mine"
+  if [ "$identity" = prometheus ]; then own 65534:65534 "$mine"; else own 1993:1993 "$mine"; fi
+done
+own 0:0 "$all"
+# Several uids must enter the volume's root to reach their own directory.
 chmod 755 "$dir"
-echo "certs: owners set in $dir"
+echo "certs: one directory per container in $dir"

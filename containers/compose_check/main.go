@@ -4,7 +4,9 @@
 // (unknown services in depends_on, undeclared volumes, ...). It prints the resolved model as JSON, as
 // `docker compose config --format json` would, so containers/compose_test.ts can check it.
 //
-// Usage: compose_check FILE  (run from the directory the file's relative paths are relative to)
+// Usage: compose_check FILE [NAME=VALUE...]  (run from the directory the file's relative paths are
+// relative to). The NAME=VALUE pairs are the only variables interpolation sees (COMPOSE_PROFILES among
+// them selects profiles, as docker compose does); none by default.
 package main
 
 import (
@@ -18,8 +20,8 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: compose_check FILE")
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: compose_check FILE [NAME=VALUE...]")
 		os.Exit(2)
 	}
 	file, err := filepath.Abs(os.Args[1])
@@ -29,8 +31,9 @@ func main() {
 	options, err := cli.NewProjectOptions(
 		[]string{file},
 		cli.WithWorkingDirectory(filepath.Dir(file)),
-		// Only the defaults written in the file: the result must not depend on this machine's variables.
-		cli.WithEnv([]string{}),
+		// Only the variables given: the result must not depend on this machine's.
+		cli.WithEnv(os.Args[2:]),
+		cli.WithDefaultProfiles(),
 		cli.WithName("shop"),
 	)
 	if err != nil {

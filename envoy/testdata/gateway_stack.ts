@@ -141,14 +141,19 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
     const settings = (options.settings ?? ((s) => s))({
       ...base,
       port: freePort(),
-      adminPort: freePort(),
+      statsPort: freePort(),
+      adminSocket: `${dir}/envoy-admin.sock`,
       healthCheckIntervalMs: 500,
     });
     const configPath = `${dir}/envoy.json`;
     await writeGatewayConfig(settings, configPath);
     const group = await ProcessGroup.create();
     cleanups.push(() => group.stop());
-    const envoy = await startEnvoy(group, { configPath, adminPort: settings.adminPort });
+    const envoy = await startEnvoy(group, {
+      configPath,
+      statsPort: settings.statsPort,
+      adminSocket: settings.adminSocket,
+    });
 
     const url = `https://127.0.0.1:${settings.port}`;
     const clients: Deno.HttpClient[] = [];
@@ -162,7 +167,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
     };
     const waitForHealthy = async (cluster: string, healthy: number, timeoutMs = 15_000) => {
       await waitForHosts(
-        envoy.adminUrl,
+        settings.adminSocket,
         cluster,
         `${healthy} healthy hosts`,
         (hosts) => hosts.filter((host) => host.healthFlags === "healthy").length === healthy,

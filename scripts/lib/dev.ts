@@ -36,7 +36,7 @@ const local = `${root}/.local`;
 export function devStackPorts(): number[] {
   const { settings } = loadGatewaySettings([]);
   const { services, ...servers } = devPorts;
-  return [...Object.values(servers), ...Object.values(services), settings.port, settings.adminPort];
+  return [...Object.values(servers), ...Object.values(services), settings.port, settings.statsPort];
 }
 
 async function main(): Promise<number> {

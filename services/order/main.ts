@@ -35,7 +35,7 @@ await runService({
       service: "product" | "payment" | "notification",
       fixedUrl: string,
     ): ClosableTransport {
-      if (fixedUrl) return createServiceTransport({ baseUrl: fixedUrl, tls });
+      if (fixedUrl) return createServiceTransport({ baseUrl: fixedUrl, tls, identity: service });
       resolver ??= createResolver({
         etcd: { endpoints: [...config.discovery.etcd] },
         prefix: config.discovery.prefix,

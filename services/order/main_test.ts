@@ -5,10 +5,11 @@
  * order must converge.
  */
 import assert from "node:assert/strict";
-import { createClient } from "@connectrpc/connect";
+import { ConnectError, createClient } from "@connectrpc/connect";
 import { createServiceTransport } from "@shop/platform/client";
 import { gatewayClaims, type RunningServer, startServer } from "@shop/platform/server";
-import { eventually, postgresForTests } from "@shop/platform/testing";
+import { registerInstance } from "@shop/platform/discovery";
+import { etcdForTests, eventually, postgresForTests } from "@shop/platform/testing";
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
 import { OrderService, OrderStatus } from "@shop/proto/order";
 import { startServiceProcess } from "../platform/testing/service_process.ts";
@@ -157,3 +158,72 @@ for (const step of ["reserved", "charged", "committed", "compensated"] as const)
     }
   });
 }
+
+Deno.test("an instance registered as payment that proves another identity is never charged through", async () => {
+  await using db = await (await postgresForTests()).createDatabase({ label: "order_identity" });
+  await using ns = await (await etcdForTests()).createNamespace({ label: "order_identity" });
+  const prefix = `${ns.prefix}services`;
+  await using fakes = await startFakes();
+  // Whoever can write to the registry and holds any of the shop's certificates (here: product's).
+  const impostor = await realServices({});
+  const fake = await startServer({
+    service: "impostor",
+    port: 0,
+    transport: { tls: await readTlsFiles(certsDir, "product") },
+    allowedPeers: paymentAllowedPeers,
+    routes: paymentRoutes(impostor.payments),
+    interceptors: [impostor.paymentSwitch.interceptor()],
+  });
+  const registrations = [
+    await registerInstance(fakes.product, { etcd: ns.url, service: "product", prefix }),
+    await registerInstance(fake, { etcd: ns.url, service: "payment", prefix }),
+  ];
+  await using service = await startServiceProcess(main, {
+    env: orderEnv(db.url, fakes.product, fakes.payment, {
+      SHOP_ORDER_PRODUCT_URL: "",
+      SHOP_ORDER_PAYMENT_URL: "",
+      SHOP_ORDER_DISCOVERY_ENABLED: "true",
+      SHOP_ORDER_DISCOVERY_ETCD: ns.url,
+      SHOP_ORDER_DISCOVERY_PREFIX: prefix,
+    }),
+  });
+  const transport = createServiceTransport({
+    baseUrl: service.url,
+    tls: await readTlsFiles(certsDir, "gateway"),
+  });
+  try {
+    const orders = createClient(OrderService, transport);
+    const placed = await orders.createOrder({
+      requestId: "impostor",
+      items: [{ productId: fakes.services.ids.Kettle, quantity: 1 }],
+      shippingAddress: address,
+      paymentMethod: "pm_card_visa",
+    }, { headers: gatewayClaims({ sub: customer, role: "customer" }) }).then(
+      (r) => r.order,
+      ConnectError.from,
+    );
+    assert.equal(impostor.paymentSwitch.callsOf("Charge"), 0, "no Charge reached the impostor");
+    assert.ok(
+      placed instanceof ConnectError || placed?.status !== OrderStatus.PAID,
+      `the order is not PAID: ${placed instanceof ConnectError ? placed.message : placed?.status}`,
+    );
+
+    // Once the real payment service registers, orders are charged through it, never the impostor.
+    registrations.push(await registerInstance(fakes.payment, { etcd: ns.url, service: "payment", prefix }));
+    const paid = await eventually("an order is PAID through the real payment service", async () => {
+      const { order } = await orders.createOrder({
+        requestId: crypto.randomUUID(),
+        items: [{ productId: fakes.services.ids.Kettle, quantity: 1 }],
+        shippingAddress: address,
+        paymentMethod: "pm_card_visa",
+      }, { headers: gatewayClaims({ sub: customer, role: "customer" }) });
+      return order?.status === OrderStatus.PAID && order;
+    }, { timeoutMs: 30_000 });
+    assert.equal(paid.status, OrderStatus.PAID);
+    assert.equal(impostor.paymentSwitch.callsOf("Charge"), 0, "still no Charge reached the impostor");
+  } finally {
+    transport.close();
+    for (const registration of registrations) await registration.deregister();
+    await fake.shutdown();
+  }
+});

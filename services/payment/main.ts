@@ -68,7 +68,7 @@ await runService({
       : createResolver({ etcd: { endpoints: [...config.discovery.etcd] }, prefix: config.discovery.prefix });
     const orderTransport: ClosableTransport = resolver
       ? createDiscoveryTransport({ resolver, service: "order", tls })
-      : createServiceTransport({ baseUrl: config.order.url, tls });
+      : createServiceTransport({ baseUrl: config.order.url, tls, identity: "order" });
     onClose(async () => {
       orderTransport.close();
       await resolver?.close();

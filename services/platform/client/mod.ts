@@ -8,4 +8,5 @@
  * @module
  */
 export * from "./error_reason.ts";
+export * from "./peer_identity.ts";
 export * from "./service_transport.ts";

@@ -3,6 +3,7 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { currentRequestId } from "../log/logging.ts";
 import { requestIdHeader } from "../server/interceptors.ts";
 import type { TlsFiles } from "../tls/tls_files.ts";
+import { peerIdentityCheck } from "./peer_identity.ts";
 
 /** Options of {@linkcode createServiceTransport}. */
 export interface ServiceTransportOptions {
@@ -14,6 +15,12 @@ export interface ServiceTransportOptions {
   defaultTimeoutMs?: number;
   /** More interceptors, run after the kit's. */
   interceptors?: Interceptor[];
+  /**
+   * The shop identity the service must prove before any call is sent (`payment`: its certificate's URI
+   * SAN is `spiffe://shop.local/payment`); see `peerIdentityCheck`. Unchecked when not given: the CA
+   * and the host name only.
+   */
+  identity?: string;
 }
 
 /** A transport that also owns a connection pool, which its user closes when done. */
@@ -85,7 +92,7 @@ export function connectionFailuresAsUnavailable(): Interceptor {
  * import { InventoryService } from "@shop/proto/product";
  * import { ensureDevCertificates, readTlsFiles } from "../tls/tls_files.ts";
  * const tls = await readTlsFiles(await ensureDevCertificates(), "order");
- * const transport = createServiceTransport({ baseUrl: "https://127.0.0.1:50052", tls });
+ * const transport = createServiceTransport({ baseUrl: "https://127.0.0.1:50052", tls, identity: "product" });
  * const inventory = createClient(InventoryService, transport);
  * transport.close();
  * ```
@@ -102,6 +109,14 @@ export function createServiceTransport(options: ServiceTransportOptions): Closab
     defaultTimeoutMs: options.defaultTimeoutMs ?? 5_000,
     fetch: (input, init) => fetch(input, { ...init, client: httpClient }),
     interceptors: [
+      ...(options.identity === undefined ? [] : [
+        peerIdentityCheck({
+          url: options.baseUrl,
+          identity: options.identity,
+          tls: options.tls,
+          warm: true,
+        }),
+      ]),
       connectionFailuresAsUnavailable(),
       requestIdPropagation(),
       ...(options.interceptors ?? []),

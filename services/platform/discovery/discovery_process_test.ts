@@ -140,7 +140,12 @@ Deno.test("two registered sample processes share a discovery client's calls and 
         "each instance is registered with the URL it serves on",
       );
 
-      const transport = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
+      const transport = createDiscoveryTransport({
+        resolver,
+        service: "sample",
+        identity: "product",
+        tls: clientTls,
+      });
       try {
         const catalog = createClient(ProductService, transport);
         const servedBy: string[] = [];
@@ -188,7 +193,12 @@ Deno.test("SIGTERM: the instance leaves etcd while still serving, and a client c
       resolver.onChange((change) => {
         if (change.removed.some((e) => e.key === leavingKey)) removedAt ??= Date.now();
       });
-      const transport = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
+      const transport = createDiscoveryTransport({
+        resolver,
+        service: "sample",
+        identity: "product",
+        tls: clientTls,
+      });
       const direct = createServiceTransport({
         baseUrl: leaving.url,
         tls: clientTls,
@@ -254,7 +264,12 @@ Deno.test("SIGTERM with no pre-stop delay: calls refused by the draining instanc
       await eventually("both instances resolved", () => resolver.endpoints("sample").length === 2, {
         timeoutMs: 15_000,
       });
-      const transport = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
+      const transport = createDiscoveryTransport({
+        resolver,
+        service: "sample",
+        identity: "product",
+        tls: clientTls,
+      });
       // Not idempotent (the default for GetProduct): only refusals that prove the handler never ran
       // (SHUTTING_DOWN, a refused connection) may be retried, and calls already running must finish.
       const loop = callLoop(transport, "slow-30", 6);
@@ -313,10 +328,16 @@ Deno.test("SIGKILL: the instance vanishes within its lease TTL, and only calls i
       await eventually("both instances resolved", () => resolver.endpoints("sample").length === 2, {
         timeoutMs: 15_000,
       });
-      const plain = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
+      const plain = createDiscoveryTransport({
+        resolver,
+        service: "sample",
+        identity: "product",
+        tls: clientTls,
+      });
       const idempotent = createDiscoveryTransport({
         resolver,
         service: "sample",
+        identity: "product",
         tls: clientTls,
         isIdempotent: (method) => method.name === "GetProduct",
       });
@@ -393,7 +414,12 @@ Deno.test("etcd restarted without its data: instances keep serving and calling e
       await eventually("both instances resolved", () => resolver.endpoints("sample").length === 2, {
         timeoutMs: 15_000,
       });
-      const transport = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
+      const transport = createDiscoveryTransport({
+        resolver,
+        service: "sample",
+        identity: "product",
+        tls: clientTls,
+      });
       const direct = callLoop(transport, "p-1", 1);
       // Each call makes the instance that takes it call an instance it finds through its own resolver.
       const relayed = callLoop(transport, "relay-p-1", 1);
@@ -477,7 +503,12 @@ Deno.test("a resolver started while etcd is down says why, then catches up once 
         resolver.ready(500),
         /discovery is not ready after 500 ms: etcd is unreachable at/,
       );
-      const transport = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
+      const transport = createDiscoveryTransport({
+        resolver,
+        service: "sample",
+        identity: "product",
+        tls: clientTls,
+      });
       try {
         const catalog = createClient(ProductService, transport);
         const error = await catalog.getProduct({ id: "p-1" }).catch(ConnectError.from);

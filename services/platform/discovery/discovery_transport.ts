@@ -21,6 +21,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "@shop/proto/google";
+import { PeerIdentityError } from "../client/peer_identity.ts";
 import { type ClosableTransport, createServiceTransport } from "../client/service_transport.ts";
 import { errorDomain } from "../errors/to_connect_error.ts";
 import { serviceLogger } from "../log/logging.ts";
@@ -33,6 +34,11 @@ export interface DiscoveryTransportOptions {
   resolver: Resolver;
   /** The service to call, as registered: `product`. */
   service: string;
+  /**
+   * The shop identity every endpoint must prove before a call is sent to it (its certificate's URI SAN
+   * `spiffe://shop.local/<identity>`); `service` unless set. An endpoint that names another is skipped.
+   */
+  identity?: string;
   /** The caller's own certificate and key, and the CA the callee must be signed by. */
   tls: TlsFiles;
   /**
@@ -81,6 +87,8 @@ export function neverReachedServer(error: ConnectError): boolean {
   if (error.code !== Code.Unavailable) return false;
   let current: unknown = error.cause;
   for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    // The identity check failed before anything was sent (no handshake, or the wrong service).
+    if (current instanceof PeerIdentityError) return true;
     // Deno's fetch reports a failure to connect as "client error (Connect)", with the OS reason.
     if (
       /client error \(Connect\)|tcp connect error|Connection refused|refused stream/i.test(current.message)
@@ -179,6 +187,7 @@ export function createDiscoveryTransport(options: DiscoveryTransportOptions): Cl
         transport: createServiceTransport({
           baseUrl: endpoint.url,
           tls,
+          identity: options.identity ?? service,
           defaultTimeoutMs,
           ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),
         }),

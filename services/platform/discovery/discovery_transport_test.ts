@@ -6,7 +6,7 @@ import { DomainError } from "../errors/domain_error.ts";
 import { type RunningServer, startServer } from "../server/start_server.ts";
 import { etcdForTests } from "../testing/etcd.ts";
 import { freePort } from "../testing/net.ts";
-import { ensureDevCertificates, readTlsFiles } from "../tls/tls_files.ts";
+import { ensureDevCertificates, readTlsFiles, type TlsFiles } from "../tls/tls_files.ts";
 import { createDiscoveryTransport } from "./discovery_transport.ts";
 import { EtcdClient } from "./etcd_client.ts";
 import { registerInstance } from "./registration.ts";
@@ -17,12 +17,15 @@ const serverTls = await readTlsFiles(certsDir, "product");
 const clientTls = await readTlsFiles(certsDir, "gateway");
 
 /** A catalog server that names itself in `x-served-by` and counts the calls its handler ran. */
-async function catalogServer(name: string, options: { refuseAsShuttingDown?: boolean } = {}) {
+async function catalogServer(
+  name: string,
+  options: { refuseAsShuttingDown?: boolean; tls?: TlsFiles } = {},
+) {
   const handled: string[] = [];
   const server = await startServer({
     service: "sample",
     port: 0,
-    transport: { tls: serverTls },
+    transport: { tls: options.tls ?? serverTls },
     // Stands in for the kit's drain interceptor, which refuses calls this way while a server drains.
     interceptors: options.refuseAsShuttingDown
       ? [() => () => {
@@ -65,7 +68,12 @@ Deno.test("calls are spread over every instance, and an instance that refuses co
   );
   await registerAll(ns.url, prefix, [a.server, b.server]);
   const resolver = createResolver({ etcd: ns.url, prefix });
-  const transport = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
+  const transport = createDiscoveryTransport({
+    resolver,
+    service: "sample",
+    identity: "product",
+    tls: clientTls,
+  });
   try {
     await resolver.ready();
     assert.equal(resolver.endpoints("sample").length, 3);
@@ -101,10 +109,16 @@ Deno.test("an UNAVAILABLE from a handler is retried elsewhere only for methods d
   const plain = createDiscoveryTransport({
     resolver,
     service: "sample",
+    identity: "product",
     tls: clientTls,
     isIdempotent: () => false,
   });
-  const idempotent = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
+  const idempotent = createDiscoveryTransport({
+    resolver,
+    service: "sample",
+    identity: "product",
+    tls: clientTls,
+  });
   try {
     await resolver.ready();
     const once = await createClient(ProductService, plain).getProduct({ id: "flaky" }).catch(
@@ -145,7 +159,12 @@ Deno.test("a call refused with SHUTTING_DOWN is sent to another instance, idempo
   const staying = await catalogServer("staying");
   await registerAll(ns.url, prefix, [leaving.server, staying.server]);
   const resolver = createResolver({ etcd: ns.url, prefix });
-  const transport = createDiscoveryTransport({ resolver, service: "sample", tls: clientTls });
+  const transport = createDiscoveryTransport({
+    resolver,
+    service: "sample",
+    identity: "product",
+    tls: clientTls,
+  });
   try {
     await resolver.ready();
     const catalog = createClient(ProductService, transport);
@@ -177,5 +196,59 @@ Deno.test("a service with no registered instance fails with UNAVAILABLE naming i
   } finally {
     transport.close();
     await resolver.close();
+  }
+});
+
+Deno.test("an endpoint whose certificate names another service is never called; the real ones are", async () => {
+  await using ns = await (await etcdForTests()).createNamespace({ label: "identity" });
+  const prefix = `${ns.prefix}services`;
+  // Registered as the service, served with a valid certificate of the shop CA that names another one.
+  const impostor = await catalogServer("impostor", { tls: await readTlsFiles(certsDir, "payment") });
+  const real = await catalogServer("real");
+  await registerAll(ns.url, prefix, [impostor.server, real.server]);
+  const resolver = createResolver({ etcd: ns.url, prefix });
+  const transport = createDiscoveryTransport({
+    resolver,
+    service: "sample",
+    identity: "product",
+    tls: clientTls,
+  });
+  const onlyImpostor = createDiscoveryTransport({
+    resolver,
+    service: "sample",
+    identity: "product",
+    tls: clientTls,
+    maxAttempts: 1,
+  });
+  try {
+    await resolver.ready();
+    const catalog = createClient(ProductService, transport);
+    for (let i = 0; i < 10; i++) {
+      const { product } = await catalog.getProduct({ id: `p-${i}` });
+      assert.equal(product?.name, "real");
+    }
+    assert.equal(real.handled.length, 10);
+    assert.equal(impostor.handled.length, 0, "nothing was sent to the impostor");
+
+    // One attempt per call: the calls that pick the impostor fail, naming what it proved.
+    const refusals = [];
+    for (let i = 0; i < 6; i++) {
+      const answer = await createClient(ProductService, onlyImpostor).getProduct({ id: `q-${i}` }).catch(
+        ConnectError.from,
+      );
+      if (answer instanceof ConnectError) refusals.push(answer);
+    }
+    assert.ok(refusals.length > 0, "round robin picked the impostor at least once");
+    for (const refusal of refusals) {
+      assert.equal(refusal.code, Code.Unavailable);
+      assert.match(refusal.rawMessage, /is not product: its certificate names payment/);
+    }
+    assert.equal(impostor.handled.length, 0, "still nothing was sent to the impostor");
+  } finally {
+    transport.close();
+    onlyImpostor.close();
+    await resolver.close();
+    await impostor.server.shutdown();
+    await real.server.shutdown();
   }
 });

@@ -36,7 +36,14 @@ await setupLogging({ service: "sample", instance, level: "debug" });
 const tls = await readTlsFiles(config.certsDir, "product");
 const discovery = config.discovery.etcd === "" ? undefined : (() => {
   const resolver = createResolver({ etcd: config.discovery.etcd, prefix: config.discovery.prefix });
-  const peers = createDiscoveryTransport({ resolver, service: "sample", tls, defaultTimeoutMs: 3_000 });
+  const peers = createDiscoveryTransport({
+    resolver,
+    service: "sample",
+    // It serves with the product certificate.
+    identity: "product",
+    tls,
+    defaultTimeoutMs: 3_000,
+  });
   return { resolver, catalog: createClient(ProductService, peers), peers };
 })();
 

@@ -42,7 +42,14 @@ export {
   withMongoDatabase,
 } from "./mongo.ts";
 export { type StripeMockForTests, stripeMockForTests } from "./stripe_mock.ts";
-export { envoyBinary, type StartedEnvoy, startEnvoy, type StartEnvoyOptions } from "./envoy.ts";
+export {
+  type AdminAnswer,
+  adminRequest,
+  envoyBinary,
+  type StartedEnvoy,
+  startEnvoy,
+  type StartEnvoyOptions,
+} from "./envoy.ts";
 export {
   sharedServerUrl,
   startTestServer,
