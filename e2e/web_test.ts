@@ -163,6 +163,25 @@ Deno.test("the storefront and the admin console in a real browser, through the g
     assert.equal(await stockOf(rest, kettle.id), 20);
   });
 
+  await t.step("an API error shows next to the field it names; a reload signs in silently", async () => {
+    await customer.goto(`${stack.url}/#/product/${mug.id}`);
+    await customer.getByRole("button", { name: named("Add to cart", `Mug ${tag}`) }).click();
+    await fillCheckout(customer, "Visa that pays");
+    const country = customer.getByLabel("Country code (2 letters)");
+    await country.fill("gbr");
+    await customer.getByRole("button", { name: "Place order" }).click();
+    await customer.locator("#field-country-error").waitFor();
+    assert.equal(await country.getAttribute("aria-invalid"), "true");
+    await snapshot(customer, "storefront-field-error");
+
+    await customer.reload();
+    await customer.getByRole("heading", { name: "Cart" }).waitFor();
+    await customer.getByRole("button", { name: "Sign out" }).waitFor();
+    await fillCheckout(customer, "Visa that pays");
+    await customer.getByRole("button", { name: "Place order" }).click();
+    await customer.locator(".status", { hasText: "PAID" }).waitFor();
+  });
+
   await t.step("a double-clicked checkout places one order", async () => {
     const before = (await ordersOf(customerTokens.accessToken)).length;
     await customer.goto(`${stack.url}/#/product/${mug.id}`);
@@ -267,6 +286,16 @@ Deno.test("the storefront and the admin console in a real browser, through the g
       await snapshot(customer, "admin-not-allowed");
     },
   );
+
+  await t.step("signing out forgets the session, also after a reload", async () => {
+    await customer.goto(`${stack.url}/`);
+    await customer.getByRole("button", { name: "Sign out" }).click();
+    await customer.getByRole("link", { name: "Sign in" }).waitFor();
+    await customer.reload();
+    await customer.getByRole("link", { name: "Sign in" }).waitFor();
+    await customer.goto(`${stack.url}/#/orders`);
+    await customer.getByRole("heading", { name: "Sign in" }).waitFor();
+  });
 
   assert.deepEqual(
     customerErrors.filter((e) => !/Failed to load resource|net::ERR_CONNECTION_RESET/.test(e)),
