@@ -5,7 +5,16 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { createProduct, ok, type Order, paymentsOf, restClient, signIn, stockOf } from "./rest.ts";
+import {
+  createProduct,
+  expectError,
+  ok,
+  type Order,
+  paymentsOf,
+  restClient,
+  signIn,
+  stockOf,
+} from "./rest.ts";
 import { intentsOf } from "./simulator.ts";
 import { launchBrowser, newVisitor, snapshot } from "./browser.ts";
 import { startStack } from "./stack.ts";
@@ -13,6 +22,14 @@ import { startStack } from "./stack.ts";
 /** A button's accessible name: its visible words, then words only a screen reader hears. */
 function named(visible: string, hidden: string): RegExp {
   return new RegExp(`^${visible}\\W+${hidden}$`);
+}
+
+/** What has the keyboard focus. */
+async function focused(page: Page): Promise<{ id: string; tag: string; text: string }> {
+  const element = "document.activeElement";
+  return await page.evaluate(
+    `({ id: ${element}?.id ?? "", tag: ${element}?.tagName ?? "", text: ${element}?.textContent ?? "" })`,
+  );
 }
 
 /** Registers a new customer through the storefront; ends signed in on the catalog. */
@@ -114,6 +131,29 @@ Deno.test("the storefront and the admin console in a real browser, through the g
       }
     },
   );
+
+  await t.step("the catalog works with the keyboard alone", async () => {
+    const { page, context } = await newVisitor(browser);
+    await page.goto(`${stack.url}/`);
+    await page.getByRole("heading", { name: "Catalog" }).waitFor();
+    await page.keyboard.press("Tab");
+    assert.equal((await focused(page)).text, "Skip to content");
+    await page.keyboard.press("Enter");
+    assert.equal((await focused(page)).tag, "H1");
+    await page.keyboard.press("Tab");
+    assert.equal((await focused(page)).id, "field-query");
+    await page.keyboard.type(`Kettle ${tag}`);
+    await page.keyboard.press("Enter");
+    await page.getByRole("link", { name: `Mug ${tag}` }).waitFor({ state: "detached" });
+    for (let presses = 0; presses < 20; presses++) {
+      await page.keyboard.press("Tab");
+      if ((await focused(page)).text.startsWith("Add to cart")) break;
+    }
+    assert.match((await focused(page)).text, /Kettle/);
+    await page.keyboard.press("Enter");
+    await page.getByRole("link", { name: "Cart (1)" }).waitFor();
+    await context.close();
+  });
 
   const { page: customer, errors: customerErrors } = await newVisitor(browser);
   const account = await register(customer, stack.url, "ada");
@@ -252,6 +292,21 @@ Deno.test("the storefront and the admin console in a real browser, through the g
       await console.getByRole("button", { name: "Create product" }).click();
       await console.getByRole("cell", { name, exact: true }).waitFor();
       await snapshot(console, "admin-products");
+      const teapot = ok<{ products: Array<{ id: string; name: string }> }>(
+        await rest("GET", `/v1/products?category=${category}&pageSize=50`),
+        "list the category",
+      ).products.find((product) => product.name === name);
+      assert.ok(teapot !== undefined, "the new product is in the catalog");
+      await console.getByRole("button", { name: named("Edit", name) }).click();
+      const edit = console.getByRole("form", { name: `Edit ${name}` });
+      await edit.getByLabel("Stock").fill("5");
+      await snapshot(console, "admin-product-edit");
+      await edit.getByRole("button", { name: "Save changes" }).click();
+      await edit.waitFor({ state: "detached" });
+      assert.equal(await stockOf(rest, teapot.id), 5, "the stock is updated (update mask: stock)");
+      await console.getByRole("button", { name: named("Delete", `Mug ${tag}`) }).click();
+      await console.getByRole("cell", { name: `Mug ${tag}`, exact: true }).waitFor({ state: "detached" });
+      expectError(await rest("GET", `/v1/products/${mug.id}`), 404, 5, "the deleted product");
 
       await customer.goto(`${stack.url}/`);
       await search(customer, "Teapot", { category });
