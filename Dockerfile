@@ -30,6 +30,7 @@ COPY services/order/deno.json services/order/
 COPY services/payment/deno.json services/payment/
 COPY services/edge/deno.json services/edge/
 COPY services/notification/deno.json services/notification/
+COPY web/deno.json web/
 USER deno
 RUN deno install --frozen
 # The code below is owned by root and read-only for the service.
@@ -116,12 +117,17 @@ FROM deno-base AS gateway-config
 COPY envoy/gateway_config.ts envoy/render_config.ts envoy/
 COPY services/edge services/edge
 COPY containers/gateway/render.sh containers/gateway/
-RUN mkdir -p /gateway /endpoints && chown deno:deno /gateway /endpoints
+# The storefront and admin console (web/build.ts, esbuild from the npm layer), built into the image; the
+# one-shot copies web/dist beside the rest of Envoy's files.
+COPY web/build.ts web/deno.json web/
+COPY web/src web/src
+RUN mkdir -p /gateway /endpoints /app/web/dist && chown deno:deno /gateway /endpoints /app/web/dist
 USER deno
-RUN deno cache --frozen envoy/render_config.ts
+RUN deno cache --frozen envoy/render_config.ts web/build.ts && \
+    deno run --cached-only --allow-env --allow-read --allow-run --allow-write=/app/web/dist web/build.ts
 ENV SHOP_GATEWAY_OUT=/gateway/envoy.json SHOP_GATEWAY_TLS_CERTS_DIR=/certs \
     SHOP_GATEWAY_ENDPOINTS_DIR=/endpoints SHOP_GATEWAY_DESCRIPTOR=/gateway/shop.binpb \
-    SHOP_GATEWAY_OPENAPI=/gateway/openapi.json
+    SHOP_GATEWAY_OPENAPI=/gateway/openapi.json SHOP_GATEWAY_WEB=/gateway/web
 CMD ["sh", "containers/gateway/render.sh"]
 
 # ---------------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ Deno.test("payments that settle later: AWAITING_PAYMENT, then PAID or FAILED, ne
     env: {
       // Reservations expire long before the simulator's 3 s processing delay ends.
       product: {
-        SHOP_PRODUCT_INVENTORY_RESERVATION_TTL: "500ms",
+        SHOP_PRODUCT_INVENTORY_RESERVATION_TTL: "2s",
         SHOP_PRODUCT_INVENTORY_SWEEP_INTERVAL: "100ms",
       },
     },

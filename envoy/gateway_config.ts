@@ -139,6 +139,11 @@ export interface GatewaySettings {
   descriptorPath: string;
   /** The OpenAPI document of the REST API, served at `GET /openapi.json` (`proto/gen/openapi.json`). */
   openApiPath: string;
+  /**
+   * The built web UI (`web/dist`, from `deno task web:build`): the storefront at `GET /`, the admin
+   * console at `GET /admin`, and their content-hashed files under `/assets/`. Absent: no UI is served.
+   */
+  webDir?: string;
   limits: {
     /** Every request, per client address. */
     perAddress: RateLimit;
@@ -179,6 +184,16 @@ export interface GatewaySettings {
 export const defaultOpenApiPath: string = new URL("../proto/gen/openapi.json", import.meta.url).pathname;
 
 /**
+ * Where `deno task web:build` (web/build.ts) puts the storefront and the admin console.
+ *
+ * @example
+ * ```ts
+ * const storefront = `${defaultWebDir}/index.html`;
+ * ```
+ */
+export const defaultWebDir: string = new URL("../web/dist", import.meta.url).pathname;
+
+/**
  * The dev defaults of ARCHITECTURE.md section 5 (rate limits) and the user service's JWT settings.
  *
  * @example
@@ -200,6 +215,7 @@ export function defaultGatewaySettings(
     endpointsDir,
     descriptorPath,
     openApiPath: defaultOpenApiPath,
+    webDir: defaultWebDir,
     limits: {
       perAddress: { rate: 200, burst: 400 },
       signIn: { rate: 5, burst: 20 },
@@ -505,6 +521,90 @@ function methodRoute(settings: GatewaySettings, method: MethodPolicy) {
   };
 }
 
+/**
+ * What a browser may do with the UI's pages: scripts, styles and calls from this origin only, no inline
+ * script or style, no framing, no plugins.
+ */
+export const webContentSecurityPolicy = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/** Sent with every response of the gateway, the API's included. */
+const securityHeaders: Record<string, string> = {
+  "strict-transport-security": "max-age=31536000; includeSubDomains",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+const webContentTypes: Record<string, string> = {
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  html: "text/html; charset=utf-8",
+  svg: "image/svg+xml",
+  png: "image/png",
+  woff2: "font/woff2",
+};
+
+function setHeaders(headers: Record<string, string>) {
+  return Object.entries(headers).map(([key, value]) => ({
+    header: { key, value },
+    append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+  }));
+}
+
+function fileRoute(name: string, path: string, filename: string, headers: Record<string, string>) {
+  return {
+    name,
+    match: { path, headers: [{ name: ":method", string_match: { safe_regex: { regex: "GET|HEAD" } } }] },
+    direct_response: { status: 200, body: { filename } },
+    response_headers_to_add: setHeaders(headers),
+    typed_per_filter_config: { ...transcoderOff, ...jwtRequirement("disabled") },
+  };
+}
+
+/**
+ * The storefront (`/`), the admin console (`/admin`) and each built asset (`/assets/<name>-<hash>.<ext>`)
+ * as direct responses from the files of `web/dist`, read when Envoy starts: exact paths only, so every
+ * other path still gets the JSON 404. Pages are revalidated on every load; assets, named by their
+ * content's hash, are cached for a year.
+ */
+function webRoutes(webDir: string) {
+  const pages = [["web-storefront", "/", "index.html"], ["web-admin", "/admin", "admin.html"]] as const;
+  for (const [, , file] of pages) {
+    try {
+      Deno.statSync(`${webDir}/${file}`);
+    } catch {
+      throw new Error(`the web UI is not built: ${webDir}/${file} is missing (run deno task web:build)`);
+    }
+  }
+  const assets = [...Deno.readDirSync(`${webDir}/assets`)].filter((entry) => entry.isFile)
+    .map((entry) => entry.name).sort();
+  return [
+    ...pages.map(([name, path, file]) =>
+      fileRoute(name, path, `${webDir}/${file}`, {
+        "content-type": webContentTypes.html ?? "text/html",
+        "cache-control": "no-cache",
+        "content-security-policy": webContentSecurityPolicy,
+      })
+    ),
+    ...assets.map((asset) =>
+      fileRoute(`web-asset-${asset}`, `/assets/${asset}`, `${webDir}/assets/${asset}`, {
+        "content-type": webContentTypes[asset.slice(asset.lastIndexOf(".") + 1)] ??
+          "application/octet-stream",
+        "cache-control": "public, max-age=31536000, immutable",
+      })
+    ),
+  ];
+}
+
 function routes(settings: GatewaySettings) {
   return [
     {
@@ -535,6 +635,7 @@ function routes(settings: GatewaySettings) {
       }],
       typed_per_filter_config: { ...transcoderOff, ...jwtRequirement("disabled") },
     },
+    ...(settings.webDir === undefined ? [] : webRoutes(settings.webDir)),
     ...methodPolicies().map((method) => methodRoute(settings, method)),
     {
       // Everything else, the internal services included. A REST request is matched here first and then,
@@ -886,7 +987,12 @@ export function gatewayConfig(settings: GatewaySettings): Record<string, unknown
                 name: "shop",
                 // The OpenAPI document is served as a direct response (the default allows 4 KiB).
                 max_direct_response_body_size_bytes: 4 * 1024 * 1024,
-                virtual_hosts: [{ name: "shop", domains: ["*"], routes: routes(settings) }],
+                virtual_hosts: [{
+                  name: "shop",
+                  domains: ["*"],
+                  routes: routes(settings),
+                  response_headers_to_add: setHeaders(securityHeaders),
+                }],
               },
               http_filters: httpFilters(settings),
             },

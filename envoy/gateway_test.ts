@@ -265,7 +265,16 @@ Deno.test("the gateway serves the REST contract and enforces tokens, roles and l
   await t.step(
     "unknown paths get 404, unknown query parameters 400, internal services are never routed",
     async () => {
-      for (const [method, path] of [["GET", "/v1/nope"], ["GET", "/"], ["DELETE", "/v1/users/me"]] as const) {
+      // GET / and GET /admin are the web UI (ARCHITECTURE.md section 7); nothing beside them is.
+      for (
+        const [method, path] of [
+          ["GET", "/v1/nope"],
+          ["POST", "/"],
+          ["GET", "/admin/nope"],
+          ["GET", "/assets/nope.js"],
+          ["DELETE", "/v1/users/me"],
+        ] as const
+      ) {
         const reply = await rest(method, path, { token: session.accessToken });
         assert.deepEqual([reply.status, reply.body.code], [404, 5], `${method} ${path}`);
         assert.equal(typeof reply.body.message, "string");

@@ -12,6 +12,7 @@ import { integer, loadConfigOrExit, string, tcpPort } from "@shop/platform/confi
 import { ensureEndpointFiles } from "../services/edge/eds_files.ts";
 import {
   defaultOpenApiPath,
+  defaultWebDir,
   gatewayConfig,
   type GatewaySettings,
   upstreamServices,
@@ -34,6 +35,8 @@ export const gatewayConfigSchema = {
   descriptor: string({ default: `${root}/proto/gen/shop.binpb`, minLength: 1 }),
   /** The OpenAPI document served at `GET /openapi.json`. */
   openapi: string({ default: defaultOpenApiPath, minLength: 1 }),
+  /** The built web UI (`deno task web:build`), served at `/` and `/admin`; empty: no UI. */
+  web: string({ default: defaultWebDir }),
   limits: {
     perAddress: { rate: integer({ default: 200, min: 1 }), burst: integer({ default: 400, min: 1 }) },
     signIn: { rate: integer({ default: 5, min: 1 }), burst: integer({ default: 20, min: 1 }) },
@@ -93,6 +96,7 @@ export function loadGatewaySettings(args: string[]): { settings: GatewaySettings
       endpointsDir: absolute(config.endpoints.dir),
       descriptorPath: absolute(config.descriptor),
       openApiPath: absolute(config.openapi),
+      ...(config.web === "" ? {} : { webDir: absolute(config.web) }),
       limits: config.limits,
       jwt: config.jwt,
       upstreamTimeoutMs: config.upstream.timeoutMs,

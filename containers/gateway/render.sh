@@ -10,5 +10,8 @@ out_dir=$(dirname "$SHOP_GATEWAY_OUT")
 mkdir -p "$out_dir" "$SHOP_GATEWAY_ENDPOINTS_DIR"
 cp proto/gen/shop.binpb "$SHOP_GATEWAY_DESCRIPTOR"
 cp proto/gen/openapi.json "$SHOP_GATEWAY_OPENAPI"
+# The built UI (web/dist, made in the image by web/build.ts), served at / and /admin.
+rm -rf "$SHOP_GATEWAY_WEB"
+cp -R web/dist "$SHOP_GATEWAY_WEB"
 exec deno run --cached-only --allow-env --allow-read \
   --allow-write="$out_dir,$SHOP_GATEWAY_ENDPOINTS_DIR" envoy/render_config.ts

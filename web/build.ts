@@ -1,0 +1,99 @@
+/**
+ * Builds the storefront and the admin console into `web/dist` for the gateway to serve: one bundle per
+ * page and the stylesheet, named by content hash under `dist/assets/`, and `index.html` / `admin.html`
+ * that load them (no inline script, so the gateway's Content-Security-Policy can forbid it). The same
+ * sources and esbuild version give the same bytes, so the output is rebuilt, never committed.
+ *
+ * `deno task web:build` runs it; `scripts/setup` runs it too, so `deno task test` and `deno task dev`
+ * always serve what the sources say.
+ *
+ * @module
+ */
+import * as esbuild from "esbuild";
+
+const webDir = new URL(".", import.meta.url).pathname;
+
+/** Where the built UI lands: the gateway's `webDir` by default. */
+export const defaultWebDist: string = `${webDir}dist`;
+
+/** The pages the gateway serves, by path, and their title. */
+export const webPages = [
+  { path: "/", file: "index.html", entry: "storefront", title: "shop" },
+  { path: "/admin", file: "admin.html", entry: "admin", title: "shop admin" },
+] as const;
+
+function page(title: string, script: string, style: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<link rel="stylesheet" href="/assets/${style}">
+<script type="module" src="/assets/${script}"></script>
+</head>
+<body>
+<div id="app"></div>
+<noscript>This shop needs JavaScript.</noscript>
+</body>
+</html>
+`;
+}
+
+/**
+ * Builds the UI into `outDir` (emptied first) and returns the names of the files under `assets/`.
+ *
+ * @example
+ * ```ts ignore
+ * const assets = await buildWeb("/tmp/web");
+ * ```
+ */
+export async function buildWeb(outDir: string = defaultWebDist): Promise<string[]> {
+  await Deno.remove(outDir, { recursive: true }).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+  try {
+    const result = await esbuild.build({
+      absWorkingDir: `${webDir}..`,
+      entryPoints: [
+        { in: `${webDir}src/storefront.tsx`, out: "storefront" },
+        { in: `${webDir}src/admin.tsx`, out: "admin" },
+        { in: `${webDir}src/style.css`, out: "style" },
+      ],
+      outdir: `${outDir}/assets`,
+      entryNames: "[name]-[hash]",
+      chunkNames: "chunk-[hash]",
+      bundle: true,
+      splitting: true,
+      format: "esm",
+      minify: true,
+      target: "es2022",
+      jsx: "automatic",
+      jsxImportSource: "preact",
+      // The workspace's own packages, as Deno names them.
+      alias: { "@shop/proto": `${webDir}../proto` },
+      legalComments: "none",
+      metafile: true,
+      write: true,
+      logLevel: "warning",
+    });
+    const outputs = Object.keys(result.metafile.outputs).map((path) => path.slice(path.lastIndexOf("/") + 1));
+    const named = (prefix: string) => {
+      const found = outputs.find((name) => name.startsWith(`${prefix}-`));
+      if (found === undefined) throw new Error(`esbuild wrote no ${prefix} bundle`);
+      return found;
+    };
+    for (const { file, entry, title } of webPages) {
+      await Deno.writeTextFile(`${outDir}/${file}`, page(title, named(entry), named("style")));
+    }
+    return outputs;
+  } finally {
+    await esbuild.stop();
+  }
+}
+
+if (import.meta.main) {
+  const assets = await buildWeb(Deno.args[0]);
+  // deno-lint-ignore no-console -- a build script: its one line says where the UI went
+  console.log(`web: built ${assets.length} assets into ${Deno.args[0] ?? defaultWebDist}`);
+}
