@@ -81,7 +81,7 @@ export class Carts<Order, Details> {
   async checkout(customerId: string, requestId: string, details: Details): Promise<Order> {
     const { lines } = await this.#store.get(customerId);
     if (lines.length === 0) {
-      throw new DomainError("failed_precondition", "CART_EMPTY", "the cart is empty; add items first");
+      throw new DomainError("failed_precondition", "INVALID_STATE", "the cart is empty; add items first");
     }
     const placed = await this.#orders.placeOrder(customerId, { requestId, items: lines }, details);
     if (placed.status === "paid" || placed.status === "awaiting_payment") await this.#store.clear(customerId);
