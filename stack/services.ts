@@ -42,7 +42,8 @@ export const devPorts = {
   logs: 9428,
   alertmanager: 9093,
   prometheus: 9090,
-  services: { user: 50051, product: 50052, order: 50053, payment: 50054 } satisfies Record<
+  redis: 6379,
+  services: { user: 50051, product: 50052, order: 50053, payment: 50054, cart: 50055 } satisfies Record<
     StackService,
     number
   >,
