@@ -20,6 +20,7 @@ import { userConfigSchema } from "../services/user/config.ts";
 import { productConfigSchema } from "../services/product/config.ts";
 import { orderConfigSchema } from "../services/order/config.ts";
 import { paymentConfigSchema } from "../services/payment/config.ts";
+import { cartConfigSchema } from "../services/cart/config.ts";
 import { edgeConfigSchema } from "../services/edge/config.ts";
 import { gatewayConfigSchema } from "../envoy/render_config.ts";
 import { type DockerStage, parseDockerfile } from "./dockerfile.ts";
@@ -88,6 +89,7 @@ const programs: Record<string, { schema: Schema; prefix: string }> = {
   product: { schema: productConfigSchema, prefix: "SHOP_PRODUCT" },
   order: { schema: orderConfigSchema, prefix: "SHOP_ORDER" },
   payment: { schema: paymentConfigSchema, prefix: "SHOP_PAYMENT" },
+  cart: { schema: cartConfigSchema, prefix: "SHOP_CART" },
   edge: { schema: edgeConfigSchema, prefix: "SHOP_EDGE" },
   "gateway-config": { schema: gatewayConfigSchema, prefix: "SHOP_GATEWAY" },
 };
@@ -349,8 +351,8 @@ Deno.test("the environment of every shop program is a complete, valid configurat
   }
   assert.equal(
     checked,
-    7,
-    "user, product-1, product-2, order, payment, edge and gateway-config were checked",
+    8,
+    "user, product-1, product-2, order, payment, cart, edge and gateway-config were checked",
   );
 });
 
