@@ -8,6 +8,7 @@ import { createClient } from "@connectrpc/connect";
 import { createClient as createRedisClient } from "redis";
 import { type ClosableTransport, createServiceTransport } from "@shop/platform/client";
 import { createDiscoveryTransport, createResolver, type Resolver } from "@shop/platform/discovery";
+import { instrumentStore } from "@shop/platform/metrics";
 import { runService } from "@shop/platform/service";
 import { CartOrderService } from "@shop/proto/order";
 import { ProductService } from "@shop/proto/product";
@@ -20,7 +21,7 @@ import { catalogOverConnect, ordersOverConnect } from "./transport/dependencies.
 await runService({
   service: "cart",
   schema: cartConfigSchema,
-  setup: async ({ config, log, tls, onClose }) => {
+  setup: async ({ config, log, metrics, tls, onClose }) => {
     const redis = createRedisClient({ url: config.redis.url });
     redis.on("error", (error) => log.warning("Redis: {error}", { error }));
     await redis.connect();
@@ -48,7 +49,12 @@ await runService({
     });
 
     const carts = new Carts({
-      store: new RedisCartStore(redis, { prefix: config.redis.keyPrefix }),
+      // Timed per operation like the other services' stores; one pipelined connection, so a pool of 1.
+      store: instrumentStore(new RedisCartStore(redis, { prefix: config.redis.keyPrefix }), {
+        registry: metrics.registry,
+        store: "redis",
+        poolSize: 1,
+      }),
       catalog: catalogOverConnect(createClient(ProductService, productTransport)),
       orders: ordersOverConnect(createClient(CartOrderService, orderTransport)),
     });
