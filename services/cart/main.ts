@@ -22,7 +22,8 @@ await runService({
   service: "cart",
   schema: cartConfigSchema,
   setup: async ({ config, log, metrics, tls, onClose }) => {
-    const redis = createRedisClient({ url: config.redis.url });
+    // Calls fail at once (UNAVAILABLE) while Redis is away; the client reconnects on its own.
+    const redis = createRedisClient({ url: config.redis.url, disableOfflineQueue: true });
     redis.on("error", (error) => log.warning("Redis: {error}", { error }));
     await redis.connect();
     onClose(async () => {

@@ -7,6 +7,7 @@
  * @module
  */
 import type { createClient } from "redis";
+import { DomainError } from "@shop/platform/errors";
 import { CART_LIFETIME_MS, type CartLine, type StoredCart } from "../domain/cart.ts";
 import type { CartStore, LineLimits, WriteOutcome } from "../domain/ports.ts";
 
@@ -42,8 +43,26 @@ redis.call('PEXPIRE', key, ARGV[7])
 return {'ok', 0}
 `;
 
+/** A Redis that cannot be reached (closed, reconnecting) is UNAVAILABLE to the caller, cause logged. */
+async function unavailableOnFailure<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    throw new DomainError(
+      "unavailable",
+      "DEPENDENCY_UNAVAILABLE",
+      "the cart store is unavailable; try again",
+      {
+        cause: error,
+        retryAfterMs: 1_000,
+      },
+    );
+  }
+}
+
 /**
- * Carts in Redis.
+ * Carts in Redis. Give it a client made with `disableOfflineQueue: true`, so that calls fail at once
+ * while Redis is away instead of waiting for it past the caller's deadline.
  *
  * @example
  * ```ts ignore
@@ -65,7 +84,7 @@ export class RedisCartStore implements CartStore {
   }
 
   async get(customerId: string): Promise<StoredCart> {
-    const hash = await this.#client.hGetAll(this.#key(customerId));
+    const hash = await unavailableOnFailure(this.#client.hGetAll(this.#key(customerId)));
     let updateTime: Date | undefined;
     const lines: CartLine[] = [];
     for (const [field, value] of Object.entries(hash)) {
@@ -85,7 +104,7 @@ export class RedisCartStore implements CartStore {
   }
 
   async clear(customerId: string): Promise<void> {
-    await this.#client.del(this.#key(customerId));
+    await unavailableOnFailure(this.#client.del(this.#key(customerId)));
   }
 
   #key(customerId: string): string {
@@ -98,7 +117,7 @@ export class RedisCartStore implements CartStore {
     limits: LineLimits,
     mode: "add" | "set",
   ): Promise<WriteOutcome> {
-    const reply = await this.#client.eval(WRITE_LINE, {
+    const reply = await unavailableOnFailure(this.#client.eval(WRITE_LINE, {
       keys: [this.#key(customerId)],
       arguments: [
         line.productId,
@@ -109,7 +128,7 @@ export class RedisCartStore implements CartStore {
         String(Date.now()),
         String(this.#lifetimeMs),
       ],
-    });
+    }));
     const [kind, current] = Array.isArray(reply) ? reply : [];
     if (kind === "too_many_lines") return { kind };
     if (kind === "line_too_large") return { kind, current: Number(current) };
