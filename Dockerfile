@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One Dockerfile, one target per program of the stack (compose.yaml builds each with `target:`):
 #
-#   user, product, order, payment   the four services
+#   user, product, order, payment, cart   the five services
 #   stripe-simulator                DEV/TEST TOOL in front of stripe-mock, never part of a deployment
 #   edge                            writes Envoy's EDS files from the registry in etcd
 #   gateway-config                  one-shot: renders envoy/render_config.ts into the gateway's volume
@@ -28,6 +28,7 @@ COPY services/user/deno.json services/user/
 COPY services/product/deno.json services/product/
 COPY services/order/deno.json services/order/
 COPY services/payment/deno.json services/payment/
+COPY services/cart/deno.json services/cart/
 COPY services/edge/deno.json services/edge/
 COPY services/notification/deno.json services/notification/
 COPY web/deno.json web/
@@ -87,6 +88,16 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-read", "--allow-net=127.0.0.1", "containers/healthcheck.ts", "grpc", "payment", "50054"]
 CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", "services/payment/main.ts"]
 
+FROM deno-base AS cart
+COPY services/cart services/cart
+USER deno
+RUN deno cache --frozen services/cart/main.ts containers/healthcheck.ts
+ENV SHOP_CART_SERVER_HOST=0.0.0.0 SHOP_CART_SERVER_PORT=50055 SHOP_CART_TLS_CERTS_DIR=/certs
+EXPOSE 50055
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-read", "--allow-net=127.0.0.1", "containers/healthcheck.ts", "grpc", "cart", "50055"]
+CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", "services/cart/main.ts"]
+
 # DEV/TEST TOOL: the Stripe test-mode simulator (services/payment/stripe_simulator), in front of stripe-mock.
 FROM deno-base AS stripe-simulator
 COPY services/payment services/payment
@@ -108,7 +119,7 @@ USER deno
 RUN deno cache --frozen services/edge/main.ts containers/healthcheck.ts
 ENV SHOP_EDGE_ENDPOINTS_DIR=/endpoints
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-read", "containers/healthcheck.ts", "eds", "user", "product", "order", "payment"]
+  CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-read", "containers/healthcheck.ts", "eds", "user", "product", "order", "payment", "cart"]
 CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", "--allow-write=/endpoints", "services/edge/main.ts"]
 
 # One-shot: the SAME renderer `deno task dev` runs (envoy/render_config.ts), with container paths from

@@ -22,6 +22,7 @@ import { userConfigSchema } from "../services/user/config.ts";
 import { productConfigSchema } from "../services/product/config.ts";
 import { orderConfigSchema } from "../services/order/config.ts";
 import { paymentConfigSchema } from "../services/payment/config.ts";
+import { cartConfigSchema } from "../services/cart/config.ts";
 import { edgeConfigSchema } from "../services/edge/config.ts";
 import { gatewayConfigSchema } from "../envoy/render_config.ts";
 import { type DockerStage, parseDockerfile } from "./dockerfile.ts";
@@ -105,6 +106,7 @@ const programs: Record<string, { schema: Schema; prefix: string }> = {
   product: { schema: productConfigSchema, prefix: "SHOP_PRODUCT" },
   order: { schema: orderConfigSchema, prefix: "SHOP_ORDER" },
   payment: { schema: paymentConfigSchema, prefix: "SHOP_PAYMENT" },
+  cart: { schema: cartConfigSchema, prefix: "SHOP_CART" },
   edge: { schema: edgeConfigSchema, prefix: "SHOP_EDGE" },
   "gateway-config": { schema: gatewayConfigSchema, prefix: "SHOP_GATEWAY" },
 };
@@ -358,6 +360,7 @@ Deno.test("compose refuses to start without real secrets; it runs in production 
     .filter(([, service]) => environmentOf(service).SHOP_ENV !== undefined)
     .map(([name, service]) => `${name}=${environmentOf(service).SHOP_ENV}`);
   assert.deepEqual(modes.sort(), [
+    "cart=production",
     "order=production",
     "payment=production",
     "product-1=production",
@@ -385,6 +388,7 @@ Deno.test("compose refuses to start without real secrets; it runs in production 
 /** The identity whose key each container reads (its certificate's name). */
 const identityOf: Record<string, string> = {
   user: "user",
+  cart: "cart",
   "product-1": "product",
   "product-2": "product",
   order: "order",
@@ -471,8 +475,8 @@ Deno.test("the environment of every shop program is a complete, valid configurat
   }
   assert.equal(
     checked,
-    7,
-    "user, product-1, product-2, order, payment, edge and gateway-config were checked",
+    8,
+    "user, product-1, product-2, order, payment, cart, edge and gateway-config were checked",
   );
 });
 

@@ -211,7 +211,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       dir,
       runner: childRunner(group, (stop) => cleanups.push(stop)),
       servers: () => borrowTestServers(label, (release) => cleanups.push(release)),
-      ports: { stripeSimulator: 0, services: { user: 0, product: 0, order: 0, payment: 0 } },
+      ports: {
+        stripeSimulator: 0,
+        // Every service on any free port.
+        services: Object.fromEntries(stackServices.map((service) => [service, 0])) as Record<
+          StackService,
+          number
+        >,
+      },
       gateway: (endpointsDir) => mainSettings ??= gatewaySettings(endpointsDir, gatewayPort),
       admin,
       jwtKeysDir,

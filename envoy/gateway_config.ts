@@ -10,13 +10,14 @@
  * @module
  */
 import type { DescService } from "@bufbuild/protobuf";
+import { CartService } from "@shop/proto/cart";
 import { OrderService } from "@shop/proto/order";
 import { PaymentService } from "@shop/proto/payment";
 import { ProductService } from "@shop/proto/product";
 import { AuthService, UserService } from "@shop/proto/user";
 
 /** The upstream services behind the gateway, each one cluster. */
-export const upstreamServices = ["user", "product", "order", "payment"] as const;
+export const upstreamServices = ["user", "product", "order", "payment", "cart"] as const;
 
 /** The name of an upstream service (and of its cluster, certificate identity and EDS file). */
 export type UpstreamService = (typeof upstreamServices)[number];
@@ -44,6 +45,7 @@ export const publicServices: ReadonlyArray<{ service: DescService; upstream: Ups
   { service: ProductService, upstream: "product" },
   { service: OrderService, upstream: "order" },
   { service: PaymentService, upstream: "payment" },
+  { service: CartService, upstream: "cart" },
 ];
 
 /** Methods anyone may call without a token (a valid token is still verified and forwarded). */
@@ -76,6 +78,7 @@ const safeMethods = new Set([
   "shop.order.v1.OrderService/ListOrders",
   "shop.payment.v1.PaymentService/ListPayments",
   "shop.payment.v1.PaymentService/GetPayment",
+  "shop.cart.v1.CartService/GetCart",
 ]);
 
 const signInMethods = new Set(["shop.user.v1.AuthService/Login", "shop.user.v1.UserService/RegisterUser"]);

@@ -14,3 +14,4 @@ export * from "./gen/shop/order/v1/order_pb.ts";
 export * from "./gen/shop/order/v1/order_service_pb.ts";
 export * from "./gen/shop/order/v1/payment_outcome_service_pb.ts";
 export * from "./gen/shop/order/v1/order_event_pb.ts";
+export * from "./gen/shop/order/v1/cart_order_service_pb.ts";

@@ -13,9 +13,11 @@ import {
   mongoForTests,
   postgresForTests,
   type ProcessGroup,
+  redisForTests,
   startEtcd,
   startFerretDb,
   startPostgres,
+  startRedis,
   startStripeMock,
   stripeMockForTests,
 } from "@shop/platform/testing";
@@ -31,6 +33,8 @@ export interface StackServers {
   readonly stripeMockUrl: string;
   /** The MongoDB server and database of every product instance (the service's default database when not set). */
   readonly mongo: { readonly url: string; readonly database?: string };
+  /** The Redis of the carts, and the key prefix the cart service writes under (its default when not set). */
+  readonly redis: { readonly url: string; readonly keyPrefix?: string };
   /** A PostgreSQL database of the stack's own for a service (the same one on every call). */
   postgresDatabase(service: StackService | "notification"): Promise<string>;
   /** What `deno task dev` prints about each server: its address and where its data lives. */
@@ -47,9 +51,10 @@ export interface StackServers {
  * ```
  */
 export async function startDevServers(group: ProcessGroup, local: string): Promise<StackServers> {
-  const [postgres, etcd] = await Promise.all([
+  const [postgres, etcd, redis] = await Promise.all([
     startPostgres(group, { port: devPorts.postgres, dataDir: `${local}/postgres` }),
     startEtcd(group, { port: devPorts.etcd, peerPort: devPorts.etcdPeer, dataDir: `${local}/etcd` }),
+    startRedis(group, { port: devPorts.redis, dataDir: `${local}/redis` }),
   ]);
   const [mongo, stripeMock] = await Promise.all([
     ensurePostgresDatabase(postgres.url, "ferretdb").then((postgresUrl) =>
@@ -67,12 +72,14 @@ export async function startDevServers(group: ProcessGroup, local: string): Promi
     etcdUrl: etcd.url,
     stripeMockUrl: stripeMock.url,
     mongo: { url: mongo.url },
+    redis: { url: redis.url },
     postgresDatabase: (service) => ensurePostgresDatabase(postgres.url, `shop_${service}`),
     summary: [
       { name: "postgres", url: postgres.url, data: `${local}/postgres` },
       { name: "etcd", url: etcd.url, data: `${local}/etcd` },
       { name: "ferretdb", url: mongo.url, data: "PostgreSQL database ferretdb" },
       { name: "stripe-mock", url: stripeMock.url },
+      { name: "redis", url: redis.url, data: "memory only (carts are lost on a restart of the dev stack)" },
     ],
   };
 }
@@ -91,11 +98,12 @@ export async function borrowTestServers(
   label: string,
   onRelease: (release: () => Promise<void>) => void,
 ): Promise<StackServers> {
-  const [postgres, etcd, mongo, stripeMock] = await Promise.all([
+  const [postgres, etcd, mongo, stripeMock, redis] = await Promise.all([
     postgresForTests(),
     etcdForTests(),
     mongoForTests(),
     stripeMockForTests(),
+    redisForTests(),
   ]);
   const productDb = await mongo.createDatabase({ label: `${label}_product` });
   onRelease(() => productDb.drop());
@@ -107,6 +115,8 @@ export async function borrowTestServers(
     discoveryPrefix: `${namespace.prefix}services`,
     stripeMockUrl: stripeMock.url,
     mongo: { url: productDb.url, database: productDb.name },
+    // A prefix of the stack's own; the keys go with the test run's Redis, which keeps nothing on disk.
+    redis: { url: redis.url, keyPrefix: redis.prefix(label) },
     postgresDatabase: (service) => {
       let url = databases.get(service);
       if (url === undefined) {

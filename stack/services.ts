@@ -47,7 +47,8 @@ export const devPorts = {
   mailpitHttp: 8025,
   /** The notification service: internal only, so not one of the gateway's upstreams. */
   notification: 50055,
-  services: { user: 50051, product: 50052, order: 50053, payment: 50054 } satisfies Record<
+  redis: 6379,
+  services: { user: 50051, product: 50052, order: 50053, payment: 50054, cart: 50056 } satisfies Record<
     StackService,
     number
   >,

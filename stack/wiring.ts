@@ -4,7 +4,7 @@
  * the end-to-end tests and benchmarks (`e2e/stack.ts`: free ports, throwaway data on the test run's
  * servers) both call {@linkcode launchStack}; they differ only in the {@linkcode StackSetup} they pass.
  *
- * In order ({@linkcode stackParts}): the servers (PostgreSQL, etcd, FerretDB, stripe-mock), the log store
+ * In order ({@linkcode stackParts}): the servers (PostgreSQL, etcd, FerretDB, stripe-mock, Redis), the log store
  * (with observability), the Stripe simulator, Mailpit, the services side by side, the notification service (each registers itself in etcd;
  * the order service finds product and payment there on demand), the edge bridge (etcd -> Envoy's
  * endpoint files), Envoy, then the rest of observability. Ready once the gateway routes to every
@@ -199,6 +199,16 @@ const serviceSettings: Record<StackService, {
     }),
     // Any order id: an order nobody paid for has no payments, which is a 200 with an empty list.
     probe: `/v1/payments?orderId=${crypto.randomUUID()}`,
+  },
+  cart: {
+    env: ({ servers }) => {
+      const { redis } = need(servers, "servers");
+      return Promise.resolve({
+        SHOP_CART_REDIS_URL: redis.url,
+        ...(redis.keyPrefix === undefined ? {} : { SHOP_CART_REDIS_KEY_PREFIX: redis.keyPrefix }),
+      });
+    },
+    probe: "/v1/cart",
   },
 };
 

@@ -5,7 +5,7 @@
 # its own certificate and key, and nothing else. compose.yaml mounts each container's directory only
 # (a volume subpath) at /certs, read-only; the keys stay mode 600, owned by the uid that reads them:
 #
-#   user, product, order, payment, gateway, client   uid 1993 (the Deno image's `deno`; Envoy runs as it)
+#   user, product, order, payment, cart, notification, gateway, client   uid 1993 (the Deno image's `deno`; Envoy runs as it)
 #   prometheus                                        uid 65534 (`nobody`, Prometheus' image)
 #   all/ (ca.key and every key)                       root: no container but this one mounts it
 #
@@ -19,7 +19,7 @@ mkdir -p "$all"
 chmod 700 "$all"
 bash "$(dirname "$0")/../../scripts/certs" "$all"
 own() { if [ "${SHOP_CERTS_CHOWN:-true}" = true ]; then chown -R "$@"; fi; }
-for identity in user product order payment gateway client prometheus; do
+for identity in user product order payment cart notification gateway client prometheus; do
   mine="$dir/$identity"
   rm -rf "$mine"
   mkdir -p "$mine"

@@ -1,8 +1,15 @@
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { requireAdmin, requireUser, type UserClaims } from "@shop/platform/auth";
+import { invalidArgument } from "@shop/platform/errors";
 import { callerDeadline } from "@shop/platform/server";
 import { decodeTimeCursor, encodeTimeCursor, pageSizeOf } from "@shop/platform/paging";
-import { OrderService, PaymentOutcome, PaymentOutcomeService } from "@shop/proto/order";
+import {
+  CartOrderService,
+  type CreateOrderRequest,
+  OrderService,
+  PaymentOutcome,
+  PaymentOutcomeService,
+} from "@shop/proto/order";
 import type { CallerDeadline, Checkout, Customer } from "../domain/checkout.ts";
 import { statusFromProto, toOrderProto } from "./mapping.ts";
 
@@ -18,15 +25,35 @@ function deadlineOf(ctx: HandlerContext): CallerDeadline {
 
 /**
  * Internal services only certain peers may call (the kit refuses every other certificate): the payment
- * outcomes come from the payment service alone.
+ * outcomes come from the payment service alone, orders placed from a cart from the cart service alone.
  */
 export const orderAllowedPeers: Readonly<Record<string, readonly string[]>> = {
   [PaymentOutcomeService.typeName]: ["payment"],
+  [CartOrderService.typeName]: ["cart"],
 };
+
+/** What `placeOrder` takes, from a `CreateOrderRequest`. */
+function placement(request: CreateOrderRequest): Parameters<Checkout["placeOrder"]>[1] {
+  const address = request.shippingAddress;
+  return {
+    requestId: request.requestId,
+    items: request.items.map(({ productId, quantity }) => ({ productId, quantity })),
+    shippingAddress: {
+      name: address?.name ?? "",
+      line1: address?.line1 ?? "",
+      line2: address?.line2 ?? "",
+      city: address?.city ?? "",
+      postalCode: address?.postalCode ?? "",
+      country: address?.country ?? "",
+    },
+    paymentMethod: request.paymentMethod,
+  };
+}
 
 /**
  * The order service's Connect handlers: the public `shop.order.v1.OrderService` and the internal
- * `shop.order.v1.PaymentOutcomeService` (the payment service only, see {@linkcode orderAllowedPeers}).
+ * `shop.order.v1.PaymentOutcomeService` (the payment service only) and `shop.order.v1.CartOrderService` (the
+ * cart service only), see {@linkcode orderAllowedPeers}.
  *
  * @example
  * ```ts
@@ -39,20 +66,11 @@ export function orderRoutes(checkout: Checkout): (router: ConnectRouter) => void
   return (router) => {
     router.service(OrderService, {
       async createOrder(request, ctx) {
-        const address = request.shippingAddress;
-        const order = await checkout.placeOrder(customer(requireUser(ctx)), {
-          requestId: request.requestId,
-          items: request.items.map(({ productId, quantity }) => ({ productId, quantity })),
-          shippingAddress: {
-            name: address?.name ?? "",
-            line1: address?.line1 ?? "",
-            line2: address?.line2 ?? "",
-            city: address?.city ?? "",
-            postalCode: address?.postalCode ?? "",
-            country: address?.country ?? "",
-          },
-          paymentMethod: request.paymentMethod,
-        }, deadlineOf(ctx));
+        const order = await checkout.placeOrder(
+          customer(requireUser(ctx)),
+          placement(request),
+          deadlineOf(ctx),
+        );
         return { order: toOrderProto(order) };
       },
       async getOrder(request, ctx) {
@@ -86,6 +104,20 @@ export function orderRoutes(checkout: Checkout): (router: ConnectRouter) => void
           request.id,
           statusFromProto(request.status),
           request.reason,
+        );
+        return { order: toOrderProto(order) };
+      },
+    });
+    router.service(CartOrderService, {
+      // The cart service (its certificate, see orderAllowedPeers) places the order of the customer whose
+      // cart it checks out; the customer is never an admin here, whatever the cart says.
+      async createCartOrder(request, ctx) {
+        if (!request.order) throw invalidArgument([{ field: "order", description: "is required" }]);
+        const placed = placement(request.order);
+        const order = await checkout.placeOrder(
+          { id: request.userId, role: "customer" },
+          placed,
+          deadlineOf(ctx),
         );
         return { order: toOrderProto(order) };
       },

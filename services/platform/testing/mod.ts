@@ -1,9 +1,9 @@
 /**
  * The test harness: real, throwaway servers for every service's tests, on free ports bound to 127.0.0.1.
  *
- * `deno task test` (`scripts/test`) starts PostgreSQL, etcd, FerretDB and stripe-mock once per run and
- * passes their URLs to the tests in `SHOP_TEST_POSTGRES_URL`, `SHOP_TEST_ETCD_URL`, `SHOP_TEST_MONGO_URL`
- * and `SHOP_TEST_STRIPE_URL`. A test file run alone (`deno test -A file_test.ts`) starts what it asks for
+ * `deno task test` (`scripts/test`) starts PostgreSQL, etcd, FerretDB, stripe-mock and Redis once per run and
+ * passes their URLs to the tests in `SHOP_TEST_POSTGRES_URL`, `SHOP_TEST_ETCD_URL`, `SHOP_TEST_MONGO_URL`,
+ * `SHOP_TEST_STRIPE_URL` and `SHOP_TEST_REDIS_URL`. A test file run alone (`deno test -A file_test.ts`) starts what it asks for
  * itself. A URL set from outside (containers, a shared server) is used as it is. Each suite takes an
  * isolated part of a server: its own PostgreSQL database, etcd key prefix or MongoDB database.
  *
@@ -42,6 +42,7 @@ export {
   withMongoDatabase,
 } from "./mongo.ts";
 export { type StripeMockForTests, stripeMockForTests } from "./stripe_mock.ts";
+export { type RedisForTests, redisForTests } from "./redis.ts";
 export {
   type AdminAnswer,
   adminRequest,
@@ -82,6 +83,8 @@ export {
   type StartMailpitOptions,
   startPostgres,
   type StartPostgresOptions,
+  startRedis,
+  type StartRedisOptions,
   startStripeMock,
   type StartStripeMockOptions,
   withDatabase,

@@ -344,6 +344,47 @@ export async function startMailpit(
   };
 }
 
+/** Options of {@linkcode startRedis}. */
+export interface StartRedisOptions {
+  /** The port (127.0.0.1 only). */
+  port: number;
+  /** The working directory; nothing is persisted there (no snapshots, no append-only file). */
+  dataDir: string;
+}
+
+/**
+ * Starts a Redis on 127.0.0.1 that keeps nothing on disk (no RDB snapshots, no AOF): the cart's store.
+ *
+ * @example
+ * ```ts ignore
+ * const redis = await startRedis(group, { port: 6379, dataDir: ".local/redis" });
+ * redis.url; // "redis://127.0.0.1:6379"
+ * ```
+ */
+export async function startRedis(group: ProcessGroup, options: StartRedisOptions): Promise<StartedServer> {
+  await Deno.mkdir(options.dataDir, { recursive: true });
+  const process = await group.start({
+    name: "redis",
+    command: toolPath("redis", "redis-server", { resolve: false }),
+    args: [
+      "--bind",
+      "127.0.0.1",
+      "--port",
+      String(options.port),
+      "--dir",
+      options.dataDir,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--protected-mode",
+      "yes",
+    ],
+  });
+  await waitUntil(process, () => acceptsConnections(options.port));
+  return { url: `redis://127.0.0.1:${options.port}`, port: options.port, process };
+}
+
 /**
  * Creates a database unless it exists, connecting to `url` (a server URL on any database).
  *

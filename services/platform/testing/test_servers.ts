@@ -13,6 +13,7 @@ import {
   startEtcd,
   startFerretDb,
   startPostgres,
+  startRedis,
   startStripeMock,
 } from "./servers.ts";
 
@@ -33,6 +34,8 @@ export const TEST_SERVER_ENV = {
   mongo: "SHOP_TEST_MONGO_URL",
   /** The base URL of stripe-mock (or of anything that answers like Stripe's API in test mode). */
   stripe: "SHOP_TEST_STRIPE_URL",
+  /** A Redis URL, e.g. `redis://127.0.0.1:6379` (suites take a key prefix each). */
+  redis: "SHOP_TEST_REDIS_URL",
 } as const;
 
 /** One of the shared test servers. */
@@ -76,6 +79,11 @@ export async function startTestServer(
     }
     case "stripe":
       return (await withFreePorts(1, ([port = 0]) => startStripeMock(group, { port }))).url;
+    case "redis":
+      return (await withFreePorts(
+        1,
+        ([port = 0]) => startRedis(group, { port, dataDir: `${group.dir}/redis-${port}` }),
+      )).url;
   }
 }
 
@@ -119,7 +127,12 @@ export async function startTestServers(): Promise<TestServers> {
   };
   try {
     // FerretDB stores its data in the PostgreSQL, so it starts after it; the rest start side by side.
-    await Promise.all([start("postgres").then(() => start("mongo")), start("etcd"), start("stripe")]);
+    await Promise.all([
+      start("postgres").then(() => start("mongo")),
+      start("etcd"),
+      start("stripe"),
+      start("redis"),
+    ]);
   } catch (error) {
     await group.stop();
     throw error;

@@ -7,7 +7,15 @@
  */
 
 /** The tools `scripts/setup` installs, by their directory names in the cache. */
-export type ToolName = "postgresql" | "etcd" | "ferretdb" | "stripe-mock" | "envoy" | "grpcurl" | "mailpit";
+export type ToolName =
+  | "postgresql"
+  | "etcd"
+  | "ferretdb"
+  | "stripe-mock"
+  | "envoy"
+  | "grpcurl"
+  | "mailpit"
+  | "redis";
 
 const VERSION_KEYS: Record<ToolName, string> = {
   postgresql: "POSTGRES_VERSION",
@@ -17,6 +25,7 @@ const VERSION_KEYS: Record<ToolName, string> = {
   envoy: "ENVOY_VERSION",
   grpcurl: "GRPCURL_VERSION",
   mailpit: "MAILPIT_VERSION",
+  redis: "REDIS_VERSION",
 };
 
 const VERSIONS_FILE = new URL("../../../scripts/lib/versions.env", import.meta.url);
@@ -58,7 +67,9 @@ export function toolsDir(): string {
 
 /**
  * The real path of an installed binary (the cache holds symlinks to apt's binaries, and PostgreSQL finds
- * its share directory next to its real executable), or an error that says to run the setup.
+ * its share directory next to its real executable), or an error that says to run the setup. With
+ * `resolve: false`, the path in the cache itself: Debian's redis-server is a symlink to redis-check-rdb,
+ * which picks its part by the name it was started under.
  *
  * @example
  * ```ts ignore
@@ -66,11 +77,12 @@ export function toolsDir(): string {
  * const initdb = toolPath("postgresql", "initdb");
  * ```
  */
-export function toolPath(tool: ToolName, binary: string): string {
+export function toolPath(tool: ToolName, binary: string, options: { resolve?: boolean } = {}): string {
   const version = toolVersion(tool);
   const path = `${toolsDir()}/${tool}-${version}/bin/${binary}`;
   try {
-    return Deno.realPathSync(path);
+    const real = Deno.realPathSync(path);
+    return options.resolve === false ? path : real;
   } catch {
     throw new Error(`${tool} ${version} is not installed (no ${path}): run \`deno task setup\``);
   }
