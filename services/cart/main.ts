@@ -6,8 +6,6 @@
  */
 import { createClient } from "@connectrpc/connect";
 import { createClient as createRedisClient } from "redis";
-import { type ClosableTransport, createServiceTransport } from "@shop/platform/client";
-import { createDiscoveryTransport, createResolver, type Resolver } from "@shop/platform/discovery";
 import { instrumentStore } from "@shop/platform/metrics";
 import { runService } from "@shop/platform/service";
 import { CartOrderService } from "@shop/proto/order";
@@ -21,7 +19,7 @@ import { catalogOverConnect, ordersOverConnect } from "./transport/dependencies.
 await runService({
   service: "cart",
   schema: cartConfigSchema,
-  setup: async ({ config, log, metrics, tls, onClose }) => {
+  setup: async ({ config, log, metrics, onClose, transportTo }) => {
     // Calls fail at once (UNAVAILABLE) while Redis is away; the client reconnects on its own.
     const redis = createRedisClient({ url: config.redis.url, disableOfflineQueue: true });
     redis.on("error", (error) => log.warning("Redis: {error}", { error }));
@@ -32,22 +30,8 @@ await runService({
     });
 
     // Each dependency at a fixed address when one is configured, else every live instance found in etcd.
-    let resolver: Resolver | undefined;
-    function transportTo(service: "product" | "order", fixedUrl: string): ClosableTransport {
-      if (fixedUrl) return createServiceTransport({ baseUrl: fixedUrl, tls });
-      resolver ??= createResolver({
-        etcd: { endpoints: [...config.discovery.etcd] },
-        prefix: config.discovery.prefix,
-      });
-      return createDiscoveryTransport({ resolver, service, tls });
-    }
     const productTransport = transportTo("product", config.product.url);
     const orderTransport = transportTo("order", config.order.url);
-    onClose(async () => {
-      productTransport.close();
-      orderTransport.close();
-      await resolver?.close();
-    });
 
     const carts = new Carts({
       // Timed per operation like the other services' stores; one pipelined connection, so a pool of 1.

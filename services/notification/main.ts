@@ -7,8 +7,6 @@
  */
 import { createClient } from "@connectrpc/connect";
 import { Counter } from "prom-client";
-import { type ClosableTransport, createServiceTransport } from "@shop/platform/client";
-import { createDiscoveryTransport, createResolver } from "@shop/platform/discovery";
 import { instrumentStore } from "@shop/platform/metrics";
 import { runService } from "@shop/platform/service";
 import { CustomerContactService } from "@shop/proto/user";
@@ -23,7 +21,7 @@ await runService({
   service: "notification",
   schema: notificationConfigSchema,
   check: productionRefusal,
-  setup: async ({ config, instanceId, log, metrics, tls, postgres, every, onClose }) => {
+  setup: async ({ config, instanceId, log, metrics, postgres, every, transportTo }) => {
     const sql = await postgres(new URL("./store/migrations/", import.meta.url));
     const store = instrumentStore(new PostgresSentEmailStore(sql), {
       registry: metrics.registry,
@@ -32,16 +30,7 @@ await runService({
     });
 
     // The user service at a fixed address when one is configured, else every live instance found in etcd.
-    const resolver = config.user.url
-      ? undefined
-      : createResolver({ etcd: { endpoints: [...config.discovery.etcd] }, prefix: config.discovery.prefix });
-    const userTransport: ClosableTransport = resolver
-      ? createDiscoveryTransport({ resolver, service: "user", tls })
-      : createServiceTransport({ baseUrl: config.user.url, tls });
-    onClose(async () => {
-      userTransport.close();
-      await resolver?.close();
-    });
+    const userTransport = transportTo("user", config.user.url);
 
     const crash = config.faults.crashAfterSending === "true";
     if (crash) {

@@ -6,8 +6,6 @@
  */
 import { createClient } from "@connectrpc/connect";
 import { Counter } from "prom-client";
-import { type ClosableTransport, createServiceTransport } from "@shop/platform/client";
-import { createDiscoveryTransport, createResolver, type Resolver } from "@shop/platform/discovery";
 import { instrumentStore } from "@shop/platform/metrics";
 import { outboxRelayMetrics } from "@shop/platform/outbox";
 import { runService } from "@shop/platform/service";
@@ -27,31 +25,13 @@ await runService({
   service: "order",
   schema: orderConfigSchema,
   check: productionRefusal,
-  setup: async ({ config, instanceId, log, metrics, tls, postgres, every, onClose }) => {
+  setup: async ({ config, instanceId, log, metrics, postgres, every, transportTo }) => {
     const sql = await postgres(new URL("./store/migrations/", import.meta.url));
 
     // Each dependency at a fixed address when one is configured, else every live instance found in etcd.
-    let resolver: Resolver | undefined;
-    function transportTo(
-      service: "product" | "payment" | "notification",
-      fixedUrl: string,
-    ): ClosableTransport {
-      if (fixedUrl) return createServiceTransport({ baseUrl: fixedUrl, tls, identity: service });
-      resolver ??= createResolver({
-        etcd: { endpoints: [...config.discovery.etcd] },
-        prefix: config.discovery.prefix,
-      });
-      return createDiscoveryTransport({ resolver, service, tls });
-    }
     const productTransport = transportTo("product", config.product.url);
     const paymentTransport = transportTo("payment", config.payment.url);
     const notificationTransport = transportTo("notification", config.notification.url);
-    onClose(async () => {
-      productTransport.close();
-      paymentTransport.close();
-      notificationTransport.close();
-      await resolver?.close();
-    });
 
     const crashAfter = config.faults.crashAfter;
     if (crashAfter) {

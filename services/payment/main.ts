@@ -6,8 +6,6 @@
  */
 import { createClient } from "@connectrpc/connect";
 import { Counter } from "prom-client";
-import { type ClosableTransport, createServiceTransport } from "@shop/platform/client";
-import { createDiscoveryTransport, createResolver } from "@shop/platform/discovery";
 import { instrumentStore } from "@shop/platform/metrics";
 import { outboxRelayMetrics } from "@shop/platform/outbox";
 import { runService } from "@shop/platform/service";
@@ -28,7 +26,7 @@ await runService({
     const credentials = stripeCredentials(config);
     return typeof credentials === "string" ? credentials : undefined;
   },
-  setup: async ({ config, log, metrics, tls, postgres, every, onClose }) => {
+  setup: async ({ config, log, metrics, postgres, every, transportTo }) => {
     const credentials = stripeCredentials(config);
     if (typeof credentials === "string") throw new Error(credentials); // refused by `check` already
     if (config.mode === "dev" && !config.stripe.apiKey) {
@@ -64,16 +62,7 @@ await runService({
     });
 
     // The order service at a fixed address when one is configured, else every live instance found in etcd.
-    const resolver = config.order.url
-      ? undefined
-      : createResolver({ etcd: { endpoints: [...config.discovery.etcd] }, prefix: config.discovery.prefix });
-    const orderTransport: ClosableTransport = resolver
-      ? createDiscoveryTransport({ resolver, service: "order", tls })
-      : createServiceTransport({ baseUrl: config.order.url, tls, identity: "order" });
-    onClose(async () => {
-      orderTransport.close();
-      await resolver?.close();
-    });
+    const orderTransport = transportTo("order", config.order.url);
     const relay = new OrderNoticeRelay({
       store,
       orders: orderOutcomesOverConnect(createClient(PaymentOutcomeService, orderTransport)),

@@ -19,8 +19,17 @@ export interface EtcdOptions {
   endpoints: string | readonly string[];
   /** The deadline of every request except watches, in milliseconds (3 s unless set). */
   requestTimeoutMs?: number;
-  /** For `https://` endpoints: the CA to trust, and a client certificate if etcd asks for one. */
+  /**
+   * For `https://` endpoints: the CA to trust, and a client certificate if etcd asks for one (it must
+   * carry no CN: etcd's JSON gateway refuses one, etcd-io/etcd#10366).
+   */
   tls?: { ca: string; cert?: string; key?: string };
+  /**
+   * An etcd user, for an etcd with authentication on: the client signs in (`/v3/auth/authenticate`) at
+   * its first request, sends the token with every request and watch, and signs in again when etcd says
+   * the token is no longer valid (simple tokens expire after `--auth-token-ttl` unused).
+   */
+  auth?: { user: string; password: string };
 }
 
 /** A key and its value as etcd stores them. */
@@ -196,12 +205,16 @@ export class EtcdClient {
   readonly endpoints: readonly string[];
   readonly #timeoutMs: number;
   readonly #httpClient: Deno.HttpClient | undefined;
+  readonly #auth: { user: string; password: string } | undefined;
+  /** The token of the last sign-in, while etcd takes it. */
+  #token: Promise<string> | undefined;
   #current = 0;
 
   /** Creates a client; nothing is sent until the first call. */
   constructor(options: EtcdOptions) {
     this.endpoints = splitEndpoints(options.endpoints);
     this.#timeoutMs = options.requestTimeoutMs ?? 3_000;
+    this.#auth = options.auth;
     const tls = options.tls;
     this.#httpClient = tls === undefined ? undefined : Deno.createHttpClient({
       caCerts: [tls.ca],
@@ -219,18 +232,56 @@ export class EtcdClient {
     this.#httpClient?.close();
   }
 
-  #fetch(endpoint: string, path: string, body: unknown, signal: AbortSignal): Promise<Response> {
+  #fetch(
+    endpoint: string,
+    path: string,
+    body: unknown,
+    signal: AbortSignal,
+    token?: string,
+  ): Promise<Response> {
     return fetch(`${endpoint}${path}`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: {
+        "content-type": "application/json",
+        ...(token === undefined ? {} : { authorization: token }),
+      },
       body: JSON.stringify(body),
       signal,
       ...(this.#httpClient === undefined ? {} : { client: this.#httpClient }),
     });
   }
 
+  /** The token to send (signing in first if there is none), or undefined without `auth`. */
+  async #currentToken(signal?: AbortSignal): Promise<string | undefined> {
+    const auth = this.#auth;
+    if (auth === undefined) return undefined;
+    if (this.#token === undefined) {
+      const signIn = this.#call<{ token?: string }>(
+        "/v3/auth/authenticate",
+        { name: auth.user, password: auth.password },
+        signal,
+        { signIn: true },
+      ).then((answer) => {
+        if (answer.token === undefined || answer.token === "") {
+          throw new EtcdError(`etcd gave user ${auth.user} no token`, 16);
+        }
+        return answer.token;
+      });
+      this.#token = signIn;
+      signIn.catch(() => {
+        if (this.#token === signIn) this.#token = undefined;
+      });
+    }
+    return await this.#token;
+  }
+
   /** Sends one request, to the current endpoint and then to the others, each with the deadline. */
-  async #call<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  async #call<T>(
+    path: string,
+    body: unknown,
+    signal?: AbortSignal,
+    options: { signIn?: boolean; signedInAgain?: boolean } = {},
+  ): Promise<T> {
     const failures: string[] = [];
     for (let tried = 0; tried < this.endpoints.length; tried++) {
       const endpoint = this.endpoint;
@@ -238,8 +289,10 @@ export class EtcdClient {
       const combined = signal === undefined ? deadline : AbortSignal.any([signal, deadline]);
       let response: Response;
       let text: string;
+      // Signing in has its own endpoint failover and errors (a wrong password is an EtcdError).
+      const token = options.signIn === true ? undefined : await this.#currentToken(signal);
       try {
-        response = await this.#fetch(endpoint, path, body, combined);
+        response = await this.#fetch(endpoint, path, body, combined, token);
         text = await response.text();
       } catch (error) {
         if (signal?.aborted) throw error;
@@ -258,9 +311,29 @@ export class EtcdClient {
         this.#current = (this.#current + 1) % this.endpoints.length;
         continue;
       }
+      if (token !== undefined && isStaleToken(message) && options.signedInAgain !== true) {
+        // The token expired (or etcd restarted): sign in again, once.
+        if (this.#token !== undefined && await this.#token.catch(() => undefined) === token) {
+          this.#token = undefined;
+        }
+        return await this.#call<T>(path, body, signal, { signedInAgain: true });
+      }
       throw new EtcdError(`etcd ${path} failed: ${message}`, code);
     }
     throw new EtcdUnavailableError(`etcd is unreachable (${failures.join("; ")})`);
+  }
+
+  /**
+   * Any other call of etcd's v3 JSON API (`/v3/auth/user/add`, ...), with the client's endpoints, TLS,
+   * sign-in and deadline; rejects with an {@linkcode EtcdError} carrying etcd's message and code.
+   *
+   * @example
+   * ```ts ignore
+   * await etcd.request("/v3/auth/role/add", { name: "order" });
+   * ```
+   */
+  request<T = unknown>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    return this.#call<T>(path, body, signal);
   }
 
   /**
@@ -426,7 +499,8 @@ export class EtcdClient {
     try {
       let response: Response;
       try {
-        response = await this.#fetch(endpoint, "/v3/watch", request, local.signal);
+        const token = await this.#currentToken(local.signal);
+        response = await this.#fetch(endpoint, "/v3/watch", request, local.signal, token);
       } catch (error) {
         if (signal.aborted) return;
         this.#current = (this.#current + 1) % this.endpoints.length;
@@ -453,6 +527,8 @@ export class EtcdClient {
             error?: { message?: string };
           };
           if (message.error !== undefined) {
+            // A token that expired: the next call signs in again (the resolver lists, then watches anew).
+            if (isStaleToken(message.error.message ?? "")) this.#token = undefined;
             throw new EtcdUnavailableError(
               `etcd watch at ${endpoint} failed: ${message.error.message ?? line}`,
             );
@@ -487,6 +563,11 @@ export class EtcdClient {
       local.abort();
     }
   }
+}
+
+/** Whether etcd's message says the token it was sent is no longer valid. */
+function isStaleToken(message: string): boolean {
+  return /invalid auth token|auth token is expired|user name is empty/i.test(message);
 }
 
 function parseJson(text: string): unknown {

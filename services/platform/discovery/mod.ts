@@ -14,6 +14,7 @@
  * @module
  */
 export * from "./discovery_transport.ts";
+export * from "./etcd_access.ts";
 export * from "./etcd_client.ts";
 export * from "./instance.ts";
 export * from "./registration.ts";

@@ -1,5 +1,7 @@
 import { boolean, duration, type Field, string, stringList } from "../config/fields.ts";
 import type { RunningServer } from "../server/start_server.ts";
+import { etcdAccessOf } from "./etcd_access.ts";
+import type { EtcdOptions } from "./etcd_client.ts";
 import { registerInstance, type Registration } from "./registration.ts";
 
 /** The discovery keys of a service's config schema. */
@@ -8,6 +10,7 @@ export type DiscoveryConfigSchema = {
   etcd: Field<string[]>;
   prefix: Field<string>;
   ttl: Field<number>;
+  passwordFile: Field<string>;
 };
 
 /**
@@ -29,6 +32,11 @@ export function discoveryConfigSchema(): DiscoveryConfigSchema {
     prefix: string({ default: "/shop/services", pattern: /^\/[A-Za-z0-9/_.-]*$/ }),
     /** How long a dead instance stays listed at most. */
     ttl: duration({ default: 10_000, min: 2_000, max: 300_000 }),
+    /**
+     * The service's etcd password, for an `https://` etcd with authentication on; empty: the file
+     * `etcd/<service>.password` beside its certificate, if there is one.
+     */
+    passwordFile: string({ default: "" }),
   };
 }
 
@@ -38,6 +46,48 @@ export interface DiscoveryConfig {
   etcd: readonly string[];
   prefix: string;
   ttl: number;
+  passwordFile: string;
+}
+
+/**
+ * How the service reaches etcd as itself: over `https://`, with its own certificate (from `certsDir`)
+ * and, when a password is found, as the etcd user of its name, who may write only its own registrations.
+ *
+ * @example
+ * ```ts ignore
+ * const etcd = await serviceEtcdAccess(config.discovery, config.tls.certsDir, "order");
+ * const resolver = createResolver({ etcd, prefix: config.discovery.prefix });
+ * ```
+ */
+export function serviceEtcdAccess(
+  config: DiscoveryConfig,
+  certsDir: string,
+  service: string,
+): Promise<EtcdOptions> {
+  return etcdAccessOf({
+    endpoints: config.etcd,
+    certsDir,
+    identity: service,
+    passwordFile: config.passwordFile,
+  });
+}
+
+/**
+ * Why a production process must not use this etcd: plain `http://` lets anyone on the network register
+ * any address as any service. Undefined when it is fine (or discovery is off, or not production).
+ *
+ * @example
+ * ```ts ignore
+ * discoveryRefusal("production", config.discovery); // "config: discovery.etcd: ..."
+ * ```
+ */
+export function discoveryRefusal(mode: string, config: DiscoveryConfig): string | undefined {
+  if (mode !== "production" || !config.enabled) return undefined;
+  const plain = config.etcd.filter((url) => !url.trim().startsWith("https://"));
+  if (plain.length === 0) return undefined;
+  return `config: discovery.etcd: ${
+    plain.join(", ")
+  } is not https://; in production etcd must be reached over TLS with the service's certificate and its own etcd user`;
 }
 
 /**
@@ -45,20 +95,19 @@ export interface DiscoveryConfig {
  * shutdown); returns undefined when it is disabled.
  *
  * @example
- * ```ts
- * import type { RunningServer } from "../server/start_server.ts";
- * declare const server: RunningServer;
- * await joinDiscovery(server, { enabled: true, etcd: ["http://127.0.0.1:2379"], prefix: "/shop/services", ttl: 10_000 }, "user");
+ * ```ts ignore
+ * await joinDiscovery(server, config.discovery, await serviceEtcdAccess(config.discovery, certsDir, "user"), "user");
  * ```
  */
 export async function joinDiscovery(
   server: Pick<RunningServer, "url" | "onShutdown">,
   config: DiscoveryConfig,
+  etcd: EtcdOptions,
   service: string,
 ): Promise<Registration | undefined> {
   if (!config.enabled) return undefined;
   return await registerInstance(server, {
-    etcd: { endpoints: [...config.etcd] },
+    etcd,
     service,
     prefix: config.prefix,
     ttlSeconds: Math.round(config.ttl / 1000),

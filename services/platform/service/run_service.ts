@@ -10,7 +10,16 @@ import type { Sql } from "postgres";
 import type { Field } from "../config/fields.ts";
 import { type ConfigOf, describeConfig, loadConfigOrExit, type Schema } from "../config/load_config.ts";
 import type { Mode, ServerConfigSchema, TlsConfigSchema } from "../config/service_schemas.ts";
-import { type DiscoveryConfigSchema, joinDiscovery } from "../discovery/service_discovery.ts";
+import { type ClosableTransport, createServiceTransport } from "../client/service_transport.ts";
+import { createDiscoveryTransport } from "../discovery/discovery_transport.ts";
+import type { EtcdOptions } from "../discovery/etcd_client.ts";
+import { createResolver, type Resolver } from "../discovery/resolver.ts";
+import {
+  type DiscoveryConfigSchema,
+  discoveryRefusal,
+  joinDiscovery,
+  serviceEtcdAccess,
+} from "../discovery/service_discovery.ts";
 import { type LogConfig, shipOptionsOf } from "../log/log_config.ts";
 import { flushLogs, serviceLogger, setupLogging } from "../log/logging.ts";
 import { createServiceMetrics, type ServiceMetrics } from "../metrics/service_metrics.ts";
@@ -100,6 +109,14 @@ export interface ServiceKit<C> extends StartedProcess<C> {
   readonly metrics: ServiceMetrics;
   /** The service's own certificate, key and CA (`tls.certsDir`). */
   readonly tls: TlsFiles;
+  /** How this service reaches etcd as itself (its certificate and etcd user over `https://`). */
+  readonly etcd: EtcdOptions;
+  /**
+   * A transport to another service: at `fixedUrl` when it is not empty, else to every live instance of
+   * `service` found in the registry (one resolver per process, made at the first such call). Either way
+   * the callee must prove it is `service` (its certificate's URI SAN). Closed at shutdown.
+   */
+  transportTo(service: string, fixedUrl: string): ClosableTransport;
   /**
    * Opens the PostgreSQL pool of `config.database` (`url`, `maxConnections`) and applies the migrations
    * in `migrations` (a folder of numbered `.sql` files); the pool closes last at shutdown.
@@ -151,10 +168,30 @@ export async function runService<S extends ServiceSchema>(
   const jobs: PeriodicJob[] = [];
   const closeHooks: Array<() => unknown> = [];
   const pools: Sql[] = [];
+  const refusal = discoveryRefusal(config.mode, config.discovery);
+  if (refusal !== undefined) {
+    Deno.stderr.writeSync(new TextEncoder().encode(`${refusal}\n`));
+    Deno.exit(2);
+  }
+  const tls = await readTlsFiles(config.tls.certsDir, service);
+  const etcd = await serviceEtcdAccess(config.discovery, config.tls.certsDir, service);
+  let resolver: Resolver | undefined;
+  const transports: ClosableTransport[] = [];
   const kit: ServiceKit<ConfigOf<S>> = {
     ...started,
     metrics: createServiceMetrics(service),
-    tls: await readTlsFiles(config.tls.certsDir, service),
+    tls,
+    etcd,
+    transportTo: (callee, fixedUrl) => {
+      let transport: ClosableTransport;
+      if (fixedUrl !== "") transport = createServiceTransport({ baseUrl: fixedUrl, tls, identity: callee });
+      else {
+        resolver ??= createResolver({ etcd, prefix: config.discovery.prefix });
+        transport = createDiscoveryTransport({ resolver, service: callee, tls });
+      }
+      transports.push(transport);
+      return transport;
+    },
     postgres: async (migrations) => {
       const database = (config as { database?: { url: string; maxConnections: number } }).database;
       if (database === undefined) {
@@ -188,10 +225,12 @@ export async function runService<S extends ServiceSchema>(
   server.onShutdown("close", async () => {
     await Promise.all(jobs.map((job) => job.stop()));
     for (const hook of closeHooks) await hook();
+    for (const transport of transports) transport.close();
+    await resolver?.close();
     for (const sql of pools) await sql.end({ timeout: 5 });
     await flushLogs();
   });
-  await joinDiscovery(server, config.discovery, service);
+  await joinDiscovery(server, config.discovery, etcd, service);
   stopOnSignals(server);
   return server;
 }

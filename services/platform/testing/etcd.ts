@@ -1,14 +1,28 @@
 /**
- * A real etcd for tests, and a key prefix of its own for each suite.
+ * A real etcd for tests, and a key prefix of its own for each suite. The etcd is the one of production:
+ * TLS with client certificates of the shop's CA, authentication on, a user per shop identity who may
+ * write only its own registrations (`@shop/platform/discovery`'s `grantRegistryAccess`), granted anew
+ * under each suite's registry prefix.
  *
  * @module
  */
+import { type EtcdOptions, prefixRangeEnd } from "../discovery/etcd_client.ts";
+import {
+  etcdAccessOf,
+  grantRegistryAccess,
+  readEtcdPasswords,
+  revokeRegistryAccess,
+} from "../discovery/etcd_access.ts";
+import { EtcdClient } from "../discovery/etcd_client.ts";
+import { ensureDevCertificates } from "../tls/tls_files.ts";
 import { sharedServerUrl } from "./test_servers.ts";
 
 /** The shared etcd of a test run. */
 export interface EtcdForTests {
-  /** The client URL, e.g. `http://127.0.0.1:41234`. */
+  /** The client URL, e.g. `https://127.0.0.1:41234`. */
   readonly url: string;
+  /** The certificates (and etcd passwords) of the shop's identities, the dev ones. */
+  readonly certsDir: string;
   /** Reserves a random key prefix for one suite; its keys are deleted on `clear()` or `await using`. */
   createNamespace(options?: CreateNamespaceOptions): Promise<EtcdTestNamespace>;
 }
@@ -23,9 +37,18 @@ export interface CreateNamespaceOptions {
 export interface EtcdTestNamespace extends AsyncDisposable {
   /** The prefix, such as `/test/discovery-1f0c.../`: every key the suite writes starts with it. */
   readonly prefix: string;
+  /**
+   * The registry prefix of the suite, `<prefix>services`: each identity may write its own registrations
+   * under it (`<prefix>services/<identity>/`) and read all of them.
+   */
+  readonly registryPrefix: string;
   /** The client URL of the server. */
   readonly url: string;
-  /** Deletes every key under the prefix. */
+  /** Client options for etcd's `root`, who may do anything (for a test's own setup and checks). */
+  readonly root: EtcdOptions;
+  /** Client options acting as a shop identity (its certificate and etcd user). */
+  access(identity: string): Promise<EtcdOptions>;
+  /** Deletes every key under the prefix (`await using` also takes back the suite's grants). */
   clear(): Promise<void>;
 }
 
@@ -35,44 +58,58 @@ export interface EtcdTestNamespace extends AsyncDisposable {
  *
  * @example Give a suite its own prefix
  * ```ts ignore
- * import { Etcd3 } from "etcd3";
+ * import { EtcdClient } from "@shop/platform/discovery";
  * import { etcdForTests } from "@shop/platform/testing";
  *
- * Deno.test("instances register", async () => {
- *   await using ns = await (await etcdForTests()).createNamespace({ label: "discovery" });
- *   const client = new Etcd3({ hosts: ns.url }).namespace(ns.prefix);
- *   await client.put("services/order/1").value("127.0.0.1:9000");
- *   client.close();
- * });
+ * await using ns = await (await etcdForTests()).createNamespace({ label: "discovery" });
+ * const etcd = new EtcdClient(ns.root);
+ * await etcd.put(`${ns.prefix}greeting`, "hello");
  * ```
  */
 export async function etcdForTests(): Promise<EtcdForTests> {
   const url = await sharedServerUrl("etcd");
+  const certsDir = await ensureDevCertificates();
+  const access = (identity: string) => etcdAccessOf({ endpoints: [url], certsDir, identity });
   return {
     url,
-    createNamespace: (options) => {
+    certsDir,
+    createNamespace: async (options) => {
       const label = options?.label ?? "suite";
       const prefix = `/test/${label}-${crypto.randomUUID()}/`;
-      const clear = () => deletePrefix(url, prefix);
-      return Promise.resolve({ prefix, url, clear, [Symbol.asyncDispose]: clear });
+      const registryPrefix = `${prefix}services`;
+      const root = await access("root");
+      const secured = root.auth !== undefined;
+      const { identities } = secured ? await readEtcdPasswords(certsDir) : { identities: {} };
+      const rootClient = new EtcdClient(root);
+      try {
+        if (secured) await grantRegistryAccess(rootClient, registryPrefix, identities);
+      } finally {
+        rootClient.close();
+      }
+      const clear = async () => {
+        const etcd = new EtcdClient(root);
+        try {
+          await etcd.request("/v3/kv/deleterange", {
+            key: base64(prefix),
+            range_end: base64(prefixRangeEnd(prefix)),
+          });
+        } finally {
+          etcd.close();
+        }
+      };
+      const dispose = async () => {
+        await clear();
+        if (!secured) return;
+        const etcd = new EtcdClient(root);
+        try {
+          await revokeRegistryAccess(etcd, registryPrefix, Object.keys(identities));
+        } finally {
+          etcd.close();
+        }
+      };
+      return { prefix, registryPrefix, url, root, access, clear, [Symbol.asyncDispose]: dispose };
     },
   };
-}
-
-/** Deletes a prefix through etcd's JSON gateway, which spares the harness a gRPC client. */
-async function deletePrefix(url: string, prefix: string): Promise<void> {
-  const endpoint = url.split(",")[0]?.replace(/\/+$/, "") ?? url;
-  const response = await fetch(`${endpoint}/v3/kv/deleterange`, {
-    method: "POST",
-    body: JSON.stringify({ key: base64(prefix), range_end: base64(prefixEnd(prefix)) }),
-  });
-  const body = await response.text();
-  if (!response.ok) throw new Error(`etcd refused to delete ${prefix}: ${response.status} ${body}`);
-}
-
-/** The first key after every key that starts with `prefix` (its last byte plus one). */
-function prefixEnd(prefix: string): string {
-  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
 function base64(text: string): string {

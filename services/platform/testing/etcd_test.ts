@@ -1,88 +1,107 @@
 import assert from "node:assert/strict";
-import { Etcd3 } from "etcd3";
+import { etcdAccessOf, EtcdClient, EtcdError } from "../discovery/mod.ts";
 import { etcdForTests } from "./etcd.ts";
-import { delay } from "./process_group.ts";
-
-Deno.test("etcdForTests() stores and reads keys", async () => {
-  await using ns = await (await etcdForTests()).createNamespace({ label: "kv" });
-  const client = new Etcd3({ hosts: ns.url });
-  try {
-    const kv = client.namespace(ns.prefix);
-    await kv.put("greeting").value("hello");
-    assert.equal(await kv.get("greeting").string(), "hello");
-    assert.equal(await client.get(`${ns.prefix}greeting`).string(), "hello");
-  } finally {
-    client.close();
-  }
-});
 
 Deno.test("etcdForTests() gives each suite its own prefix, cleared on dispose", async () => {
   const etcd = await etcdForTests();
-  const client = new Etcd3({ hosts: etcd.url });
+  const other = await etcd.createNamespace();
+  const root = new EtcdClient(other.root);
   try {
-    const other = await etcd.createNamespace();
     {
       await using ns = await etcd.createNamespace();
       assert.notEqual(ns.prefix, other.prefix);
-      await client.namespace(ns.prefix).put("a").value("1");
-      await client.namespace(other.prefix).put("a").value("2");
-      assert.equal(await client.namespace(ns.prefix).get("a").string(), "1");
-      assert.equal(await client.namespace(other.prefix).get("a").string(), "2");
+      await root.put(`${ns.prefix}a`, "1");
+      await root.put(`${other.prefix}a`, "2");
+      assert.deepEqual((await root.rangePrefix(ns.prefix)).kvs.map((kv) => kv.value), ["1"]);
       await ns.clear();
-      assert.equal(await client.namespace(ns.prefix).get("a").string(), null);
+      assert.deepEqual((await root.rangePrefix(ns.prefix)).kvs, []);
     }
-    assert.equal(
-      await client.namespace(other.prefix).get("a").string(),
-      "2",
+    assert.deepEqual(
+      (await root.rangePrefix(other.prefix)).kvs.map((kv) => kv.value),
+      ["2"],
       "clearing one prefix spares others",
     );
-    await other.clear();
   } finally {
-    client.close();
+    await other[Symbol.asyncDispose]();
+    root.close();
   }
 });
 
-Deno.test("etcdForTests() expires a key when its lease is no longer kept alive", async () => {
-  await using ns = await (await etcdForTests()).createNamespace({ label: "lease" });
-  const client = new Etcd3({ hosts: ns.url });
+/** Whether `call` is refused by etcd (permission, or no user), rather than done. */
+async function refused(call: Promise<unknown>): Promise<string> {
   try {
-    const kv = client.namespace(ns.prefix);
-    const lease = kv.lease(1, { autoKeepAlive: false });
-    await lease.put("instance").value("127.0.0.1:9000");
-    assert.equal(await kv.get("instance").string(), "127.0.0.1:9000");
-    // Not a timing assertion: wait as long as it takes (bounded), then check it is gone.
-    let value: string | null = "127.0.0.1:9000";
-    for (let i = 0; i < 100 && value !== null; i++) {
-      await delay(200);
-      value = await kv.get("instance").string();
-    }
-    assert.equal(value, null);
-    lease.release();
-  } finally {
-    client.close();
+    await call;
+  } catch (error) {
+    if (error instanceof EtcdError) return error.message;
+    throw error;
   }
-});
+  assert.fail("etcd did it");
+}
 
-Deno.test("etcdForTests() delivers prefix watch events", async () => {
-  await using ns = await (await etcdForTests()).createNamespace({ label: "watch" });
-  const client = new Etcd3({ hosts: ns.url });
+Deno.test("the registry: TLS with the shop's client certificates, and each service writes only its own registrations", async (t) => {
+  await using ns = await (await etcdForTests()).createNamespace({ label: "access" });
+  const key = (service: string) => `${ns.registryPrefix}/${service}/instance-1`;
+  const order = new EtcdClient(await ns.access("order"));
+  const payment = new EtcdClient(await ns.access("payment"));
   try {
-    const kv = client.namespace(ns.prefix);
-    const watcher = await kv.watch().prefix("services/").create();
-    const seen: string[] = [];
-    const twoEvents = new Promise<void>((resolve) => {
-      watcher.on("put", (kv) => {
-        seen.push(`put ${kv.key.toString()}=${kv.value.toString()}`);
-        if (seen.length === 2) resolve();
-      });
+    await t.step("a service registers itself, with a lease, and reads every registration", async () => {
+      const lease = await order.grantLease(10);
+      await order.put(key("order"), '{"address":"127.0.0.1:1"}', lease.id);
+      await payment.put(key("payment"), '{"address":"127.0.0.1:2"}');
+      const { kvs } = await order.rangePrefix(`${ns.registryPrefix}/`);
+      assert.deepEqual(kvs.map((kv) => kv.key).sort(), [key("order"), key("payment")]);
     });
-    await kv.put("services/order/1").value("a");
-    await kv.put("elsewhere").value("ignored");
-    await kv.put("services/product/1").value("b");
-    await twoEvents;
-    assert.deepEqual(seen, ["put services/order/1=a", "put services/product/1=b"]);
-    await watcher.cancel();
+
+    await t.step("it cannot register as, or remove, another service", async () => {
+      assert.match(
+        await refused(order.put(key("payment"), '{"address":"10.6.6.6:443"}')),
+        /permission denied/,
+      );
+      assert.match(await refused(order.delete(key("payment"))), /permission denied/);
+      assert.match(await refused(order.put(`${ns.prefix}elsewhere`, "x")), /permission denied/);
+    });
+
+    await t.step("a certificate of the shop's CA without a user, or a wrong password: refused", async () => {
+      const { tls } = await ns.access("order");
+      const anonymous = new EtcdClient({ endpoints: [ns.url], ...(tls === undefined ? {} : { tls }) });
+      const guessing = new EtcdClient({
+        endpoints: [ns.url],
+        ...(tls === undefined ? {} : { tls }),
+        auth: { user: "payment", password: "guess" },
+      });
+      try {
+        assert.match(await refused(anonymous.put(key("payment"), "x")), /user name is empty/);
+        assert.match(await refused(guessing.put(key("payment"), "x")), /authentication failed/);
+      } finally {
+        anonymous.close();
+        guessing.close();
+      }
+    });
+
+    await t.step("without a client certificate of the shop's CA: no connection at all", async () => {
+      const access = await etcdAccessOf({
+        endpoints: [ns.url],
+        certsDir: (await etcdForTests()).certsDir,
+        identity: "order",
+      });
+      const noCertificate = new EtcdClient({
+        endpoints: [ns.url],
+        ...(access.tls === undefined ? {} : { tls: { ca: access.tls.ca } }),
+        ...(access.auth === undefined ? {} : { auth: access.auth }),
+      });
+      try {
+        await assert.rejects(noCertificate.rangePrefix(`${ns.registryPrefix}/`), /unreachable/);
+      } finally {
+        noCertificate.close();
+      }
+      const unauthenticated = await fetch(`${ns.url}/v3/kv/range`, { method: "POST", body: "{}" }).then(
+        (response) => `answered ${response.status}`,
+        () => "refused",
+      );
+      assert.equal(unauthenticated, "refused");
+    });
   } finally {
-    client.close();
+    order.close();
+    payment.close();
   }
 });

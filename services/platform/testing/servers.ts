@@ -9,6 +9,8 @@ import { ensureFerretDbLookupIndexes, type EqualityLookups } from "./ferretdb_in
 import { isRunning, type ManagedProcess, type ProcessGroup, waitUntil } from "./process_group.ts";
 import { acceptsConnections } from "./net.ts";
 import { toolPath } from "./tools.ts";
+import { enableEtcdAuth, readEtcdPasswords } from "../discovery/etcd_access.ts";
+import { EtcdClient } from "../discovery/etcd_client.ts";
 
 /** A server that a starter brought up. */
 export interface StartedServer {
@@ -153,6 +155,12 @@ export interface StartEtcdOptions {
   peerPort: number;
   /** The data directory. */
   dataDir: string;
+  /**
+   * The shop's certificates: etcd then serves TLS with its own certificate, asks every client for one of
+   * the shop's CA, and has authentication on, with `root`'s password from `<certsDir>/etcd/` (see
+   * `grantRegistryAccess` for the services' users). Plain HTTP, open to anyone, unless set.
+   */
+  certsDir?: string;
 }
 
 /**
@@ -165,7 +173,8 @@ export interface StartEtcdOptions {
  * ```
  */
 export async function startEtcd(group: ProcessGroup, options: StartEtcdOptions): Promise<StartedServer> {
-  const url = `http://127.0.0.1:${options.port}`;
+  const certsDir = options.certsDir;
+  const url = `${certsDir === undefined ? "http" : "https"}://127.0.0.1:${options.port}`;
   const peer = `http://127.0.0.1:${options.peerPort}`;
   const process = await group.start({
     name: "etcd",
@@ -180,14 +189,40 @@ export async function startEtcd(group: ProcessGroup, options: StartEtcdOptions):
       `--initial-cluster=shop=${peer}`,
       "--logger=zap",
       "--log-outputs=stderr",
+      ...(certsDir === undefined ? [] : [
+        `--cert-file=${certsDir}/etcd.crt`,
+        `--key-file=${certsDir}/etcd.key`,
+        `--trusted-ca-file=${certsDir}/ca.crt`,
+        "--client-cert-auth",
+      ]),
     ],
     // etcd refuses to start when a flag is also set as ETCD_<FLAG> in the environment.
     unsetEnv: envNamesStartingWith("ETCD"),
   });
-  await waitUntil(process, async () => {
-    const response = await fetch(`${url}/health`);
-    return response.ok && (await response.json()).health === "true";
-  });
+  // Before authentication is on: TLS with the client identity's certificate, no user.
+  const tls = certsDir === undefined ? undefined : {
+    ca: await Deno.readTextFile(`${certsDir}/ca.crt`),
+    cert: await Deno.readTextFile(`${certsDir}/client.crt`),
+    key: await Deno.readTextFile(`${certsDir}/client.key`),
+  };
+  const client = tls === undefined ? undefined : Deno.createHttpClient({ caCerts: [tls.ca], ...tls });
+  try {
+    await waitUntil(process, async () => {
+      const response = await fetch(`${url}/health`, client === undefined ? {} : { client });
+      return response.ok && (await response.json()).health === "true";
+    });
+  } finally {
+    client?.close();
+  }
+  if (certsDir !== undefined && tls !== undefined) {
+    const { root } = await readEtcdPasswords(certsDir);
+    const etcd = new EtcdClient({ endpoints: [url], tls });
+    try {
+      await enableEtcdAuth(etcd, root);
+    } finally {
+      etcd.close();
+    }
+  }
   return { url, port: options.port, process };
 }
 

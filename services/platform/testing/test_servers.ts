@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ensureDevCertificates } from "../tls/tls_files.ts";
 import { ProcessGroup } from "./process_group.ts";
 import { withFreePorts } from "./net.ts";
 import {
@@ -28,7 +29,7 @@ import {
 export const TEST_SERVER_ENV = {
   /** A PostgreSQL superuser URL, e.g. `postgres://postgres@127.0.0.1:5432/postgres`. */
   postgres: "SHOP_TEST_POSTGRES_URL",
-  /** An etcd v3 client URL, e.g. `http://127.0.0.1:2379`. */
+  /** An etcd v3 client URL, e.g. `https://127.0.0.1:2379` (TLS, client certificates, users: `startEtcd`). */
   etcd: "SHOP_TEST_ETCD_URL",
   /** A MongoDB wire protocol URL without a database, e.g. `mongodb://127.0.0.1:27017/`. */
   mongo: "SHOP_TEST_MONGO_URL",
@@ -63,8 +64,13 @@ export async function startTestServer(
     case "etcd":
       return (await withFreePorts(
         2,
-        ([port = 0, peerPort = 0]) =>
-          startEtcd(group, { port, peerPort, dataDir: `${group.dir}/etcd-${port}` }),
+        async ([port = 0, peerPort = 0]) =>
+          startEtcd(group, {
+            port,
+            peerPort,
+            dataDir: `${group.dir}/etcd-${port}`,
+            certsDir: await ensureDevCertificates(),
+          }),
       )).url;
     case "mongo": {
       const postgres = urls.postgres ?? await sharedServerUrl("postgres");
