@@ -15,7 +15,7 @@
  * @module
  */
 import { loadConfigOrExit, string, stringList } from "@shop/platform/config";
-import { createResolver, type Endpoint, type Resolver } from "@shop/platform/discovery";
+import { createResolver, type Endpoint, etcdAccessOf, type Resolver } from "@shop/platform/discovery";
 import { logConfigSchema, serviceLogger, setupLogging, shipOptionsOf } from "@shop/platform/log";
 
 /** One `file_sd` entry: a target and its labels. */
@@ -87,11 +87,15 @@ export interface TargetsWriter extends AsyncDisposable {
  * ```
  */
 export async function startTargetsWriter(
-  options: { etcd: readonly string[]; prefix: string; out: string },
+  options: { etcd: readonly string[]; prefix: string; out: string; certsDir?: string },
 ): Promise<TargetsWriter> {
   const log = serviceLogger("targets");
   const resolver: Resolver = createResolver({
-    etcd: { endpoints: [...options.etcd] },
+    etcd: await etcdAccessOf({
+      endpoints: options.etcd,
+      certsDir: options.certsDir ?? "",
+      identity: "prometheus",
+    }),
     prefix: options.prefix,
   });
   let groups: TargetGroup[] = [];
@@ -138,6 +142,8 @@ if (import.meta.main) {
     out: string({ minLength: 1 }),
     etcd: stringList({ default: ["http://127.0.0.1:2379"], env: ["SHOP_ETCD_ENDPOINTS"] }),
     prefix: string({ default: "/shop/services", pattern: /^\/[A-Za-z0-9/_.-]*$/ }),
+    /** For an `https://` etcd: the CA, the `prometheus` certificate and `etcd/prometheus.password`. */
+    certsDir: string({ default: "" }),
     log: logConfigSchema(),
   };
   const config = loadConfigOrExit(schema, { envPrefix: "SHOP_TARGETS", args: Deno.args });

@@ -6,6 +6,13 @@
  *
  * @module
  */
+import {
+  defaultPrefix,
+  etcdAccessOf,
+  EtcdClient,
+  grantRegistryAccess,
+  readEtcdPasswords,
+} from "@shop/platform/discovery";
 import { productEqualityLookups } from "../services/product/store/mongo_product_store.ts";
 import {
   ensurePostgresDatabase,
@@ -43,17 +50,36 @@ export interface StackServers {
 
 /**
  * Starts PostgreSQL, etcd, FerretDB (its data in that PostgreSQL) and stripe-mock in `group` on the fixed
- * dev ports, with their data under `local`; the services' databases are `shop_<service>`.
+ * dev ports, with their data under `local`; the services' databases are `shop_<service>`. etcd serves
+ * TLS to the holders of `certsDir`'s certificates, each identity an etcd user (`etcd/*.password`).
  *
  * @example
  * ```ts ignore
- * const servers = await startDevServers(group, ".local");
+ * const servers = await startDevServers(group, ".local", "certs/dev");
  * ```
  */
-export async function startDevServers(group: ProcessGroup, local: string): Promise<StackServers> {
+export async function startDevServers(
+  group: ProcessGroup,
+  local: string,
+  certsDir: string,
+): Promise<StackServers> {
   const [postgres, etcd, redis] = await Promise.all([
     startPostgres(group, { port: devPorts.postgres, dataDir: `${local}/postgres` }),
-    startEtcd(group, { port: devPorts.etcd, peerPort: devPorts.etcdPeer, dataDir: `${local}/etcd` }),
+    startEtcd(group, {
+      port: devPorts.etcd,
+      peerPort: devPorts.etcdPeer,
+      dataDir: `${local}/etcd`,
+      certsDir,
+    }).then(async (etcd) => {
+      // Each identity may write only its own registrations under the registry's prefix.
+      const root = new EtcdClient(await etcdAccessOf({ endpoints: [etcd.url], certsDir, identity: "root" }));
+      try {
+        await grantRegistryAccess(root, defaultPrefix, (await readEtcdPasswords(certsDir)).identities);
+      } finally {
+        root.close();
+      }
+      return etcd;
+    }),
     startRedis(group, { port: devPorts.redis, dataDir: `${local}/redis` }),
   ]);
   const [mongo, stripeMock] = await Promise.all([

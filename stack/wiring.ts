@@ -416,6 +416,7 @@ export const stackParts: readonly StackPart[] = [
         env: {
           SHOP_EDGE_ENDPOINTS_DIR: launch.endpointsDir,
           SHOP_EDGE_ETCD_URL: servers.etcdUrl,
+          SHOP_EDGE_ETCD_CERTS_DIR: launch.setup.certsDir,
           ...(servers.discoveryPrefix === undefined
             ? {}
             : { SHOP_EDGE_ETCD_PREFIX: servers.discoveryPrefix }),
@@ -469,6 +470,7 @@ export const stackParts: readonly StackPart[] = [
         env: {
           SHOP_TARGETS_OUT: targets,
           SHOP_ETCD_ENDPOINTS: servers.etcdUrl,
+          SHOP_TARGETS_CERTS_DIR: launch.setup.certsDir,
           ...(servers.discoveryPrefix === undefined ? {} : { SHOP_TARGETS_PREFIX: servers.discoveryPrefix }),
           SHOP_LOG_SHIP_URL: need(launch.logShipUrl, "log store"),
         },

@@ -67,7 +67,7 @@ async function main(): Promise<number> {
       certsDir,
       dir: `${local}/envoy`,
       runner: groupRunner(group),
-      servers: () => startDevServers(group, local),
+      servers: () => startDevServers(group, local, certsDir),
       ports: { stripeSimulator: devPorts.stripeSimulator, services: devPorts.services },
       mail: { smtp: devPorts.mailpitSmtp, http: devPorts.mailpitHttp, notification: devPorts.notification },
       // SHOP_GATEWAY_PORT and the other SHOP_GATEWAY_* variables apply, as to envoy/render_config.ts.

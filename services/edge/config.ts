@@ -17,6 +17,11 @@ export const edgeConfigSchema = {
     url: url({ schemes: ["http", "https"], default: "http://127.0.0.1:2379" }),
     /** The registry's key prefix (`/shop/services`). */
     prefix: string({ default: "/shop/services", minLength: 1 }),
+    /**
+     * For an `https://` etcd: the directory of the CA and the `edge` certificate and key, and of
+     * `etcd/edge.password` (the bridge's etcd user, which may read the registry).
+     */
+    certsDir: string({ default: "" }),
   },
   /** `service=address:port` entries for the static source; the dev ports by default. */
   static: stringList({

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { createResolver, type Resolver } from "@shop/platform/discovery";
+import { createResolver, type EtcdTarget, type Resolver } from "@shop/platform/discovery";
 import { serviceLogger } from "@shop/platform/log";
 import type { Endpoint, EndpointSource } from "./endpoint_source.ts";
 
@@ -27,7 +27,7 @@ export class EtcdEndpointSource implements EndpointSource {
   #unsubscribe: (() => void) | undefined;
   readonly #log = serviceLogger("etcd-source");
 
-  constructor(options: { etcd: string; prefix?: string }) {
+  constructor(options: { etcd: EtcdTarget; prefix?: string }) {
     this.#resolver = createResolver(
       options.prefix === undefined ? { etcd: options.etcd } : { etcd: options.etcd, prefix: options.prefix },
     );

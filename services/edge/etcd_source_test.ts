@@ -12,8 +12,8 @@ Deno.test("the etcd source lists registered instances and follows them coming an
     url: `https://127.0.0.1:${port}`,
     onShutdown: (_phase: "deregister" | "close", hook: () => unknown) => void hooks.push(hook),
   });
-  const first = await registerInstance(server(50052), { etcd: ns.url, service: "product", prefix });
-  const source = new EtcdEndpointSource({ etcd: ns.url, prefix });
+  const first = await registerInstance(server(50052), { etcd: ns.root, service: "product", prefix });
+  const source = new EtcdEndpointSource({ etcd: ns.root, prefix });
   const seen: Array<readonly Endpoint[]> = [];
   let changed: () => void = () => {};
   await source.watch((endpoints) => {
@@ -25,7 +25,7 @@ Deno.test("the etcd source lists registered instances and follows them coming an
   try {
     assert.deepEqual(seen.at(-1), [{ service: "product", address: "127.0.0.1", port: 50052 }]);
     const added = next();
-    const second = await registerInstance(server(50062), { etcd: ns.url, service: "product", prefix });
+    const second = await registerInstance(server(50062), { etcd: ns.root, service: "product", prefix });
     assert.deepEqual((await added).map((e) => e.port).sort(), [50052, 50062]);
     const removed = next();
     await second.deregister();
@@ -44,18 +44,18 @@ Deno.test("an instance registered by host name (a container) is handed on at the
     onShutdown: (_phase: "deregister" | "close", _hook: () => unknown) => {},
   };
   const named = await registerInstance(server, {
-    etcd: ns.url,
+    etcd: ns.root,
     service: "order",
     prefix,
     advertiseHost: "localhost",
   });
   const unknown = await registerInstance({ ...server, url: "https://127.0.0.1:50073" }, {
-    etcd: ns.url,
+    etcd: ns.root,
     service: "order",
     prefix,
     advertiseHost: "no-such-host.invalid",
   });
-  const source = new EtcdEndpointSource({ etcd: ns.url, prefix });
+  const source = new EtcdEndpointSource({ etcd: ns.root, prefix });
   let latest: readonly Endpoint[] = [];
   await source.watch((endpoints) => void (latest = endpoints));
   try {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { etcdAccessOf } from "@shop/platform/discovery";
 import { stopOnSignals } from "@shop/platform/server";
 import { startProcess } from "@shop/platform/service";
 import { upstreamServices } from "../../envoy/gateway_config.ts";
@@ -16,7 +17,12 @@ const { config, log } = await startProcess({ service: "edge", schema: edgeConfig
 
 let source: EndpointSource;
 if (config.source === "etcd") {
-  source = new EtcdEndpointSource({ etcd: config.etcd.url, prefix: config.etcd.prefix });
+  const etcd = await etcdAccessOf({
+    endpoints: [config.etcd.url],
+    certsDir: config.etcd.certsDir,
+    identity: "edge",
+  });
+  source = new EtcdEndpointSource({ etcd, prefix: config.etcd.prefix });
 } else {
   try {
     source = new StaticEndpointSource(parseStaticEndpoints(config.static));

@@ -189,7 +189,7 @@ Deno.test("the user service registers in etcd at start and leaves it on SIGTERM 
     SHOP_USER_DISCOVERY_PREFIX: prefix,
     SHOP_USER_SERVER_PRE_STOP_DELAY: "500ms",
   });
-  await using resolver = createResolver({ etcd: ns.url, prefix });
+  await using resolver = createResolver({ etcd: ns.root, prefix });
   try {
     await resolver.ready();
     await eventually("the user service registered", () => resolver.endpoints("user").length > 0);

@@ -22,6 +22,7 @@ import {
 } from "./discovery_transport.ts";
 import { EtcdClient, EtcdCompactedError } from "./etcd_client.ts";
 import { createResolver, type Resolver } from "./resolver.ts";
+import type { EtcdTarget } from "./registration.ts";
 
 const certsDir = await ensureDevCertificates();
 const clientTls = await readTlsFiles(certsDir, "gateway");
@@ -103,11 +104,11 @@ function describeFailures(records: CallRecord[]): string {
 }
 
 async function withResolver<T>(
-  etcdUrl: string,
+  etcd: EtcdTarget,
   prefix: string,
   body: (resolver: Resolver) => Promise<T>,
 ): Promise<T> {
-  const resolver = createResolver({ etcd: etcdUrl, prefix });
+  const resolver = createResolver({ etcd, prefix });
   try {
     return await body(resolver);
   } finally {
@@ -122,9 +123,9 @@ Deno.test("two registered sample processes share a discovery client's calls and 
     startSample({ etcdUrl: ns.url, prefix }),
     startSample({ etcdUrl: ns.url, prefix }),
   ]);
-  const etcd = new EtcdClient({ endpoints: ns.url });
+  const etcd = new EtcdClient(ns.root);
   try {
-    await withResolver(ns.url, prefix, async (resolver) => {
+    await withResolver(ns.root, prefix, async (resolver) => {
       const expected = samples.map((s) => `sample/${instanceOf(s)}`).sort();
       await eventually(
         "both instances in etcd",
@@ -184,7 +185,7 @@ Deno.test("SIGTERM: the instance leaves etcd while still serving, and a client c
   ]);
   assert.ok(leaving && staying);
   try {
-    await withResolver(ns.url, prefix, async (resolver) => {
+    await withResolver(ns.root, prefix, async (resolver) => {
       await eventually("both instances resolved", () => resolver.endpoints("sample").length === 2, {
         timeoutMs: 15_000,
       });
@@ -260,7 +261,7 @@ Deno.test("SIGTERM with no pre-stop delay: calls refused by the draining instanc
   ]);
   assert.ok(leaving && staying);
   try {
-    await withResolver(ns.url, prefix, async (resolver) => {
+    await withResolver(ns.root, prefix, async (resolver) => {
       await eventually("both instances resolved", () => resolver.endpoints("sample").length === 2, {
         timeoutMs: 15_000,
       });
@@ -322,9 +323,9 @@ Deno.test("SIGKILL: the instance vanishes within its lease TTL, and only calls i
     startSample({ etcdUrl: ns.url, prefix, ttlSeconds }),
   ]);
   assert.ok(killed && surviving);
-  const etcd = new EtcdClient({ endpoints: ns.url });
+  const etcd = new EtcdClient(ns.root);
   try {
-    await withResolver(ns.url, prefix, async (resolver) => {
+    await withResolver(ns.root, prefix, async (resolver) => {
       await eventually("both instances resolved", () => resolver.endpoints("sample").length === 2, {
         timeoutMs: 15_000,
       });

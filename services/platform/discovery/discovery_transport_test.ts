@@ -9,7 +9,7 @@ import { freePort } from "../testing/net.ts";
 import { ensureDevCertificates, readTlsFiles, type TlsFiles } from "../tls/tls_files.ts";
 import { createDiscoveryTransport } from "./discovery_transport.ts";
 import { EtcdClient } from "./etcd_client.ts";
-import { registerInstance } from "./registration.ts";
+import { type EtcdTarget, registerInstance } from "./registration.ts";
 import { createResolver } from "./resolver.ts";
 
 const certsDir = await ensureDevCertificates();
@@ -48,9 +48,9 @@ async function catalogServer(
   return { name, server, handled };
 }
 
-async function registerAll(etcdUrl: string, prefix: string, servers: RunningServer[]) {
+async function registerAll(etcd: EtcdTarget, prefix: string, servers: RunningServer[]) {
   for (const [i, server] of servers.entries()) {
-    await registerInstance(server, { etcd: etcdUrl, service: "sample", instanceId: `s-${i}`, prefix });
+    await registerInstance(server, { etcd, service: "sample", instanceId: `s-${i}`, prefix });
   }
 }
 
@@ -59,15 +59,15 @@ Deno.test("calls are spread over every instance, and an instance that refuses co
   const prefix = `${ns.prefix}services`;
   const a = await catalogServer("a");
   const b = await catalogServer("b");
-  const etcd = new EtcdClient({ endpoints: ns.url });
+  const etcd = new EtcdClient(ns.root);
   // An instance that died without leaving: its key is still there, its port refuses connections.
   const deadPort = freePort();
   await etcd.put(
     `${prefix}/sample/dead`,
     JSON.stringify({ service: "sample", instanceId: "dead", address: "127.0.0.1", port: deadPort }),
   );
-  await registerAll(ns.url, prefix, [a.server, b.server]);
-  const resolver = createResolver({ etcd: ns.url, prefix });
+  await registerAll(ns.root, prefix, [a.server, b.server]);
+  const resolver = createResolver({ etcd: ns.root, prefix });
   const transport = createDiscoveryTransport({
     resolver,
     service: "sample",
@@ -104,8 +104,8 @@ Deno.test("an UNAVAILABLE from a handler is retried elsewhere only for methods d
   const prefix = `${ns.prefix}services`;
   const a = await catalogServer("a");
   const b = await catalogServer("b");
-  await registerAll(ns.url, prefix, [a.server, b.server]);
-  const resolver = createResolver({ etcd: ns.url, prefix });
+  await registerAll(ns.root, prefix, [a.server, b.server]);
+  const resolver = createResolver({ etcd: ns.root, prefix });
   const plain = createDiscoveryTransport({
     resolver,
     service: "sample",
@@ -157,8 +157,8 @@ Deno.test("a call refused with SHUTTING_DOWN is sent to another instance, idempo
   const prefix = `${ns.prefix}services`;
   const leaving = await catalogServer("leaving", { refuseAsShuttingDown: true });
   const staying = await catalogServer("staying");
-  await registerAll(ns.url, prefix, [leaving.server, staying.server]);
-  const resolver = createResolver({ etcd: ns.url, prefix });
+  await registerAll(ns.root, prefix, [leaving.server, staying.server]);
+  const resolver = createResolver({ etcd: ns.root, prefix });
   const transport = createDiscoveryTransport({
     resolver,
     service: "sample",
@@ -183,7 +183,7 @@ Deno.test("a call refused with SHUTTING_DOWN is sent to another instance, idempo
 
 Deno.test("a service with no registered instance fails with UNAVAILABLE naming it", async () => {
   await using ns = await (await etcdForTests()).createNamespace({ label: "none" });
-  const resolver = createResolver({ etcd: ns.url, prefix: `${ns.prefix}services` });
+  const resolver = createResolver({ etcd: ns.root, prefix: `${ns.prefix}services` });
   const transport = createDiscoveryTransport({ resolver, service: "payment", tls: clientTls });
   try {
     await resolver.ready();
@@ -205,8 +205,8 @@ Deno.test("an endpoint whose certificate names another service is never called; 
   // Registered as the service, served with a valid certificate of the shop CA that names another one.
   const impostor = await catalogServer("impostor", { tls: await readTlsFiles(certsDir, "payment") });
   const real = await catalogServer("real");
-  await registerAll(ns.url, prefix, [impostor.server, real.server]);
-  const resolver = createResolver({ etcd: ns.url, prefix });
+  await registerAll(ns.root, prefix, [impostor.server, real.server]);
+  const resolver = createResolver({ etcd: ns.root, prefix });
   const transport = createDiscoveryTransport({
     resolver,
     service: "sample",

@@ -5,7 +5,7 @@ import { EtcdClient, type EtcdEvent, EtcdUnavailableError, prefixRangeEnd } from
 
 Deno.test("a prefix watch through the JSON gateway delivers every change, in order", async () => {
   await using ns = await (await etcdForTests()).createNamespace({ label: "watch-all" });
-  const etcd = new EtcdClient({ endpoints: ns.url });
+  const etcd = new EtcdClient(ns.root);
   const stop = new AbortController();
   try {
     const prefix = `${ns.prefix}services/`;
@@ -46,7 +46,7 @@ Deno.test("a prefix watch through the JSON gateway delivers every change, in ord
 
 Deno.test("a lease's keys vanish when it is revoked, and its keepalive then reports it gone", async () => {
   await using ns = await (await etcdForTests()).createNamespace({ label: "lease" });
-  const etcd = new EtcdClient({ endpoints: ns.url });
+  const etcd = new EtcdClient(ns.root);
   try {
     const lease = await etcd.grantLease(30);
     assert.equal(lease.ttlSeconds, 30);

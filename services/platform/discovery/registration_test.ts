@@ -22,7 +22,7 @@ function fakeServer(url: string) {
 
 Deno.test("an instance registers under <prefix>/<service>/<instance-id> with a leased JSON record", async () => {
   await using ns = await (await etcdForTests()).createNamespace({ label: "register" });
-  const etcd = new EtcdClient({ endpoints: ns.url });
+  const etcd = new EtcdClient(ns.root);
   const server = fakeServer("https://127.0.0.1:45123");
   const prefix = `${ns.prefix}services`;
   try {
@@ -79,7 +79,7 @@ Deno.test("an instance registers under <prefix>/<service>/<instance-id> with a l
 
 Deno.test("an instance registers again by itself after its lease is lost", async () => {
   await using ns = await (await etcdForTests()).createNamespace({ label: "reregister" });
-  const etcd = new EtcdClient({ endpoints: ns.url });
+  const etcd = new EtcdClient(ns.root);
   const server = fakeServer("https://127.0.0.1:45124");
   const prefix = `${ns.prefix}services`;
   try {

@@ -27,7 +27,7 @@ function record(service: string, instanceId: string, port: number): InstanceReco
 
 Deno.test("a resolver lists the registered instances, then follows every registration and removal", async () => {
   await using ns = await (await etcdForTests()).createNamespace({ label: "resolver" });
-  const etcd = new EtcdClient({ endpoints: ns.url });
+  const etcd = new EtcdClient(ns.root);
   const prefix = `${ns.prefix}services`;
   const put = (r: InstanceRecord) => etcd.put(`${prefix}/${r.service}/${r.instanceId}`, JSON.stringify(r));
   await put(record("product", "p-1", 1001));

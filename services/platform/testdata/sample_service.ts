@@ -14,7 +14,12 @@ import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { InventoryService, ProductSchema, ProductService, ReservationStatus } from "@shop/proto/product";
 import { duration, integer, loadConfigOrExit, string, tcpPort } from "../config/mod.ts";
-import { createDiscoveryTransport, createResolver, registerInstance } from "../discovery/mod.ts";
+import {
+  createDiscoveryTransport,
+  createResolver,
+  etcdAccessOf,
+  registerInstance,
+} from "../discovery/mod.ts";
 import { setupLogging } from "../log/mod.ts";
 import { startServer, stopOnSignals } from "../server/mod.ts";
 import { readTlsFiles } from "../tls/mod.ts";
@@ -34,8 +39,12 @@ const config = loadConfigOrExit({
 const instance = `sample-${Deno.pid}`;
 await setupLogging({ service: "sample", instance, level: "debug" });
 const tls = await readTlsFiles(config.certsDir, "product");
-const discovery = config.discovery.etcd === "" ? undefined : (() => {
-  const resolver = createResolver({ etcd: config.discovery.etcd, prefix: config.discovery.prefix });
+// A test program: it registers as "sample", which no shop identity may, so it acts as etcd's root.
+const etcd = config.discovery.etcd === ""
+  ? undefined
+  : await etcdAccessOf({ endpoints: [config.discovery.etcd], certsDir: config.certsDir, identity: "root" });
+const discovery = etcd === undefined ? undefined : (() => {
+  const resolver = createResolver({ etcd, prefix: config.discovery.prefix });
   const peers = createDiscoveryTransport({
     resolver,
     service: "sample",
@@ -94,9 +103,9 @@ const server = await startServer({
     });
   },
 });
-if (discovery !== undefined) {
+if (discovery !== undefined && etcd !== undefined) {
   await registerInstance(server, {
-    etcd: config.discovery.etcd,
+    etcd,
     service: "sample",
     instanceId: instance,
     prefix: config.discovery.prefix,
