@@ -5,6 +5,7 @@
 #   stripe-simulator                DEV/TEST TOOL in front of stripe-mock, never part of a deployment
 #   edge                            writes Envoy's EDS files from the registry in etcd
 #   gateway-config                  one-shot: renders envoy/render_config.ts into the gateway's volume
+#   etcd-access                     one-shot: etcd's users and roles (each service writes only its own keys)
 #   certs                           one-shot: scripts/certs into the certs volume (DEV ONLY CA)
 #
 # Every Deno target runs as the image's non-root user `deno` (uid 1993), holds only the workspace's npm
@@ -131,6 +132,14 @@ ENV SHOP_EDGE_ENDPOINTS_DIR=/endpoints
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-read", "containers/healthcheck.ts", "eds", "user", "product", "order", "payment", "cart"]
 CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", "--allow-write=/endpoints", "services/edge/main.ts"]
+
+# One-shot: etcd's users and roles (containers/etcd/access.ts, the same rules as `deno task dev`).
+FROM deno-base AS etcd-access
+COPY containers/etcd/access.ts containers/etcd/
+USER deno
+RUN deno cache --frozen containers/etcd/access.ts
+ENV SHOP_ETCD_ACCESS_CERTS_DIR=/certs
+CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-net", "--allow-read", "containers/etcd/access.ts"]
 
 # One-shot: the SAME renderer `deno task dev` runs (envoy/render_config.ts), with container paths from
 # SHOP_GATEWAY_* (compose.yaml), writing into the gateway's volume; Envoy's image only reads the result.

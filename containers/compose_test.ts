@@ -24,6 +24,7 @@ import { orderConfigSchema } from "../services/order/config.ts";
 import { paymentConfigSchema } from "../services/payment/config.ts";
 import { cartConfigSchema } from "../services/cart/config.ts";
 import { notificationConfigSchema } from "../services/notification/config.ts";
+import { etcdAccessConfigSchema } from "./etcd/access.ts";
 import { edgeConfigSchema } from "../services/edge/config.ts";
 import { gatewayConfigSchema } from "../envoy/render_config.ts";
 import { type DockerStage, parseDockerfile } from "./dockerfile.ts";
@@ -109,6 +110,7 @@ const programs: Record<string, { schema: Schema; prefix: string }> = {
   payment: { schema: paymentConfigSchema, prefix: "SHOP_PAYMENT" },
   cart: { schema: cartConfigSchema, prefix: "SHOP_CART" },
   notification: { schema: notificationConfigSchema, prefix: "SHOP_NOTIFICATION" },
+  "etcd-access": { schema: etcdAccessConfigSchema, prefix: "SHOP_ETCD_ACCESS" },
   edge: { schema: edgeConfigSchema, prefix: "SHOP_EDGE" },
   "gateway-config": { schema: gatewayConfigSchema, prefix: "SHOP_GATEWAY" },
 };
@@ -394,6 +396,9 @@ const identityOf: Record<string, string> = {
   user: "user",
   cart: "cart",
   notification: "notification",
+  edge: "edge",
+  etcd: "etcd",
+  "etcd-access": "etcd-root",
   "product-1": "product",
   "product-2": "product",
   order: "order",
@@ -425,17 +430,33 @@ Deno.test("each container mounts only its own key, which the certs one-shot puts
       stderr: "piped",
     }).output();
     assert.ok(run.success, new TextDecoder().decode(run.stderr));
-    for (const identity of new Set(Object.values(identityOf))) {
+    const listing = async (path: string) => {
       const files: string[] = [];
-      for await (const entry of Deno.readDir(`${dir}/${identity}`)) files.push(entry.name);
+      for await (const entry of Deno.readDir(path)) files.push(entry.name);
+      return files.sort();
+    };
+    const identities = [...new Set(Object.values(identityOf))];
+    for (const identity of identities.filter((name) => name !== "etcd-root")) {
       assert.deepEqual(
-        files.sort(),
-        ["ca.crt", `${identity}.crt`, `${identity}.key`, ...(identity === "user" ? ["jwt"] : [])].sort(),
+        await listing(`${dir}/${identity}`),
+        [
+          "ca.crt",
+          `${identity}.crt`,
+          `${identity}.key`,
+          ...(identity === "user" ? ["jwt"] : []),
+          // Every identity but the etcd server has an etcd password, its own only.
+          ...(identity === "etcd" ? [] : ["etcd"]),
+        ].sort(),
         `${identity}/ holds its own key and no other`,
       );
+      if (identity !== "etcd") {
+        assert.deepEqual(await listing(`${dir}/${identity}/etcd`), [`${identity}.password`]);
+      }
       const mode = (await Deno.stat(`${dir}/${identity}/${identity}.key`)).mode ?? 0;
       assert.equal(mode & 0o077, 0, `${identity}.key is its owner's only`);
     }
+    // The etcd-access one-shot creates the users: it holds every etcd password, and no service's key.
+    assert.deepEqual(await listing(`${dir}/etcd-root`), ["ca.crt", "client.crt", "client.key", "etcd"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -488,13 +509,13 @@ Deno.test("the environment of every shop program is a complete, valid configurat
   }
   assert.equal(
     checked,
-    9,
-    "user, product-1, product-2, order, payment, cart, notification, edge and gateway-config were checked",
+    10,
+    "user, product-1, product-2, order, payment, cart, notification, edge, etcd-access and gateway-config were checked",
   );
 });
 
 Deno.test("programs start after what they need is healthy, or finished for one-shots", () => {
-  const oneShots = new Set(["certs", "gateway-config"]);
+  const oneShots = new Set(["certs", "gateway-config", "etcd-access"]);
   for (const [name, service] of Object.entries(services)) {
     const dependsOn = service.depends_on ?? {};
     for (const [dependency, value] of Object.entries(dependsOn)) {
@@ -511,7 +532,7 @@ Deno.test("programs start after what they need is healthy, or finished for one-s
       assert.equal(value.condition, expected, `${name} -> ${dependency}`);
     }
     const target = targetOf(service);
-    if (target !== undefined && target in programs && target !== "edge" && target !== "gateway-config") {
+    if (target !== undefined && target in programs && target !== "edge" && !oneShots.has(target)) {
       assert.ok(stage(target).healthcheck, `${target} has a HEALTHCHECK`);
       assert.ok("certs" in dependsOn, `${name} waits for the certificates`);
     }
