@@ -89,6 +89,7 @@ Deno.test("observability: targets from etcd, alerts, one request id across the l
       etcd: [stack.discovery.etcdUrl],
       prefix: stack.discovery.prefix,
       out: targetsFile,
+      certsDir: stack.certsDir,
     });
     cleanups.push(() => writer.close());
 

@@ -113,7 +113,7 @@ async function startStack(): Promise<Stack> {
   const order = await start("order", orderEnv);
 
   // The order service must have found both dependencies through etcd before the first checkout.
-  const resolver = createResolver({ etcd: ns.url, prefix });
+  const resolver = createResolver({ etcd: ns.root, prefix });
   await resolver.ready();
   await eventually(
     "product and payment registered in etcd",

@@ -164,7 +164,8 @@ Deno.test("an instance registered as payment that proves another identity is nev
   await using ns = await (await etcdForTests()).createNamespace({ label: "order_identity" });
   const prefix = `${ns.prefix}services`;
   await using fakes = await startFakes();
-  // Whoever can write to the registry and holds any of the shop's certificates (here: product's).
+  // Whoever can write payment's keys in the registry (only etcd's root or payment's etcd user can) and
+  // holds any of the shop's certificates (here: product's): the callers' identity check still holds.
   const impostor = await realServices({});
   const fake = await startServer({
     service: "impostor",
@@ -175,8 +176,8 @@ Deno.test("an instance registered as payment that proves another identity is nev
     interceptors: [impostor.paymentSwitch.interceptor()],
   });
   const registrations = [
-    await registerInstance(fakes.product, { etcd: ns.url, service: "product", prefix }),
-    await registerInstance(fake, { etcd: ns.url, service: "payment", prefix }),
+    await registerInstance(fakes.product, { etcd: await ns.access("product"), service: "product", prefix }),
+    await registerInstance(fake, { etcd: ns.root, service: "payment", prefix }),
   ];
   await using service = await startServiceProcess(main, {
     env: orderEnv(db.url, fakes.product, fakes.payment, {
@@ -209,7 +210,9 @@ Deno.test("an instance registered as payment that proves another identity is nev
     );
 
     // Once the real payment service registers, orders are charged through it, never the impostor.
-    registrations.push(await registerInstance(fakes.payment, { etcd: ns.url, service: "payment", prefix }));
+    registrations.push(
+      await registerInstance(fakes.payment, { etcd: await ns.access("payment"), service: "payment", prefix }),
+    );
     const paid = await eventually("an order is PAID through the real payment service", async () => {
       const { order } = await orders.createOrder({
         requestId: crypto.randomUUID(),
