@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { inSpan } from "@shop/platform/tracing";
 import { createClient } from "@connectrpc/connect";
 import { Counter } from "prom-client";
 import { type ClosableTransport, createServiceTransport } from "@shop/platform/client";
@@ -79,6 +80,9 @@ await runService({
           ? orders.inc({ outcome: event.outcome })
           : compensations.inc({ reason: event.reason }),
       leaseMs: config.saga.lease,
+      // Each saga step is a span of the call (or the recovery round) that drives it.
+      observeStep: (step, orderId, run) =>
+        inSpan(`saga.${step}`, { attributes: { "shop.order.id": orderId, "shop.saga.step": step } }, run),
       ...(crashAfter
         ? { faultAfter: (point) => point === crashAfter ? Deno.kill(Deno.pid, "SIGKILL") : undefined }
         : {}),
