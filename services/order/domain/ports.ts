@@ -31,6 +31,11 @@ export interface SagaState {
   sagaStep: SagaStep;
   /** True from the moment a charge may have been sent: compensation must then refund. */
   chargeAttempted: boolean;
+  /**
+   * The W3C `traceparent` of the request that placed the order, when it was traced: work resumed later
+   * links to that trace.
+   */
+  traceParent?: string | undefined;
 }
 
 /** An order with its saga state, as stored. */

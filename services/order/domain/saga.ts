@@ -70,6 +70,14 @@ export interface SagaDeps {
     orderId: string,
     run: () => Promise<T>,
   ) => Promise<T>;
+  /**
+   * Wraps work on an order that resumes its saga outside the request that placed it (the recovery loop,
+   * a payment's outcome): the composition root makes it a span linked to the order's first trace
+   * (`traceParent`). Must call `run` once and pass its outcome on.
+   */
+  observeResume?: <T>(orderId: string, traceParent: string | undefined, run: () => Promise<T>) => Promise<T>;
+  /** The W3C `traceparent` of the request being handled, stored with a new order (none when untraced). */
+  currentTraceParent?: () => string | undefined;
   /** TEST ONLY: called after each durable step; a crash test kills the process here. */
   faultAfter?: (point: FaultPoint) => void | Promise<void>;
   now?: () => Date;

@@ -26,6 +26,7 @@ interface OrderRow {
   update_time: Date;
   saga_step: SagaStep;
   charge_attempted: boolean;
+  trace_parent: string | null;
 }
 
 /**
@@ -83,7 +84,7 @@ function storedAddress(address: ShippingAddress): StoredAddress {
 
 const columns = `id, user_id, request_id, status, items, total_currency, total_minor::text AS total_minor,
   status_history, failure_reason, shipping_address, payment_method, create_time, update_time, saga_step,
-  charge_attempted`;
+  charge_attempted, trace_parent`;
 
 function toRecord(row: OrderRow): OrderRecord {
   return {
@@ -103,6 +104,7 @@ function toRecord(row: OrderRow): OrderRecord {
     updateTime: row.update_time,
     sagaStep: row.saga_step,
     chargeAttempted: row.charge_attempted,
+    ...(row.trace_parent === null ? {} : { traceParent: row.trace_parent }),
   };
 }
 
@@ -151,7 +153,7 @@ export class PostgresOrderStore implements OrderStore {
     const inserted = await sql`
       INSERT INTO orders (id, user_id, request_id, status, items, total_currency, total_minor, status_history,
         failure_reason, shipping_address, payment_method, create_time, update_time, saga_step, charge_attempted,
-        lease_owner, lease_until)
+        trace_parent, lease_owner, lease_until)
       VALUES (${order.id}, ${order.userId}, ${order.requestId}, ${order.status}, ${
       sql.json(storedItems(order))
     },
@@ -160,7 +162,7 @@ export class PostgresOrderStore implements OrderStore {
       sql.json(storedAddress(order.shippingAddress))
     },
         ${order.paymentMethod}, ${order.createTime}, ${order.updateTime}, ${order.sagaStep}, ${order.chargeAttempted},
-        ${lease.owner}, ${lease.until})
+        ${order.traceParent ?? null}, ${lease.owner}, ${lease.until})
       ON CONFLICT (user_id, request_id) DO NOTHING
       RETURNING id`;
     if (inserted.length === 1) return { created: true };

@@ -80,5 +80,6 @@ export { acceptsConnections, freePort, withFreePorts } from "./net.ts";
 export { contractTest, type StoreFixture } from "./contract_suite.ts";
 export { eventually, type EventuallyOptions, type NotYet } from "./eventually.ts";
 export { failure } from "./failure.ts";
+export { type CollectedSpan, type OtlpCollector, startOtlpCollector } from "./otlp_collector.ts";
 export { type ServiceProcess, startServiceProcess } from "./service_process.ts";
 export { type ToolName, toolPath, toolsDir, toolVersion } from "./tools.ts";
