@@ -1,3 +1,4 @@
+import { SpanStatusCode } from "@opentelemetry/api";
 import { injectTraceContext, inSpan, SpanKind } from "./tracing.ts";
 
 /**

@@ -28,6 +28,7 @@ Deno.test("spans reach the store over OTLP: parent and child, errors, trace cont
       received.push(await request.json());
       return new Response("{}", { headers: { "content-type": "application/json" } });
     }
+    if (new URL(request.url).pathname === "/refuse") return new Response("card declined", { status: 402 });
     seenTraceparents.push(request.headers.get("traceparent") ?? "");
     return new Response("ok");
   });
@@ -42,6 +43,10 @@ Deno.test("spans reach the store over OTLP: parent and child, errors, trace cont
     // The context survives a timer (AsyncLocalStorage).
     assert.equal(activeTraceIds()?.trace_id, traceId);
     await (await tracedFetch("demo-peer")(`${base}/hello?secret=1`)).text();
+    // A refusal from the peer is an answer (no throw), marked on its span.
+    const refused = await tracedFetch("demo-peer")(`${base}/refuse`, { method: "POST" });
+    assert.equal(refused.status, 402);
+    await refused.body?.cancel();
     outerTraceparent = currentTraceparent();
     await assert.rejects(inSpan("failing", {}, () => Promise.reject(new Error("card declined"))));
   });
@@ -66,4 +71,5 @@ Deno.test("spans reach the store over OTLP: parent and child, errors, trace cont
   assert.equal(byName.get("GET /hello")?.parentSpanId, outer.spanId, "no query string in the name");
   assert.equal(byName.get("failing")?.parentSpanId, outer.spanId);
   assert.equal(byName.get("failing")?.status?.code, 2, "the error is on the span that saw it");
+  assert.equal(byName.get("POST /refuse")?.status?.code, 2, "a 402 from the peer fails its call's span");
 });
