@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createServiceTransport } from "@shop/platform/client";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { eventually } from "@shop/platform/testing";
 import { readTlsFiles } from "@shop/platform/tls";
 import { PaymentOutcome, PaymentOutcomeService } from "@shop/proto/order";
@@ -142,25 +142,35 @@ Deno.test("payments that settle later: AWAITING_PAYMENT, then PAID or FAILED, ne
     assert.ok(order);
     for (const identity of ["gateway", "cart", "client"]) {
       const tls = await readTlsFiles(stack.certsDir, identity);
-      // One client per attempt: a client whose first connection failed ("fetch failed", seen right after
-      // another client to the same server closed) keeps failing; that is not the answer under test.
+      // node:http2 with the identity's certificate, one session per attempt. (Deno's fetch, which the kit's
+      // transports use, failed to connect for 20 s with a second client certificate in the same process
+      // in loaded full runs: see e2e/README.md. The answer under test is the service's, not the client's.)
       const call = async () => {
-        const transport = createServiceTransport({ baseUrl: order.url, tls });
+        const session = new Http2SessionManager(order.url, undefined, {
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
+        });
         try {
+          const transport = createGrpcTransport({ baseUrl: order.url, sessionManager: session });
           return await createClient(PaymentOutcomeService, transport).recordPaymentOutcome({
             orderId: crypto.randomUUID(),
             paymentId: crypto.randomUUID(),
             outcome: PaymentOutcome.SUCCEEDED,
-          }).then(() => "accepted", (error) => ConnectError.from(error));
+          }, { timeoutMs: 5_000 }).then(() => "accepted", (error) => ConnectError.from(error));
         } finally {
-          transport.close();
+          session.abort();
         }
       };
       // Any answer from the service must be a refusal.
+      let last: unknown;
       const refused = await eventually(`an answer to ${identity}`, async () => {
         const answer = await call();
+        last = answer;
         return answer instanceof ConnectError && answer.code === Code.Unavailable ? undefined : answer;
-      }, { timeoutMs: 20_000 });
+      }, { timeoutMs: 20_000 }).catch((error) => {
+        throw new Error(`${error}; the last attempt: ${last instanceof Error ? last.message : String(last)}`);
+      });
       assert.ok(refused instanceof ConnectError, `${identity} was accepted`);
       assert.equal(refused.code, Code.PermissionDenied, `${identity}: ${refused.message}`);
     }
