@@ -83,7 +83,22 @@ function toTrace(raw: JaegerTrace): Trace {
 }
 
 /**
- * Reads a trace by id, waiting (bounded) until `complete` holds for it: spans arrive in batches from
+ * Whether every span's parent is in the trace, but for the one outside it that started the trace (the
+ * caller's `traceparent`): each process exports in batches of its own, so a child may be in the store
+ * before its parent.
+ */
+function connected(trace: Trace): boolean {
+  const ids = new Set(trace.spans.map((span) => span.spanId));
+  const missing = new Set(
+    trace.spans.flatMap((span) =>
+      span.parentId === undefined || ids.has(span.parentId) ? [] : [span.parentId]
+    ),
+  );
+  return missing.size <= 1;
+}
+
+/**
+ * Reads a trace by id, waiting (bounded) until `complete` holds for it and every span's parent is in it: spans arrive in batches from
  * every process, some a moment after the response.
  *
  * @example
@@ -105,7 +120,7 @@ export async function readTrace(
     const raw = body.data?.[0];
     if (response.ok && raw) {
       last = toTrace(raw);
-      if (complete(last)) return last;
+      if (complete(last) && connected(last)) return last;
     }
     if (Date.now() > deadline) {
       throw new Error(
