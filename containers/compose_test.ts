@@ -23,6 +23,7 @@ import { productConfigSchema } from "../services/product/config.ts";
 import { orderConfigSchema } from "../services/order/config.ts";
 import { paymentConfigSchema } from "../services/payment/config.ts";
 import { cartConfigSchema } from "../services/cart/config.ts";
+import { notificationConfigSchema } from "../services/notification/config.ts";
 import { edgeConfigSchema } from "../services/edge/config.ts";
 import { gatewayConfigSchema } from "../envoy/render_config.ts";
 import { type DockerStage, parseDockerfile } from "./dockerfile.ts";
@@ -107,6 +108,7 @@ const programs: Record<string, { schema: Schema; prefix: string }> = {
   order: { schema: orderConfigSchema, prefix: "SHOP_ORDER" },
   payment: { schema: paymentConfigSchema, prefix: "SHOP_PAYMENT" },
   cart: { schema: cartConfigSchema, prefix: "SHOP_CART" },
+  notification: { schema: notificationConfigSchema, prefix: "SHOP_NOTIFICATION" },
   edge: { schema: edgeConfigSchema, prefix: "SHOP_EDGE" },
   "gateway-config": { schema: gatewayConfigSchema, prefix: "SHOP_GATEWAY" },
 };
@@ -361,6 +363,7 @@ Deno.test("compose refuses to start without real secrets; it runs in production 
     .map(([name, service]) => `${name}=${environmentOf(service).SHOP_ENV}`);
   assert.deepEqual(modes.sort(), [
     "cart=production",
+    "notification=production",
     "order=production",
     "payment=production",
     "product-1=production",
@@ -368,6 +371,7 @@ Deno.test("compose refuses to start without real secrets; it runs in production 
     "user=production",
   ]);
   assert.ok(!("stripe-simulator" in production) && !("stripe-mock" in production), "no Stripe simulator");
+  assert.ok(!("mailpit" in production), "no Mailpit");
   assert.equal(
     environmentOf(production.payment ?? {}).SHOP_PAYMENT_STRIPE_BASE_URL,
     "https://api.stripe.com",
@@ -389,6 +393,7 @@ Deno.test("compose refuses to start without real secrets; it runs in production 
 const identityOf: Record<string, string> = {
   user: "user",
   cart: "cart",
+  notification: "notification",
   "product-1": "product",
   "product-2": "product",
   order: "order",
@@ -467,16 +472,24 @@ Deno.test("the environment of every shop program is a complete, valid configurat
       assert.fail(`${name}: ${(error as Error).message}`);
     }
     // Containers are reached by other containers: every server listens on all interfaces.
-    const server = (config as { server?: { host?: string } }).server;
+    const server = (config as { server?: { host?: string; port?: number } }).server;
     if (server !== undefined) {
       assert.equal(server.host, "0.0.0.0", `${name} listens only on its own loopback`);
+      // The image's health check asks the port the program listens on, and compose publishes that one.
+      const probed = stage(target).healthcheck?.at(-1);
+      if (stage(target).healthcheck?.includes("grpc")) {
+        assert.equal(Number(probed), server.port, `${name}: the health check asks another port`);
+      }
+      for (const port of service.ports ?? []) {
+        assert.equal(port.target, server.port, `${name}: publishes a port nothing listens on`);
+      }
     }
     checked++;
   }
   assert.equal(
     checked,
-    8,
-    "user, product-1, product-2, order, payment, cart, edge and gateway-config were checked",
+    9,
+    "user, product-1, product-2, order, payment, cart, notification, edge and gateway-config were checked",
   );
 });
 

@@ -4,7 +4,7 @@
 # are NOT made here: each service applies its own migrations (services/<svc>/store/migrations) at start,
 # exactly as in `deno task dev` and the tests. Passwords come from compose.yaml (DEV ONLY defaults).
 set -euo pipefail
-for service in user order payment; do
+for service in user order payment notification; do
   var="SHOP_${service^^}_DB_PASSWORD"
   password=${!var:?"$var is not set"}
   psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \

@@ -10,6 +10,7 @@ import {
   serverConfigSchema,
   string,
   tlsConfigSchema,
+  url,
 } from "@shop/platform/config";
 import { discoveryConfigSchema } from "@shop/platform/discovery";
 import { logConfigSchema } from "@shop/platform/log";
@@ -21,8 +22,13 @@ export const notificationConfigSchema = {
   tls: tlsConfigSchema(),
   database: postgresConfigSchema(),
   smtp: {
-    /** The mail server (`smtp://host:port`; plain SMTP: Mailpit in dev and tests). */
-    url: string({ default: "smtp://127.0.0.1:1025", pattern: /^smtp:\/\/\S+$/, describe: "an smtp:// URL" }),
+    /**
+     * The mail server: `smtp://[user:password@]host:port` (STARTTLS whenever offered, required with
+     * credentials) or `smtps://` (TLS from the start). Plain `smtp://127.0.0.1:1025` is Mailpit in dev.
+     */
+    url: url({ schemes: ["smtp", "smtps"], default: "smtp://127.0.0.1:1025", secret: true }),
+    /** A PEM file of more CAs to trust for the mail server's certificate (the system's roots always). */
+    caFile: string({ default: "" }),
     /** The sender of every email. */
     from: string({
       default: "orders@shop.local",

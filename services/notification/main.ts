@@ -64,6 +64,7 @@ await runService({
       }),
       mailer: new SmtpMailer({
         url: config.smtp.url,
+        ...(config.smtp.caFile === "" ? {} : { caCerts: [await Deno.readTextFile(config.smtp.caFile)] }),
         from: config.smtp.from,
         timeoutMs: config.smtp.timeout,
       }),

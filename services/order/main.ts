@@ -10,6 +10,7 @@ import { Counter } from "prom-client";
 import { type ClosableTransport, createServiceTransport } from "@shop/platform/client";
 import { createDiscoveryTransport, createResolver, type Resolver } from "@shop/platform/discovery";
 import { instrumentStore } from "@shop/platform/metrics";
+import { outboxRelayMetrics } from "@shop/platform/outbox";
 import { runService } from "@shop/platform/service";
 import { OrderNotificationService } from "@shop/proto/notification";
 import { PaymentProcessorService } from "@shop/proto/payment";
@@ -117,6 +118,7 @@ await runService({
       store,
       receiver: notificationsOverConnect(createClient(OrderNotificationService, notificationTransport)),
       keepDeliveredMs: config.events.keepDelivered,
+      metrics: outboxRelayMetrics(metrics.registry, "order_events"),
       onFailure: ({ entry, attempts, error }) =>
         log.warning(
           "The notification service did not take an order event yet (attempt {attempts}): {error}",

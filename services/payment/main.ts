@@ -9,6 +9,7 @@ import { Counter } from "prom-client";
 import { type ClosableTransport, createServiceTransport } from "@shop/platform/client";
 import { createDiscoveryTransport, createResolver } from "@shop/platform/discovery";
 import { instrumentStore } from "@shop/platform/metrics";
+import { outboxRelayMetrics } from "@shop/platform/outbox";
 import { runService } from "@shop/platform/service";
 import { PaymentOutcomeService } from "@shop/proto/order";
 import { paymentConfigSchema, stripeCredentials } from "./config.ts";
@@ -77,6 +78,7 @@ await runService({
       store,
       orders: orderOutcomesOverConnect(createClient(PaymentOutcomeService, orderTransport)),
       keepDeliveredMs: config.notices.keepDelivered,
+      metrics: outboxRelayMetrics(metrics.registry, "order_notices"),
       onFailure: ({ orderId, attempts, error }) =>
         log.warning("The order service did not take a payment outcome yet (attempt {attempts}): {error}", {
           orderId,

@@ -1,6 +1,10 @@
 /**
- * A small SMTP client (RFC 5321, plain text over TCP, no authentication): what the notification service
- * needs of a mail server, and the one hook the "never twice" guarantee needs, a call just before the end
+ * A small SMTP client (RFC 5321): what the notification service needs of a mail server. `smtps://` is
+ * TLS from the first byte (RFC 8314, port 465); `smtp://` upgrades with STARTTLS (RFC 3207) whenever the
+ * server offers it, and insists on it when the URL carries credentials, which go only over TLS (AUTH
+ * PLAIN, RFC 4954): a production relay (SES, SendGrid, Postmark...) is `smtp://user:password@host:587`
+ * or `smtps://...:465`. Certificates are checked against the system's roots, plus `caCerts`. And it has
+ * the one hook the "never twice" guarantee needs, and the one hook the "never twice" guarantee needs, a call just before the end
  * of the message (the final `.`) is sent. Until that dot, a server discards the transaction if the
  * connection breaks; after it, the server may have taken the message whether or not its answer arrives.
  *
@@ -11,8 +15,10 @@ import type { Mailer, SendOutcome } from "../domain/ports.ts";
 
 /** What {@linkcode SmtpMailer} is built from. */
 export interface SmtpMailerOptions {
-  /** `smtp://host:port`. */
+  /** `smtp://[user:password@]host:port` (STARTTLS when offered, required with credentials) or `smtps://`. */
   url: string;
+  /** More CA certificates (PEM) to trust for the mail server's certificate. */
+  caCerts?: string[];
   /** The envelope sender and From address. */
   from: string;
   /** The From name (`Shop`). */
@@ -28,6 +34,8 @@ class ReplyReader {
   #conn: Deno.Conn;
   #buffer = "";
   #decoder = new TextDecoder();
+  /** The text of the lines of the last reply (after the code), e.g. EHLO's extensions. */
+  lines: string[] = [];
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
@@ -40,6 +48,7 @@ class ReplyReader {
         const line = lines[i] ?? "";
         if (/^\d{3} /.test(line) || /^\d{3}$/.test(line)) {
           this.#buffer = lines.slice(i + 1).join("\r\n");
+          this.lines = lines.slice(0, i + 1).map((reply) => reply.slice(4));
           return Number(line.slice(0, 3));
         }
       }
@@ -86,17 +95,31 @@ function messageData(email: Email, options: { from: string; fromName: string; me
 export class SmtpMailer implements Mailer {
   #host: string;
   #port: number;
+  #implicitTls: boolean;
+  #credentials: { user: string; password: string } | undefined;
   #options: SmtpMailerOptions;
 
   /** A mailer for the server at `options.url`. */
   constructor(options: SmtpMailerOptions) {
     const url = new URL(options.url);
-    if (url.protocol !== "smtp:") {
-      throw new Error(`the mail server's URL must be smtp://, not ${options.url}`);
+    if (url.protocol !== "smtp:" && url.protocol !== "smtps:") {
+      throw new Error("the mail server's URL must be smtp:// or smtps://");
     }
-    this.#host = url.hostname;
-    this.#port = Number(url.port || 25);
+    this.#host = url.hostname.replace(/^\[|\]$/g, "");
+    this.#implicitTls = url.protocol === "smtps:";
+    this.#port = Number(url.port || (this.#implicitTls ? 465 : 25));
+    this.#credentials = url.username === ""
+      ? undefined
+      : { user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
     this.#options = options;
+  }
+
+  /** Connects, with TLS from the start for `smtps://`. */
+  #connect(): Promise<Deno.Conn> {
+    const tls = { hostname: this.#host, port: this.#port, caCerts: this.#options.caCerts ?? [] };
+    return this.#implicitTls
+      ? Deno.connectTls(tls)
+      : Deno.connect({ hostname: this.#host, port: this.#port });
   }
 
   /**
@@ -109,7 +132,7 @@ export class SmtpMailer implements Mailer {
   ): Promise<SendOutcome> {
     let conn: Deno.Conn;
     try {
-      conn = await Deno.connect({ hostname: this.#host, port: this.#port });
+      conn = await this.#connect();
     } catch {
       return "not_sent";
     }
@@ -119,7 +142,7 @@ export class SmtpMailer implements Mailer {
       const bytes = encoder.encode(text);
       for (let written = 0; written < bytes.length;) written += await conn.write(bytes.subarray(written));
     };
-    const replies = new ReplyReader(conn);
+    let replies = new ReplyReader(conn);
     let committed = false;
     try {
       const expect = async (command: string | undefined, ok: (code: number) => boolean) => {
@@ -129,7 +152,26 @@ export class SmtpMailer implements Mailer {
       };
       const positive = (code: number) => code >= 200 && code < 300;
       await expect(undefined, (code) => code === 220);
-      await expect(`EHLO ${this.#options.heloName ?? "shop-notification"}`, positive);
+      const ehlo = `EHLO ${this.#options.heloName ?? "shop-notification"}`;
+      await expect(ehlo, positive);
+      let secure = this.#implicitTls;
+      if (!secure && replies.lines.some((line) => /^STARTTLS\b/i.test(line))) {
+        await expect("STARTTLS", (code) => code === 220);
+        conn = await Deno.startTls(conn as Deno.TcpConn, {
+          hostname: this.#host,
+          caCerts: this.#options.caCerts ?? [],
+        });
+        replies = new ReplyReader(conn);
+        secure = true;
+        await expect(ehlo, positive);
+      }
+      if (this.#credentials !== undefined) {
+        // Credentials never cross the network in the clear.
+        if (!secure) throw new Error("the mail server offers no STARTTLS: credentials not sent");
+        const { user, password } = this.#credentials;
+        const token = btoa(String.fromCharCode(...encoder.encode(`\0${user}\0${password}`)));
+        await expect(`AUTH PLAIN ${token}`, (code) => code === 235);
+      }
       await expect(`MAIL FROM:<${this.#options.from}>`, positive);
       await expect(`RCPT TO:<${email.to}>`, positive);
       await expect("DATA", (code) => code === 354);

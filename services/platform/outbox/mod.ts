@@ -9,3 +9,4 @@
  */
 export * from "./outbox_relay.ts";
 export * from "./outbox_config.ts";
+export * from "./outbox_metrics.ts";

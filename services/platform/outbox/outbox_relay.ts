@@ -31,6 +31,14 @@ export interface Outbox<E extends OutboxEntry> {
   purgeDelivered(before: Date): Promise<number>;
 }
 
+/** What a relay reports as it works (the kit's Prometheus counters, or a test's own). */
+export interface OutboxRelayMetrics {
+  /** An entry was delivered and marked. */
+  delivered(): void;
+  /** A delivery attempt failed; the entry waits for its backoff. */
+  failed(): void;
+}
+
 /** What {@linkcode OutboxRelay} is built from. */
 export interface OutboxRelayDeps<E extends OutboxEntry> {
   outbox: Outbox<E>;
@@ -46,6 +54,8 @@ export interface OutboxRelayDeps<E extends OutboxEntry> {
   maxBackoffMs?: number;
   /** How long delivered rows are kept before they are purged, in ms (7 days unless set). */
   keepDeliveredMs?: number;
+  /** Counts deliveries and failed attempts (see {@linkcode outboxRelayMetrics}); uncounted unless set. */
+  metrics?: OutboxRelayMetrics;
   /** Told of every delivery that failed; must not throw (logs only). */
   onFailure?: (failure: { entry: E; attempts: number; error: unknown }) => void;
   now?: () => Date;
@@ -95,8 +105,10 @@ export class OutboxRelay<E extends OutboxEntry> {
           await deliver(entry, { timeoutMs });
           await outbox.markDelivered(entry, this.#now());
           delivered++;
+          this.#deps.metrics?.delivered();
         } catch (error) {
           failed++;
+          this.#deps.metrics?.failed();
           this.#deps.onFailure?.({ entry, attempts: entry.attempts + 1, error });
           await outbox.retryAt(entry, this.#retryTime(entry.attempts));
         }

@@ -292,6 +292,13 @@ export interface StartMailpitOptions {
   httpPort: number;
   /** Its SQLite file: messages survive a restart on the same file. */
   database: string;
+  /**
+   * TLS for SMTP (PEM files): STARTTLS required, or TLS from the first byte when `implicit`. Plain SMTP
+   * unless set.
+   */
+  tls?: { certFile: string; keyFile: string; implicit?: boolean };
+  /** A password file (`user:password` lines): only those may send. Anyone, with or without, unless set. */
+  authFile?: string;
 }
 
 /** A running Mailpit. */
@@ -303,8 +310,8 @@ export interface StartedMailpit extends StartedServer {
 }
 
 /**
- * Starts Mailpit, the mail catcher: it takes any message over SMTP (no TLS, no authentication) and shows
- * it in its UI and API, on 127.0.0.1 only, without looking for updates.
+ * Starts Mailpit, the mail catcher: it takes any message over SMTP (plain and open unless `tls` and
+ * `authFile` say otherwise) and shows it in its UI and API, on 127.0.0.1 only, without looking for updates.
  *
  * @example
  * ```ts ignore
@@ -326,8 +333,16 @@ export async function startMailpit(
       `127.0.0.1:${options.httpPort}`,
       "--database",
       options.database,
-      "--smtp-auth-accept-any",
-      "--smtp-auth-allow-insecure",
+      ...(options.authFile === undefined
+        ? ["--smtp-auth-accept-any", "--smtp-auth-allow-insecure"]
+        : ["--smtp-auth-file", options.authFile]),
+      ...(options.tls === undefined ? [] : [
+        "--smtp-tls-cert",
+        options.tls.certFile,
+        "--smtp-tls-key",
+        options.tls.keyFile,
+        options.tls.implicit === true ? "--smtp-require-tls" : "--smtp-require-starttls",
+      ]),
       "--smtp-disable-rdns",
       "--disable-version-check",
     ],
@@ -339,7 +354,7 @@ export async function startMailpit(
     url: apiUrl,
     port: options.httpPort,
     process,
-    smtpUrl: `smtp://127.0.0.1:${options.smtpPort}`,
+    smtpUrl: `${options.tls?.implicit === true ? "smtps" : "smtp"}://127.0.0.1:${options.smtpPort}`,
     apiUrl,
   };
 }
