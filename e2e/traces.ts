@@ -98,8 +98,8 @@ function connected(trace: Trace): boolean {
 }
 
 /**
- * Reads a trace by id, waiting (bounded) until `complete` holds for it and every span's parent is in it: spans arrive in batches from
- * every process, some a moment after the response.
+ * Reads a trace by id, waiting (bounded) until `complete` holds for it and every span's parent is in
+ * it: spans arrive in batches from every process, some a moment after the response.
  *
  * @example
  * ```ts ignore
