@@ -64,6 +64,11 @@ export interface StackOptions {
   onProgress?: (phase: string, elapsedMs: number) => void;
   /** More environment variables per service, e.g. `{ order: { SHOP_ORDER_SAGA_BUDGET: "5s" } }`. */
   env?: Partial<Record<StackService, Record<string, string>>>;
+  /**
+   * Runs the trace store (Jaeger, on free ports) and traces `sampleRatio` of requests (0..1; 0: the store
+   * runs, nobody sends it anything). No trace store when omitted.
+   */
+  tracing?: { sampleRatio: number };
 }
 
 /** A running instance of a service. */
@@ -104,6 +109,8 @@ export interface Stack extends AsyncDisposable {
   readonly mailpitUrl: string;
   /** The notification service (internal only, not behind the gateway), `https://127.0.0.1:PORT`. */
   readonly notificationUrl: string;
+  /** The trace store's query API (`/api/traces/<id>`), when `tracing` was asked for. */
+  readonly traceQueryUrl: string | undefined;
   /** The etcd client URL and the discovery prefix every instance registers under. */
   readonly discovery: { etcdUrl: string; prefix: string; ttlMs: number };
   /** The running instances of a service, oldest first (stopped and killed ones are left out). */
@@ -230,6 +237,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         user: { SHOP_USER_PASSWORD_SCRYPT_LOG_N: "12", ...options.env?.user },
       },
       readyTimeoutMs,
+      ...(options.tracing === undefined ? {} : {
+        traceStore: {
+          otlpHttpPort: freePort(),
+          queryPort: freePort(),
+          queryGrpcPort: freePort(),
+          sampleRatio: options.tracing.sampleRatio,
+        },
+      }),
       onProgress: (event, part, elapsedMs) => {
         if (event === "started") options.onProgress?.(part, elapsedMs);
       },
@@ -305,6 +320,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       stripeSimulatorUrl: launched.stripeSimulatorUrl,
       mailpitUrl: launched.mailpitUrl,
       notificationUrl: launched.notificationUrl,
+      traceQueryUrl: launched.traceStore?.queryUrl,
       discovery: { etcdUrl: launched.servers.etcdUrl, prefix: launched.servers.discoveryPrefix ?? "", ttlMs },
       instances: (service) => running.filter((i) => i.service === service),
       startInstance: async (service) => {

@@ -173,6 +173,66 @@ export interface GatewaySettings {
   upstreamTimeoutMs: number;
   /** The active gRPC health check interval. */
   healthCheckIntervalMs: number;
+  /**
+   * Traces every request (Envoy's OpenTelemetry tracer, W3C trace context started or continued here)
+   * and exports the spans over OTLP/HTTP to the trace store; no tracing when omitted.
+   */
+  tracing?: GatewayTracing;
+}
+
+/** Where and how much the gateway traces. */
+export interface GatewayTracing {
+  /** The store's OTLP/HTTP base URL, `http://127.0.0.1:4318`. */
+  otlpHttpUrl: string;
+  /** The share of new traces recorded, in percent (100 in dev); a request with a trace follows it. */
+  samplePercent: number;
+}
+
+/** The `service.name` of the gateway's spans. */
+export const gatewayServiceName = "gateway";
+
+function tracingConfig(tracing: GatewayTracing) {
+  const url = new URL(tracing.otlpHttpUrl);
+  return {
+    provider: {
+      name: "envoy.tracers.opentelemetry",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+        service_name: gatewayServiceName,
+        http_service: {
+          http_uri: {
+            uri: `${url.origin}/v1/traces`,
+            cluster: traceStoreCluster,
+            timeout: "2s",
+          },
+        },
+      },
+    },
+    random_sampling: { value: tracing.samplePercent },
+    // The span of the call upstream is a child of the request's, as the services' spans are of it.
+    spawn_upstream_span: true,
+  };
+}
+
+const traceStoreCluster = "trace_store";
+
+function traceStoreClusterConfig(tracing: GatewayTracing) {
+  const url = new URL(tracing.otlpHttpUrl);
+  return {
+    name: traceStoreCluster,
+    type: "STRICT_DNS",
+    connect_timeout: "1s",
+    load_assignment: {
+      cluster_name: traceStoreCluster,
+      endpoints: [{
+        lb_endpoints: [{
+          endpoint: {
+            address: { socket_address: { address: url.hostname, port_value: Number(url.port || 80) } },
+          },
+        }],
+      }],
+    },
+  };
 }
 
 /**
@@ -998,11 +1058,16 @@ export function gatewayConfig(settings: GatewaySettings): Record<string, unknown
                 }],
               },
               http_filters: httpFilters(settings),
+              ...(settings.tracing ? { tracing: tracingConfig(settings.tracing) } : {}),
             },
           }],
         }],
       }, statsListener(settings)],
-      clusters: [...upstreamServices.map((service) => cluster(settings, service)), adminCluster(settings)],
+      clusters: [
+        ...upstreamServices.map((service) => cluster(settings, service)),
+        adminCluster(settings),
+        ...(settings.tracing ? [traceStoreClusterConfig(settings.tracing)] : []),
+      ],
     },
   };
 }

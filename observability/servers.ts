@@ -15,6 +15,7 @@ const tools = {
   prometheus: "PROMETHEUS_VERSION",
   alertmanager: "ALERTMANAGER_VERSION",
   "victoria-logs": "VICTORIA_LOGS_VERSION",
+  jaeger: "JAEGER_VERSION",
 } as const;
 
 /**

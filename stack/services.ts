@@ -42,6 +42,10 @@ export const devPorts = {
   logs: 9428,
   alertmanager: 9093,
   prometheus: 9090,
+  /** The trace store (Jaeger): OTLP/HTTP in, the query API and UI, the query gRPC API. */
+  traceOtlpHttp: 4318,
+  traceQuery: 16686,
+  traceQueryGrpc: 16685,
   /** Mailpit: SMTP in, and its UI and API (ARCHITECTURE.md section 7). */
   mailpitSmtp: 1025,
   mailpitHttp: 8025,

@@ -25,6 +25,7 @@ import {
 } from "../observability/servers.ts";
 import type { GatewaySettings } from "../envoy/gateway_config.ts";
 import { writeGatewayConfig } from "../envoy/render_config.ts";
+import { type StartedTraceStore, startTraceStore } from "../observability/trace_store.ts";
 import { waitUntilRouted } from "./routed.ts";
 import type { StackRunner } from "./runners.ts";
 import type { StackServers } from "./servers.ts";
@@ -68,6 +69,17 @@ export interface StackSetup<P> {
   readonly observability?: { readonly dir: string };
   /** The bound on getting the whole stack ready, in ms (120000). */
   readonly readyTimeoutMs?: number;
+  /**
+   * Runs the trace store (Jaeger) on these ports, with its files under `dir/jaeger`, and has Envoy and
+   * every service send it their spans, sampling `sampleRatio` of new traces (0..1; 0 turns the services'
+   * and the gateway's tracing off while the store still runs, for the benchmark's other arm).
+   */
+  readonly traceStore?: {
+    readonly otlpHttpPort: number;
+    readonly queryPort: number;
+    readonly queryGrpcPort: number;
+    readonly sampleRatio: number;
+  };
   /** Told each part as it starts and once it has started, with the ms since the launch began. */
   onProgress?(event: "starting" | "started", part: string, elapsedMs: number): void;
 }
@@ -120,6 +132,8 @@ export interface LaunchedStack<P> {
   readonly instances: readonly LaunchedInstance<P>[];
   /** Every part with its address, for a person. */
   readonly summary: readonly SummaryLine[];
+  /** The trace store, when the setup asked for one. */
+  readonly traceStore: StartedTraceStore | undefined;
   /** Starts one more instance of a service, registered in etcd like the others. */
   startInstance(service: StackService): Promise<LaunchedInstance<P>>;
   /** Starts another Envoy over the same endpoint files (e.g. with other limits); `name` names its files. */
@@ -138,6 +152,7 @@ interface Launch<P> {
   readonly endpointsDir: string;
   servers?: StackServers;
   logShipUrl?: string;
+  traceStore?: StartedTraceStore;
   stripeSimulatorUrl?: string;
   mailpit?: { smtpUrl: string; apiUrl: string };
   notificationUrl?: string;
@@ -239,6 +254,7 @@ async function startInstance<P>(launch: Launch<P>, service: StackService): Promi
         ? {}
         : { [`${p}_SERVER_PRE_STOP_DELAY`]: `${setup.preStopDelayMs}ms` }),
       ...(launch.logShipUrl === undefined ? {} : { SHOP_LOG_SHIP_URL: launch.logShipUrl }),
+      ...tracingEnv(launch),
       ...await serviceSettings[service].env(launch),
       ...setup.env?.[service],
     },
@@ -254,11 +270,26 @@ async function startInstance<P>(launch: Launch<P>, service: StackService): Promi
   return instance;
 }
 
+/** The environment that has a service send its spans to the stack's trace store (none without one). */
+function tracingEnv<P>(launch: Launch<P>): Record<string, string> {
+  const { traceStore } = launch;
+  const sampleRatio = launch.setup.traceStore?.sampleRatio ?? 0;
+  if (traceStore === undefined || sampleRatio === 0) return {};
+  return { SHOP_TRACING_ENDPOINT: traceStore.otlpHttpUrl, SHOP_TRACING_SAMPLE_RATIO: String(sampleRatio) };
+}
+
 /** Renders a gateway's configuration into the stack's directory and starts Envoy on it. */
 async function startGateway<P>(launch: Launch<P>, given: GatewaySettings, name: string) {
   const configPath = `${launch.setup.dir}/${name}.json`;
   // Each gateway of the stack has its own admin socket beside its configuration.
-  const settings = { ...given, adminSocket: `${launch.setup.dir}/${name}-admin.sock` };
+  const sampleRatio = launch.setup.traceStore?.sampleRatio ?? 0;
+  const socketed = { ...given, adminSocket: `${launch.setup.dir}/${name}-admin.sock` };
+  const settings: GatewaySettings = given.tracing === undefined && launch.traceStore && sampleRatio > 0
+    ? {
+      ...socketed,
+      tracing: { otlpHttpUrl: launch.traceStore.otlpHttpUrl, samplePercent: sampleRatio * 100 },
+    }
+    : socketed;
   await writeGatewayConfig(settings, configPath);
   const envoy = await startEnvoy(launch.setup.runner.group, {
     configPath,
@@ -311,6 +342,20 @@ export const stackParts: readonly StackPart[] = [
         url: `${logs.url}/select/vmui/  (logs UI)`,
         data: `${dir}/victoria-logs`,
       });
+    },
+  },
+  {
+    // Before every process that sends spans.
+    name: "trace-store",
+    start: async (launch) => {
+      const ports = launch.setup.traceStore;
+      if (ports === undefined) return;
+      const store = await startTraceStore(launch.setup.runner.group, {
+        dir: `${launch.setup.dir}/jaeger`,
+        ...ports,
+      });
+      launch.traceStore = store;
+      launch.summary.push({ name: "jaeger", url: `${store.queryUrl}  (traces: UI and /api/traces/<id>)` });
     },
   },
   {
@@ -558,6 +603,7 @@ export async function launchStack<P>(setup: StackSetup<P>): Promise<LaunchedStac
     ca,
     instances: launch.instances,
     summary: launch.summary,
+    traceStore: launch.traceStore,
     startInstance: (service) => startInstance(launch, service),
     startGateway: (settings, name) => startGateway(launch, settings, name),
     waitUntilRouted: (gateway, deadline, instances = launch.instances) => {

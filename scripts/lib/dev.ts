@@ -78,6 +78,13 @@ async function main(): Promise<number> {
       },
       jwtKeysDir: `${certsDir}/jwt`,
       observability: { dir: local },
+      // Every trace recorded in dev (SHOP_TRACING_SAMPLE_RATIO lowers it).
+      traceStore: {
+        otlpHttpPort: devPorts.traceOtlpHttp,
+        queryPort: devPorts.traceQuery,
+        queryGrpcPort: devPorts.traceQueryGrpc,
+        sampleRatio: Number(Deno.env.get("SHOP_TRACING_SAMPLE_RATIO") ?? "1"),
+      },
       onProgress: (event, part) => {
         if (event === "starting") console.log(`dev: starting ${part}`);
       },

@@ -12,7 +12,9 @@ import {
   etcdForTests,
   eventually,
   mongoForTests,
+  type OtlpCollector,
   postgresForTests,
+  startOtlpCollector,
   stripeMockForTests,
 } from "@shop/platform/testing";
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
@@ -47,6 +49,9 @@ globalThis.addEventListener("unload", () => {
   for (const process of processes) process.signal("SIGKILL");
 });
 
+/** Where the order and payment processes send their spans. */
+let collector: OtlpCollector | undefined;
+
 let started: Promise<Stack> | undefined;
 function stack(): Promise<Stack> {
   return started ??= startStack();
@@ -72,6 +77,10 @@ async function startStack(): Promise<Stack> {
     processingDelayMs: 1_500,
   });
   cleanups.push(() => simulator.close());
+  const spans = await startOtlpCollector();
+  collector = spans;
+  cleanups.push(async () => await spans[Symbol.asyncDispose]());
+  const tracing = { SHOP_TRACING_ENDPOINT: spans.url };
 
   const start = async (name: string, env: Record<string, string>) => {
     const process = await startServiceProcess(new URL(`../${name}/main.ts`, import.meta.url), { env });
@@ -91,6 +100,7 @@ async function startStack(): Promise<Stack> {
     SHOP_PAYMENT_DATABASE_URL: paymentDb.url,
     SHOP_PAYMENT_TLS_CERTS_DIR: certsDir,
     SHOP_PAYMENT_STRIPE_BASE_URL: simulator.url,
+    ...tracing,
     ...discovery("PAYMENT"),
   });
   // Stripe's webhooks go straight to the payment service (no gateway in this stack).
@@ -108,6 +118,7 @@ async function startStack(): Promise<Stack> {
     SHOP_ORDER_TLS_CERTS_DIR: certsDir,
     SHOP_ORDER_SAGA_LEASE: "1s",
     SHOP_ORDER_SAGA_RECOVERY_INTERVAL: "200ms",
+    ...tracing,
     ...discovery("ORDER"),
   };
   const order = await start("order", orderEnv);
@@ -268,6 +279,7 @@ Deno.test("with the real services an order process killed right after the charge
   const s = await stack();
   const user = crypto.randomUUID();
   const book = await newProduct(s, 2, 1200n);
+  const firstTrace = newTraceparent();
   const crashing = await startServiceProcess(new URL("./main.ts", import.meta.url), {
     env: { ...s.orderEnv, SHOP_ENV: "dev", SHOP_ORDER_FAULTS_CRASH_AFTER: "charged" },
   });
@@ -278,6 +290,10 @@ Deno.test("with the real services an order process killed right after the charge
   });
   const requestId = crypto.randomUUID();
   try {
+    const headers = {
+      ...gatewayClaims({ sub: user, role: "customer" }),
+      traceparent: firstTrace.traceparent,
+    };
     const answered = await createClient(OrderService, transport).createOrder(
       {
         requestId,
@@ -285,7 +301,7 @@ Deno.test("with the real services an order process killed right after the charge
         shippingAddress: address,
         paymentMethod: "pm_card_visa",
       },
-      { headers: gatewayClaims({ sub: user, role: "customer" }) },
+      { headers },
     ).then(() => true, () => false);
     assert.equal(answered, false, "the process died mid-checkout");
     assert.equal((await crashing.child.status).signal, "SIGKILL");
@@ -304,6 +320,83 @@ Deno.test("with the real services an order process killed right after the charge
   assert.equal(await stockOf(s, book), 1);
   assert.equal((await s.paymentsOf(order?.id ?? "", user)).length, 1);
   assert.equal(s.intentsFor(order?.id ?? ""), 1, "the resumed saga did not charge again");
+  // The resumed saga's spans link to the trace of the checkout that started it.
+  const resumed = await resumedSpanOf(order?.id ?? "");
+  assert.deepEqual(resumed.links.map((link) => link.traceId), [firstTrace.traceId]);
+  assert.notEqual(resumed.traceId, firstTrace.traceId, "the recovery loop works in a trace of its own");
+  // The round that finished the order took its commit step inside a resumed trace (an earlier round may
+  // have given up; every round links to the first trace). Spans arrive in batches: bounded wait.
+  const id = order?.id ?? "";
+  let committedInResumed = false;
+  for (let i = 0; i < 100 && !committedInResumed; i++) {
+    const rounds = collector?.spans.filter((span) =>
+      span.name === "saga.resume" && span.attributes["shop.order.id"] === id
+    ) ?? [];
+    assert.ok(rounds.every((round) =>
+      round.links[0]?.traceId === firstTrace.traceId
+    ));
+    committedInResumed = rounds.some((round) =>
+      collector?.spans.some((span) =>
+        span.traceId === round.traceId && span.name === "saga.commit" &&
+        span.attributes["shop.order.id"] === id
+      )
+    );
+    if (!committedInResumed) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(committedInResumed, "the commit step is in a resumed trace");
+});
+
+/** A fresh sampled W3C traceparent. */
+function newTraceparent(): { traceparent: string; traceId: string } {
+  const hex = (bytes: number) =>
+    Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join(
+      "",
+    );
+  const traceId = hex(16);
+  return { traceparent: `00-${traceId}-${hex(8)}-01`, traceId };
+}
+
+/** The order service's `saga.resume` span of an order, once exported (bounded wait). */
+async function resumedSpanOf(orderId: string) {
+  for (let i = 0; i < 100; i++) {
+    const span = collector?.spans.find((s) =>
+      s.name === "saga.resume" && s.attributes["shop.order.id"] === orderId
+    );
+    if (span) return span;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no saga.resume span for order ${orderId}`);
+}
+
+Deno.test("with the real services a payment finished by Stripe's webhook links its work to the checkout's trace", async () => {
+  const s = await stack();
+  const user = crypto.randomUUID();
+  const lamp = await newProduct(s, 2, 900n);
+  const checkout = newTraceparent();
+  const headers = { ...gatewayClaims({ sub: user, role: "customer" }), traceparent: checkout.traceparent };
+  const placed = await s.orders.createOrder({
+    requestId: crypto.randomUUID(),
+    items: [{ productId: lamp, quantity: 1 }],
+    shippingAddress: address,
+    paymentMethod: "pm_card_processing_succeeds",
+  }, { headers });
+  assert.equal(placed.order?.status, OrderStatus.AWAITING_PAYMENT);
+  const orderId = placed.order?.id ?? "";
+  const resumed = await resumedSpanOf(orderId);
+  assert.deepEqual(resumed.links.map((link) => link.traceId), [checkout.traceId]);
+  // The checkout itself is one trace: the order's server span continues the caller's context.
+  const createOrder = collector?.spans.find((span) =>
+    span.traceId === checkout.traceId && span.name === "shop.order.v1.OrderService/CreateOrder"
+  );
+  assert.ok(createOrder, "CreateOrder is in the checkout's trace");
+  assert.equal(createOrder.service, "order");
+  assert.ok(
+    collector?.spans.some((span) =>
+      span.traceId === checkout.traceId && span.service === "payment" &&
+      span.name === "POST /v1/payment_intents"
+    ),
+    "payment's call to Stripe is in the checkout's trace",
+  );
 });
 
 Deno.test("with the real services an order process killed while its payment processes converges to PAID once Stripe captures it", async () => {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { currentTraceparent, inSpan, linkTo } from "@shop/platform/tracing";
 import { createClient } from "@connectrpc/connect";
 import { Counter } from "prom-client";
 import { instrumentStore } from "@shop/platform/metrics";
@@ -69,6 +70,18 @@ await runService({
           ? orders.inc({ outcome: event.outcome })
           : compensations.inc({ reason: event.reason }),
       leaseMs: config.saga.lease,
+      // Each saga step is a span of the call (or the recovery round) that drives it.
+      observeStep: (step, orderId, run) =>
+        inSpan(`saga.${step}`, { attributes: { "shop.order.id": orderId, "shop.saga.step": step } }, run),
+      // Resumed work (recovery, a payment's outcome) links to the trace that placed the order.
+      observeResume: (orderId, traceParent, run) => {
+        const link = linkTo(traceParent);
+        return inSpan("saga.resume", {
+          attributes: { "shop.order.id": orderId },
+          ...(link ? { links: [link] } : {}),
+        }, run);
+      },
+      currentTraceParent: currentTraceparent,
       ...(crashAfter
         ? { faultAfter: (point) => point === crashAfter ? Deno.kill(Deno.pid, "SIGKILL") : undefined }
         : {}),

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { traceMongoCommands, tracingEnabled } from "@shop/platform/tracing";
 import { MongoClient } from "mongodb";
 import { Counter } from "prom-client";
 import { instrumentStore } from "@shop/platform/metrics";
@@ -30,7 +31,10 @@ await runService({
       serverSelectionTimeoutMS: config.mongo.serverSelectionTimeout,
       // Every call has a deadline: no database operation may hang a handler for ever.
       socketTimeoutMS: 30_000,
+      // A span per command (traceMongoCommands), when this process traces.
+      monitorCommands: tracingEnabled(),
     });
+    traceMongoCommands(client);
     await client.connect();
     // The operator's counters (README "Metrics"), on the registry /metrics serves.
     const conflicts = new Counter({

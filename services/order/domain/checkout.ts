@@ -108,6 +108,7 @@ export class Checkout {
       sagaStep: "reserve",
       chargeAttempted: false,
       announcedChanges: 0,
+      traceParent: this.#deps.currentTraceParent?.(),
     };
     const lease = this.#saga.newLease();
     const inserted = await this.#deps.store.insertOrder(order, lease);
@@ -196,6 +197,15 @@ export class Checkout {
     caller: CallerDeadline = {},
   ): Promise<void> {
     const deadline = this.#deadline(caller);
+    const first = await this.#deps.store.findOrder(orderId);
+    return await this.#resumed(
+      orderId,
+      first?.traceParent,
+      () => this.#applyOutcome(orderId, outcome, deadline),
+    );
+  }
+
+  async #applyOutcome(orderId: string, outcome: PaymentOutcome, deadline: number): Promise<void> {
     let { order, lease } = await this.#claim(orderId);
     // A process that died mid-saga left the order short of waiting: finish the way there first (the
     // charge answers from the payment's ledger, which holds the outcome already).
@@ -231,12 +241,21 @@ export class Checkout {
     const stalled = await this.#deps.store.claimStalled(lease, this.#now(), limit);
     for (const order of stalled) {
       try {
-        await this.#saga.drive(order, lease, this.#deadline({}));
+        await this.#resumed(
+          order.id,
+          order.traceParent,
+          () => this.#saga.drive(order, lease, this.#deadline({})),
+        );
       } catch {
         // Left for the next round; drive() gave its lease up.
       }
     }
     return stalled.length;
+  }
+
+  /** Runs work that resumes an order's saga, observed as such when the composition root asks to. */
+  #resumed<T>(orderId: string, traceParent: string | undefined, run: () => Promise<T>): Promise<T> {
+    return this.#deps.observeResume ? this.#deps.observeResume(orderId, traceParent, run) : run();
   }
 
   /** Takes the order's lease; ABORTED while someone else drives it, NOT_FOUND when there is none. */
@@ -267,6 +286,12 @@ export class Checkout {
 
 /** The order as callers see it, without the saga's bookkeeping. */
 function strip(record: OrderRecord): Order {
-  const { sagaStep: _step, chargeAttempted: _charged, announcedChanges: _announced, ...order } = record;
+  const {
+    sagaStep: _step,
+    chargeAttempted: _charged,
+    announcedChanges: _announced,
+    traceParent: _trace,
+    ...order
+  } = record;
   return order;
 }

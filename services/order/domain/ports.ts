@@ -34,6 +34,11 @@ export interface SagaState {
   chargeAttempted: boolean;
   /** How many entries of the status history have their event in the outbox (`order_events.ts`). */
   announcedChanges: number;
+  /**
+   * The W3C `traceparent` of the request that placed the order, when it was traced: work resumed later
+   * links to that trace.
+   */
+  traceParent?: string | undefined;
 }
 
 /** An order with its saga state, as stored. */

@@ -62,6 +62,23 @@ export interface SagaDeps {
   callCapsMs?: Partial<Record<Dependency, number>>;
   /** Told of every {@linkcode CheckoutEvent}; must not throw (metrics only). */
   onEvent?: (event: CheckoutEvent) => void;
+  /**
+   * Wraps each step the saga takes (reserve, charge, commit, compensate) for observation: the
+   * composition root makes it a span carrying the order id. Must call `run` once and pass its outcome on.
+   */
+  observeStep?: <T>(
+    step: "reserve" | "charge" | "commit" | "compensate",
+    orderId: string,
+    run: () => Promise<T>,
+  ) => Promise<T>;
+  /**
+   * Wraps work on an order that resumes its saga outside the request that placed it (the recovery loop,
+   * a payment's outcome): the composition root makes it a span linked to the order's first trace
+   * (`traceParent`). Must call `run` once and pass its outcome on.
+   */
+  observeResume?: <T>(orderId: string, traceParent: string | undefined, run: () => Promise<T>) => Promise<T>;
+  /** The W3C `traceparent` of the request being handled, stored with a new order (none when untraced). */
+  currentTraceParent?: () => string | undefined;
   /** TEST ONLY: called after each durable step; a crash test kills the process here. */
   faultAfter?: (point: FaultPoint) => void | Promise<void>;
   now?: () => Date;
@@ -199,7 +216,14 @@ export class CheckoutSaga {
   }
 
   /** Does the order's next step and stores the one after it. */
-  async #advance(order: OrderRecord, lease: Lease, deadline: number): Promise<OrderRecord> {
+  #advance(order: OrderRecord, lease: Lease, deadline: number): Promise<OrderRecord> {
+    const step = order.sagaStep;
+    if (step === "await_payment" || step === "done") return Promise.resolve(order);
+    const run = () => this.#step(order, lease, deadline);
+    return this.#deps.observeStep ? this.#deps.observeStep(step, order.id, run) : run();
+  }
+
+  async #step(order: OrderRecord, lease: Lease, deadline: number): Promise<OrderRecord> {
     switch (order.sagaStep) {
       case "reserve":
         if (order.total !== undefined) throw stepMismatch(order);

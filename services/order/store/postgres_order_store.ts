@@ -28,6 +28,7 @@ interface OrderRow {
   saga_step: SagaStep;
   charge_attempted: boolean;
   announced_changes: number;
+  trace_parent: string | null;
 }
 
 /** An outbox row with the order it belongs to (columns of the event prefixed `e_`). */
@@ -98,7 +99,7 @@ function storedAddress(address: ShippingAddress): StoredAddress {
 
 const columns = `id, user_id, request_id, status, items, total_currency, total_minor::text AS total_minor,
   status_history, failure_reason, shipping_address, payment_method, create_time, update_time, saga_step,
-  charge_attempted, announced_changes`;
+  charge_attempted, announced_changes, trace_parent`;
 
 /** The order's columns, qualified by a table alias. */
 function prefixed(alias: string): string {
@@ -123,14 +124,19 @@ function toRecord(row: OrderRow): OrderRecord {
     updateTime: row.update_time,
     sagaStep: row.saga_step,
     chargeAttempted: row.charge_attempted,
+    ...(row.trace_parent === null ? {} : { traceParent: row.trace_parent }),
     announcedChanges: row.announced_changes,
   };
 }
 
 function toEvent(row: EventRow): OrderEvent {
-  const { sagaStep: _step, chargeAttempted: _charged, announcedChanges: _announced, ...order } = toRecord(
-    row,
-  );
+  const {
+    sagaStep: _step,
+    chargeAttempted: _charged,
+    announcedChanges: _announced,
+    traceParent: _trace,
+    ...order
+  } = toRecord(row);
   return {
     id: row.e_id,
     orderId: row.id,
@@ -192,7 +198,7 @@ export class PostgresOrderStore implements OrderStore {
     const inserted = await sql`
       INSERT INTO orders (id, user_id, request_id, status, items, total_currency, total_minor, status_history,
         failure_reason, shipping_address, payment_method, create_time, update_time, saga_step, charge_attempted,
-        announced_changes, lease_owner, lease_until)
+        announced_changes, trace_parent, lease_owner, lease_until)
       VALUES (${order.id}, ${order.userId}, ${order.requestId}, ${order.status}, ${
       sql.json(storedItems(order))
     },
@@ -201,7 +207,7 @@ export class PostgresOrderStore implements OrderStore {
       sql.json(storedAddress(order.shippingAddress))
     },
         ${order.paymentMethod}, ${order.createTime}, ${order.updateTime}, ${order.sagaStep}, ${order.chargeAttempted},
-        ${order.announcedChanges}, ${lease.owner}, ${lease.until})
+        ${order.announcedChanges}, ${order.traceParent ?? null}, ${lease.owner}, ${lease.until})
       ON CONFLICT (user_id, request_id) DO NOTHING
       RETURNING id`;
     if (inserted.length === 1) return { created: true };

@@ -7,6 +7,7 @@
  */
 import Stripe from "stripe";
 import { serviceLogger } from "@shop/platform/log";
+import { tracedFetch } from "@shop/platform/tracing";
 import {
   type CallOptions,
   type ChargeOutcome,
@@ -46,7 +47,8 @@ export function createStripeClient(connection: StripeConnection): Stripe {
     port: url.port === "" ? (protocol === "https" ? 443 : 80) : Number(url.port),
     protocol,
     maxNetworkRetries: 0,
-    httpClient: Stripe.createFetchHttpClient(),
+    // Each request to Stripe is a client span of the charge that made it, its context in `traceparent`.
+    httpClient: Stripe.createFetchHttpClient(tracedFetch("stripe")),
     telemetry: false,
     appInfo: { name: "shop-payment" },
   });

@@ -4,6 +4,7 @@ import { currentRequestId } from "../log/logging.ts";
 import { requestIdHeader } from "../server/interceptors.ts";
 import type { TlsFiles } from "../tls/tls_files.ts";
 import { peerIdentityCheck } from "./peer_identity.ts";
+import { clientTracingInterceptor } from "../tracing/interceptors.ts";
 
 /** Options of {@linkcode createServiceTransport}. */
 export interface ServiceTransportOptions {
@@ -78,7 +79,8 @@ export function connectionFailuresAsUnavailable(): Interceptor {
 
 /**
  * A transport for calling another shop service over mTLS with the caller's certificate, a default
- * deadline on every call, and the current request id passed on.
+ * deadline on every call, the current request id passed on, and a client span per call whose trace
+ * context goes out in `traceparent`.
  *
  * It speaks the Connect protocol (binary) through Deno's own `fetch` with a client certificate
  * (`Deno.createHttpClient`), HTTP/2 by ALPN. Not gRPC through `node:http2`: a Deno process holding a
@@ -117,6 +119,7 @@ export function createServiceTransport(options: ServiceTransportOptions): Closab
           warm: true,
         }),
       ]),
+      clientTracingInterceptor(),
       connectionFailuresAsUnavailable(),
       requestIdPropagation(),
       ...(options.interceptors ?? []),

@@ -1,6 +1,15 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { configure, getLogger, type Logger, type LogLevel, type Sink, withContext } from "@logtape/logtape";
+import {
+  configure,
+  getLogger,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  type Sink,
+  withContext,
+} from "@logtape/logtape";
 import { type BulkShipper, createBulkShipper, type ShipOptions, type ShipStats } from "./bulk_shipper.ts";
+import { activeTraceIds } from "../tracing/tracing.ts";
 import { jsonLinesFormatter, type LineIdentity } from "./json_lines.ts";
 
 /** How a process logs. */
@@ -30,7 +39,8 @@ function writeStdout(line: string): void {
 
 /**
  * Sets up JSON-lines logging for the whole process (LogTape): every line carries time, level, service,
- * instance and logger, plus the request id of the call being handled (see {@linkcode withRequestId}).
+ * instance and logger, plus the request id of the call being handled (see {@linkcode withRequestId}) and,
+ * inside a traced call, its `trace_id` and `span_id`.
  * Call it once, at start-up, before anything logs.
  *
  * @example
@@ -40,7 +50,14 @@ function writeStdout(line: string): void {
  * ```
  */
 export async function setupLogging(options: LoggingOptions): Promise<void> {
-  const format = jsonLinesFormatter(options);
+  const formatLine = jsonLinesFormatter(options);
+  // The sink runs inside the call that logs: the active span, if any, is the line's.
+  const format = (record: LogRecord) => {
+    const ids = activeTraceIds();
+    return formatLine(
+      ids === undefined ? record : { ...record, properties: { ...record.properties, ...ids } },
+    );
+  };
   const write = options.write ?? writeStdout;
   await shipper?.close();
   shipper = options.ship?.url ? createBulkShipper(options.ship) : undefined;

@@ -1,4 +1,8 @@
 import { Gauge, Histogram, type Registry } from "prom-client";
+import { startChildSpan, tracingEnabled } from "../tracing/tracing.ts";
+
+/** The `db.system` of each store name. */
+const dbSystems: Record<string, string> = { postgres: "postgresql", mongo: "mongodb" };
 
 /** Buckets in seconds, 0.5 ms to 5 s: single-row reads up to a statement that hits its timeout. */
 const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -78,16 +82,35 @@ export function instrumentStore<T extends object>(store: T, options: StoreMetric
         return value;
       }
       const method = value as (...args: unknown[]) => unknown;
+      const operation = property;
       return (...args: unknown[]) => {
         const start = performance.now();
+        // A span per store operation (its queries, or its transaction), under the call that made it.
+        const span = tracingEnabled()
+          ? startChildSpan(`${options.store} ${operation}`, {
+            "db.system": dbSystems[options.store] ?? options.store,
+            "shop.store.operation": operation,
+          })
+          : undefined;
         // Called on the target itself: methods may use private fields, which a proxy does not have.
-        const result = method.apply(target, args);
-        if (!(result instanceof Promise)) return result;
-        const labels = { store: options.store, operation: property };
+        const call = () => method.apply(target, args);
+        let result: unknown;
+        try {
+          result = span ? span.run(call) : call();
+        } catch (error) {
+          span?.end(error);
+          throw error;
+        }
+        if (!(result instanceof Promise)) {
+          span?.end();
+          return result;
+        }
+        const labels = { store: options.store, operation };
         inFlight.inc({ store: options.store });
-        const done = (outcome: string) => {
+        const done = (outcome: string, error?: unknown) => {
           inFlight.dec({ store: options.store });
           seconds.observe({ ...labels, outcome }, (performance.now() - start) / 1000);
+          span?.end(error);
         };
         return result.then(
           (value) => {
@@ -95,7 +118,7 @@ export function instrumentStore<T extends object>(store: T, options: StoreMetric
             return value;
           },
           (error) => {
-            done("error");
+            done("error", error);
             throw error;
           },
         );

@@ -11,6 +11,8 @@ import { registerReflection } from "../grpc/reflection.ts";
 import { serviceLogger } from "../log/logging.ts";
 import { createServiceMetrics, type ServiceMetrics } from "../metrics/service_metrics.ts";
 import type { TlsFiles } from "../tls/tls_files.ts";
+import { serverTracingInterceptor } from "../tracing/interceptors.ts";
+import { contextFromHeaders, inSpan, SpanKind } from "../tracing/tracing.ts";
 import {
   drainInterceptor,
   errorInterceptor,
@@ -178,6 +180,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // A field the contract does not have is a client bug (or a probe for mass assignment): refuse it.
     jsonOptions: { ignoreUnknownFields: false },
     interceptors: [
+      serverTracingInterceptor(),
       requestIdInterceptor(),
       metrics.rpcInterceptor,
       errorInterceptor(),
@@ -214,7 +217,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         ...(http.method === "GET" ? {} : { body }),
       });
       const peer = peerIdentity(http.socket as TLSSocket);
-      const reply = await route.handle(request, { peer, user: undefined });
+      const reply = await inSpan(`${http.method} ${path}`, {
+        kind: SpanKind.SERVER,
+        parent: contextFromHeaders(headers),
+        attributes: { "http.request.method": http.method, "url.path": path },
+      }, async (span) => {
+        const reply = await route.handle(request, { peer, user: undefined });
+        span.setAttribute("http.response.status_code", reply.status);
+        return reply;
+      });
       const replyHeaders: Record<string, string> = {};
       reply.headers.forEach((value, name) => replyHeaders[name] = value);
       response.writeHead(reply.status, replyHeaders);

@@ -32,6 +32,7 @@ import {
   stopOnSignals,
 } from "../server/start_server.ts";
 import { readTlsFiles, type TlsFiles } from "../tls/tls_files.ts";
+import { type ProcessTracing, setupTracing, tracingEnv } from "../tracing/tracing.ts";
 import { type PeriodicJob, startPeriodicJob } from "./periodic_job.ts";
 
 /** What {@linkcode startProcess} needs: a schema with at least `log.level`. */
@@ -54,6 +55,8 @@ export interface StartedProcess<C> {
   readonly instanceId: string;
   /** The `main` logger. */
   readonly log: Logger;
+  /** Its tracing, when `SHOP_TRACING_ENDPOINT` is set (see `tracingEnv`). */
+  readonly tracing: ProcessTracing | undefined;
 }
 
 /** A schema whose `log` group has at least a level (and, for shipping, the kit's `log.ship` keys). */
@@ -92,7 +95,15 @@ export async function startProcess<S extends WithLogLevel>(
   });
   const log = serviceLogger("main");
   log.info("Starting with {config}", { config: describeConfig(schema, config) });
-  return { config, instanceId, log };
+  const tracingSettings = tracingEnv(Deno.env.toObject());
+  const tracing = setupTracing({ service, instance: instanceId, ...tracingSettings });
+  if (tracing) {
+    log.info("Tracing to {endpoint}, sampling {ratio}", {
+      ...tracingSettings,
+      ratio: tracingSettings.sampleRatio,
+    });
+  }
+  return { config, instanceId, log, tracing };
 }
 
 /** The configuration groups every service has, whatever else it has. */
@@ -228,6 +239,7 @@ export async function runService<S extends ServiceSchema>(
     for (const transport of transports) transport.close();
     await resolver?.close();
     for (const sql of pools) await sql.end({ timeout: 5 });
+    await kit.tracing?.shutdown();
     await flushLogs();
   });
   await joinDiscovery(server, config.discovery, etcd, service);

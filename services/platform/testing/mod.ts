@@ -99,5 +99,6 @@ export {
   ferretDbBackends,
   prepareFerretDbBackend,
 } from "./ferretdb_indexes.ts";
+export { type CollectedSpan, type OtlpCollector, startOtlpCollector } from "./otlp_collector.ts";
 export { type ServiceProcess, startServiceProcess } from "./service_process.ts";
 export { type ToolName, toolPath, toolsDir, toolVersion } from "./tools.ts";

@@ -4,8 +4,41 @@
  * @module
  */
 
+/** Ports of the dev stack and of well-known servers that a test must never take. */
+const reservedPorts = new Set([27017, 27018, 27019, 28017]);
+
+/** The ports this process handed out, so two callers never get the same one before either binds it. */
+const handedOut = new Set<number>();
+
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago. Another process may take it before the server
+ * The lowest port the kernel hands to outgoing connections (`ip_local_port_range`): a port at or above it
+ * can be taken by any client's connection between the check and the bind (seen in loaded full runs:
+ * Envoy's stats listener lost its port to an outgoing connection), so free ports are drawn below it.
+ */
+function ephemeralPortsStart(): number {
+  try {
+    const [low] = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/);
+    const start = Number(low);
+    return Number.isInteger(start) && start > 0 ? start : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/** Whether a listener can bind 127.0.0.1:`port` right now. */
+function bindable(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, drawn at random between 20000 and the kernel's
+ * range for outgoing connections (so no client connection takes it meanwhile), never one this process
+ * handed out before, and not a well-known server's. Another process may still take it before the server
  * binds it, so starters retry with a new port when a server fails to start.
  *
  * @example
@@ -14,9 +47,18 @@
  * ```
  */
 export function freePort(): number {
+  const low = 20_000;
+  const high = ephemeralPortsStart() - 1;
+  for (let attempt = 0; high - low > 1_000 && attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (reservedPorts.has(port) || handedOut.has(port) || !bindable(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
+  handedOut.add(port);
   return port;
 }
 
