@@ -18,6 +18,7 @@ import {
   requestIdInterceptor,
   validationInterceptor,
 } from "./interceptors.ts";
+import { deferSessionDestroy } from "./session_guard.ts";
 
 /** A plain HTTP route served beside gRPC on the same port (the JWKS document, the Stripe webhook). */
 export interface HttpRoute {
@@ -255,6 +256,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<Socket>();
   server.on("session", (session: http2.ServerHttp2Session) => {
+    // A peer's GOAWAY with an error code must not crash the process (session_guard.ts).
+    deferSessionDestroy(session);
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
   });
