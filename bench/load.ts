@@ -222,18 +222,20 @@ export function startVegeta(options: VegetaOptions): RunningLoad {
 }
 
 /**
- * The response bodies of a vegeta results file, decoded (`vegeta encode --to=json`).
+ * The responses of a vegeta results file: status, body decoded, latency (`vegeta encode --to=json`).
  *
  * @example
  * ```ts ignore
  * const bodies = await vegetaBodies(resultsFile);
  * ```
  */
-export async function vegetaBodies(resultsFile: string): Promise<Array<{ code: number; body: string }>> {
+export async function vegetaBodies(
+  resultsFile: string,
+): Promise<Array<{ code: number; body: string; latencyMs: number }>> {
   const text = await run(loadToolPath("vegeta"), ["encode", "--to=json", resultsFile], "vegeta encode");
   return text.split("\n").filter((line) => line !== "").map((line) => {
-    const hit = JSON.parse(line) as { code: number; body?: string };
+    const hit = JSON.parse(line) as { code: number; body?: string; latency?: number };
     const bytes = Uint8Array.from(atob(hit.body ?? ""), (c) => c.charCodeAt(0));
-    return { code: hit.code, body: new TextDecoder().decode(bytes) };
+    return { code: hit.code, body: new TextDecoder().decode(bytes), latencyMs: (hit.latency ?? 0) / 1e6 };
   });
 }

@@ -12,7 +12,8 @@
  * always starts), `--move-history=N` (past stock moves before scenario 5b, 200000), `--order-history=N`
  * (past orders before scenario 5b, in the order store and as reservations in the product store, 100000),
  * `--curve-seconds=S` (load per curve point, 10; --quick 2), `--no-lookup-indexes` (leave FerretDB's
- * tables without the GIN indexes of FerretDB issue #4646, as before they existed).
+ * tables without the GIN indexes of FerretDB issue #4646, as before they existed), `--only=overload`
+ * (the overload scenario of issue 21 on two stacks of its own: bench/overload.ts).
  *
  * @module
  */
@@ -23,7 +24,7 @@ import {
   TEST_SERVER_ENV,
 } from "@shop/platform/testing";
 import { productEqualityLookups } from "../services/product/store/mongo_product_store.ts";
-import { readTlsFiles } from "@shop/platform/tls";
+import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
 import { type Stack, type StackInstance, stackServices, startStack } from "../e2e/stack.ts";
 import { address, ok, type Product, restClient, signIn, signUp } from "../e2e/rest.ts";
 import { timeDevStart } from "./dev_start.ts";
@@ -50,6 +51,14 @@ import {
 } from "./results.ts";
 import { parseHandlingTimes, timesBetween } from "./rpc_metrics.ts";
 import { decodeCursor, openOrderSeeder, openProductSeeder, seedMoveHistory } from "./seed.ts";
+import {
+  type OrderHit,
+  overloadChecks,
+  type OverloadFigures,
+  overloadFigures,
+  renderOverload,
+} from "./overload.ts";
+import { envPrefix } from "../stack/services.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const flags = new Map(Deno.args.map((arg) => {
@@ -182,6 +191,126 @@ async function scrapeTimes(stack: Stack, client: Deno.HttpClient) {
   return times;
 }
 
+/** Admin, 20 products with stock for every order, 4 buyers: what CreateOrder needs on a fresh stack. */
+async function orderShop(stack: Stack): Promise<{ productIds: string[]; tokens: string[] }> {
+  const rest = restClient(stack);
+  const admin = await signIn(rest, stack.admin.email, stack.admin.password);
+  const productIds: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const { product } = ok<{ product: Product }>(
+      await rest("POST", "/v1/products", {
+        token: admin.accessToken,
+        body: {
+          sku: `OVERLOAD-${i}`,
+          name: `Overload product ${i}`,
+          description: "stock for the overload scenario",
+          category: "bench",
+          price: { currencyCode: "USD", amountMinor: "1999" },
+          stock: 1_000_000,
+        },
+      }),
+      "create an overload product",
+    );
+    productIds.push(product.id);
+  }
+  const buyers = await Promise.all([0, 1, 2, 3].map((i) => signUp(rest, `overload-buyer-${i}`)));
+  return { productIds, tokens: buyers.map((b) => b.accessToken) };
+}
+
+/**
+ * Issue 21's overload figures: two fresh stacks (`before`: every service's in-flight limit out of reach;
+ * `after`: as shipped), CreateOrder through the gateway at 16 and at 64 in flight, interleaved.
+ */
+async function overloadSection(workDir: string, caFile: string, notes: string[]) {
+  say(`overload: starting two stacks, with and without shedding [${seconds()}]`);
+  const unlimited = Object.fromEntries(
+    stackServices.map((service) => [service, { [`${envPrefix(service)}_SERVER_MAX_IN_FLIGHT`]: "100000" }]),
+  );
+  await using before = await startStack({ label: "bench_noshed", readyTimeoutMs: 180_000, env: unlimited });
+  await using after = await startStack({ label: "bench_shed", readyTimeoutMs: 180_000 });
+  const exits: string[] = [];
+  let done = false;
+  for (const [name, stack] of [["before", before], ["after", after]] as const) {
+    for (const service of stackServices) {
+      for (const instance of stack.instances(service)) {
+        void instance.process.child.status.then((status) => {
+          if (!done) exits.push(`${name} ${instance.name}: code ${status.code}, signal ${status.signal}`);
+        });
+      }
+    }
+  }
+  const shops = { before: await orderShop(before), after: await orderShop(after) };
+  const runs: OverloadFigures[] = [];
+  const run = async (which: "before" | "after", conc: number) => {
+    const stack = which === "before" ? before : after;
+    const shop = shops[which];
+    // Refused orders are answered in a few ms and each takes a new target: enough for every one.
+    const count = conc > concurrency.createOrder ? durationS * 8000 : Math.max(2000, durationS * 300);
+    const targets = await writeTargets(
+      `${workDir}/overload-${which}-${conc}.json`,
+      (function* () {
+        for (let i = 0; i < count; i++) {
+          yield {
+            method: "POST",
+            url: `${stack.url}/v1/orders`,
+            header: {
+              "content-type": ["application/json"],
+              authorization: [`Bearer ${shop.tokens[i % shop.tokens.length]}`],
+            },
+            body: JSON.stringify({
+              requestId: crypto.randomUUID(),
+              items: [{ productId: shop.productIds[i % shop.productIds.length] ?? "", quantity: 1 }],
+              shippingAddress: address,
+              paymentMethod: "pm_card_visa",
+            }),
+          };
+        }
+      })(),
+    );
+    let hits: OrderHit[] = [];
+    say(`overload: ${which === "after" ? "with" : "without"} shedding, ${conc} in flight for ${durationS} s`);
+    await startVegeta({
+      targetsFile: targets,
+      concurrency: conc,
+      durationS,
+      caFile,
+      lazy: true,
+      workDir,
+      onResults: async (file) => {
+        hits = (await vegetaBodies(file)).map((hit) => {
+          let orderStatus: string | undefined;
+          try {
+            orderStatus = (JSON.parse(hit.body) as { order?: { status?: string } }).order?.status;
+          } catch {
+            // Not JSON: the HTTP status says enough.
+          }
+          return { code: hit.code, latencyMs: hit.latencyMs, ...(orderStatus ? { orderStatus } : {}) };
+        });
+      },
+    }).done;
+    await Deno.remove(targets).catch(() => {});
+    const figures = overloadFigures(which, conc, durationS, hits);
+    runs.push(figures);
+    say(
+      `  goodput ${figures.goodput}/s, admitted p99 ${figures.admittedP99Ms} ms, ${figures.rejected} refused ` +
+        `(p99 ${figures.rejectedP99Ms} ms) ${JSON.stringify(figures.statuses)}`,
+    );
+    // Sagas a queue left running must not slow the next run.
+    await settle(stack);
+    return figures;
+  };
+  const before1x = await run("before", concurrency.createOrder);
+  const after1x = await run("after", concurrency.createOrder);
+  await run("before", concurrency.createOrder * 4);
+  const after4x = await run("after", concurrency.createOrder * 4);
+  done = true;
+  const checks = overloadChecks(before1x, after1x, after4x, exits);
+  const table = renderOverload(runs, checks);
+  console.log(`\n${table}\n`);
+  if (exits.length > 0) notes.push(`overload: services exited: ${exits.join("; ")}`);
+  return { runs, checks, table };
+}
+
 async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const machine = machineInfo();
@@ -203,6 +332,17 @@ async function main(): Promise<void> {
     say(`timing deno task dev (log ${workDir}/dev.log)`);
     dev = await timeDevStart(`${workDir}/dev.log`);
     say(`deno task dev: ${dev.seconds === null ? "-" : `${dev.seconds.toFixed(1)} s`} (${dev.note})`);
+  }
+
+  // The overload scenario alone needs none of the bench's stack: it starts two of its own.
+  if (only?.length === 1 && only[0] === "overload") {
+    const overload = await overloadSection(workDir, `${await ensureDevCertificates()}/ca.crt`, notes);
+    await Deno.writeTextFile(
+      outFile.replace(/\.json$/, "-overload.json"),
+      JSON.stringify(overload, null, 2) + "\n",
+    );
+    await Deno.remove(workDir, { recursive: true }).catch(() => {});
+    return;
   }
 
   // 2. The bench's own stack. Production scrypt cost (the stack's default is the tests' low one); the
@@ -568,6 +708,22 @@ async function main(): Promise<void> {
       `5b CreateOrder after ${moveHistory / 1000}k past stock moves, ${orderHistory / 1000}k past orders`,
     );
     await settle(stack);
+  }
+
+  // 4b. Overload (issue 21): CreateOrder at 16 and 64 in flight on two fresh stacks, with and without
+  // shedding, runs interleaved (bench/overload.ts).
+  if (wanted("overload")) {
+    const overload = await overloadSection(workDir, caFile, notes);
+    await Deno.writeTextFile(
+      outFile.replace(/\.json$/, "-overload.json"),
+      JSON.stringify(overload, null, 2) + "\n",
+    );
+    notes.push(
+      `overload: ${
+        overload.checks.map((c) => `${c.what}: ${c.value} (${c.met ? "met" : "NOT met"})`).join("; ")
+      }`,
+    );
+    await save();
   }
 
   // 5. Cost curves: page latency by table size, first page and a deep page (keyset token).

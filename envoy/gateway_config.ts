@@ -482,11 +482,15 @@ function retryPolicy(safe: boolean) {
   return {
     // `unavailable` is the gRPC status (a draining or overloaded instance) and `reset` a connection that
     // died under the call (an instance that was killed): both safe to repeat for reads and idempotent
-    // calls only. The others mean the call never reached an application, so even a write may go again.
+    // calls only. The others mean the call never reached an application, so even a write may go again:
+    // `resource-exhausted` is a service's refusal at its in-flight limit, made before any work started.
+    // Every retry spends from the cluster's retry_budget, so retries cannot multiply an overload.
     retry_on: safe
-      ? "unavailable,reset,connect-failure,refused-stream,reset-before-request"
-      : "connect-failure,refused-stream,reset-before-request",
+      ? "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted"
+      : "connect-failure,refused-stream,reset-before-request,resource-exhausted",
     num_retries: 2,
+    // Short: a refused call is answered within a few ms, and the client is waiting.
+    retry_back_off: { base_interval: "0.01s", max_interval: "0.04s" },
     retry_host_predicate: [{
       name: "envoy.retry_host_predicates.previous_hosts",
       typed_config: {

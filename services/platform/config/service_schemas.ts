@@ -26,23 +26,29 @@ export type ServerConfigSchema = {
   port: Field<number>;
   shutdownGrace: Field<number>;
   preStopDelay: Field<number>;
+  maxInFlight: Field<number>;
 };
 
 /**
- * The `server` group: where to listen, how long in-flight calls may take to drain at shutdown, and how
- * long to keep serving after leaving the registry so callers notice first.
+ * The `server` group: where to listen, how long in-flight calls may take to drain at shutdown, how
+ * long to keep serving after leaving the registry so callers notice first, and how many calls of the
+ * service's own RPCs it handles at once before it refuses more with RESOURCE_EXHAUSTED (`maxInFlight`).
  *
  * @example
  * ```ts
  * const schema = { server: serverConfigSchema({ port: 50051 }) };
  * ```
  */
-export function serverConfigSchema(defaults: { port: number; shutdownGrace?: number }): ServerConfigSchema {
+export function serverConfigSchema(
+  defaults: { port: number; shutdownGrace?: number; maxInFlight?: number },
+): ServerConfigSchema {
   return {
     host: string({ default: "127.0.0.1" }),
     port: tcpPort({ default: defaults.port }),
     shutdownGrace: duration({ default: defaults.shutdownGrace ?? 10_000 }),
     preStopDelay: duration({ default: 2_000 }),
+    // The kit's default (start_server.ts, defaultMaxInFlight), unless the service knows better.
+    maxInFlight: integer({ default: defaults.maxInFlight ?? 32, min: 1, max: 100_000 }),
   };
 }
 

@@ -20,9 +20,11 @@ import {
   type StreamResponse,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { ErrorInfoSchema } from "@shop/proto/google";
+import { ErrorInfoSchema, RetryInfoSchema } from "@shop/proto/google";
 import { PeerIdentityError } from "../client/peer_identity.ts";
 import { type ClosableTransport, createServiceTransport } from "../client/service_transport.ts";
+import { RetryBudget } from "../client/retry_budget.ts";
+import { overloadedReason } from "../server/admission.ts";
 import { errorDomain } from "../errors/to_connect_error.ts";
 import { serviceLogger } from "../log/logging.ts";
 import type { TlsFiles } from "../tls/tls_files.ts";
@@ -58,6 +60,11 @@ export interface DiscoveryTransportOptions {
   ejectionMs?: number;
   /** More interceptors for every endpoint's transport, run after the kit's. */
   interceptors?: Interceptor[];
+  /**
+   * The budget every retry of this transport spends from (a new one per transport unless given: 20% of
+   * calls plus a burst of 10), so that retries cannot multiply the load on a failing or busy service.
+   */
+  retryBudget?: RetryBudget;
 }
 
 /** The longest an unreachable endpoint is skipped, however often it failed. */
@@ -117,6 +124,30 @@ export function refusedWhileShuttingDown(error: ConnectError): boolean {
   );
 }
 
+/**
+ * Whether a server refused the call because it was at its in-flight limit (the kit's load shedding):
+ * the call never started, so it may go again, after the RetryInfo delay.
+ *
+ * @example
+ * ```ts
+ * import { Code, ConnectError } from "@connectrpc/connect";
+ * refusedAsOverloaded(new ConnectError("busy", Code.ResourceExhausted)); // false: no ErrorInfo OVERLOADED
+ * ```
+ */
+export function refusedAsOverloaded(error: ConnectError): boolean {
+  if (error.code !== Code.ResourceExhausted) return false;
+  return error.findDetails(ErrorInfoSchema).some((info) =>
+    info.reason === overloadedReason && info.domain === errorDomain
+  );
+}
+
+/** The RetryInfo delay of an error in ms, at most `capMs` (100 ms when it has none). */
+function retryDelayMs(error: ConnectError, capMs: number): number {
+  const delay = error.findDetails(RetryInfoSchema)[0]?.retryDelay;
+  const ms = delay === undefined ? 100 : Number(delay.seconds) * 1000 + delay.nanos / 1_000_000;
+  return Math.min(capMs, ms);
+}
+
 function declaredIdempotent(method: DescMethod): boolean {
   return method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS ||
     method.idempotency === MethodOptions_IdempotencyLevel.IDEMPOTENT;
@@ -139,8 +170,12 @@ async function* replay<T>(messages: readonly T[]): AsyncIterable<T> {
  * A call that fails with UNAVAILABLE is tried again on another endpoint, within the same deadline,
  * when that is safe: it never reached a server (connection refused; that endpoint is then skipped for
  * a while), the server refused it while shutting down (SHUTTING_DOWN: the handler never ran), or the
- * method is idempotent. Every other error goes to the caller as it is. Server-streaming calls fail
- * over the same way until the response starts; client and bidi streams are not retried.
+ * method is idempotent. A call an instance refused at its in-flight limit (RESOURCE_EXHAUSTED, ErrorInfo
+ * OVERLOADED: it never started) goes again after the RetryInfo delay, to another endpoint when there is
+ * one. Every retry spends from one retry budget per transport ({@linkcode RetryBudget}): when it is
+ * spent, the call fails with its last error. Every other error goes to the caller as it is.
+ * Server-streaming calls fail over the same way until the response starts; client and bidi streams are
+ * not retried.
  *
  * @example
  * ```ts ignore
@@ -158,6 +193,7 @@ export function createDiscoveryTransport(options: DiscoveryTransportOptions): Cl
   const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
   const isIdempotent = options.isIdempotent ?? declaredIdempotent;
   const ejectionMs = options.ejectionMs ?? 1_000;
+  const retryBudget = options.retryBudget ?? new RetryBudget();
   const members = new Map<string, Member>();
   let next = 0;
   let closed = false;
@@ -207,9 +243,13 @@ export function createDiscoveryTransport(options: DiscoveryTransportOptions): Cl
     if (change.service === service && !closed) sync(change.endpoints);
   });
 
-  /** The next endpoint in round-robin order that this call has not tried, preferring healthy ones. */
-  function pick(tried: ReadonlySet<string>): Member | undefined {
-    const candidates = [...members.values()].filter((m) => !tried.has(m.endpoint.key));
+  /**
+   * The next endpoint in round-robin order that this call has not tried, preferring healthy ones; with
+   * `again`, one it has tried when every endpoint has been.
+   */
+  function pick(tried: ReadonlySet<string>, again = false): Member | undefined {
+    let candidates = [...members.values()].filter((m) => !tried.has(m.endpoint.key));
+    if (candidates.length === 0 && again) candidates = [...members.values()];
     if (candidates.length === 0) return undefined;
     const now = Date.now();
     const healthy = candidates.filter((m) => m.ejectedUntil <= now);
@@ -241,6 +281,7 @@ export function createDiscoveryTransport(options: DiscoveryTransportOptions): Cl
   }
 
   function retryable(error: ConnectError, method: DescMethod, member: Member): boolean {
+    if (refusedAsOverloaded(error)) return true;
     if (error.code !== Code.Unavailable) return false;
     if (neverReachedServer(error)) {
       eject(member);
@@ -267,8 +308,18 @@ export function createDiscoveryTransport(options: DiscoveryTransportOptions): Cl
     const deadline = Date.now() + budget;
     const tried = new Set<string>();
     let last: ConnectError | undefined;
+    retryBudget.onCall();
     for (let attempts = 0; attempts < attemptLimit; attempts++) {
-      const member = pick(tried);
+      const overloaded = last !== undefined && refusedAsOverloaded(last);
+      if (last !== undefined) {
+        if (!retryBudget.tryRetry()) throw last;
+        if (overloaded) {
+          // Spread the retries of many refused callers over the delay the server asked for.
+          const waitMs = retryDelayMs(last, deadline - Date.now()) * (0.5 + Math.random());
+          await new Promise((resolve) => setTimeout(resolve, waitMs));
+        }
+      }
+      const member = pick(tried, overloaded);
       if (member === undefined) break;
       const remainingMs = deadline - Date.now();
       if (remainingMs <= 0) throw deadlineExceeded(service, budget, last);

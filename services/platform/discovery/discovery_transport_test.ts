@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { RetryBudget } from "../client/retry_budget.ts";
 import { ProductSchema, ProductService } from "@shop/proto/product";
 import { DomainError } from "../errors/domain_error.ts";
 import { type RunningServer, startServer } from "../server/start_server.ts";
@@ -19,19 +20,31 @@ const clientTls = await readTlsFiles(certsDir, "gateway");
 /** A catalog server that names itself in `x-served-by` and counts the calls its handler ran. */
 async function catalogServer(
   name: string,
-  options: { refuseAsShuttingDown?: boolean; tls?: TlsFiles } = {},
+  options: { refuseAsShuttingDown?: boolean; refuseAsOverloaded?: () => boolean; tls?: TlsFiles } = {},
 ) {
   const handled: string[] = [];
+  const refusals: Interceptor[] = [];
+  if (options.refuseAsShuttingDown) {
+    // Stands in for the kit's drain interceptor, which refuses calls this way while a server drains.
+    refusals.push(() => () => {
+      throw new DomainError("unavailable", "SHUTTING_DOWN", "server is shutting down");
+    });
+  }
+  const overloaded = options.refuseAsOverloaded;
+  if (overloaded) {
+    // Stands in for the server's in-flight limit (admission.ts), which refuses before any handler runs.
+    refusals.push((next) => (req) => {
+      if (!overloaded()) return next(req);
+      throw new DomainError("resource_exhausted", "OVERLOADED", "sample is at its limit", {
+        retryAfterMs: 20,
+      });
+    });
+  }
   const server = await startServer({
     service: "sample",
     port: 0,
     transport: { tls: options.tls ?? serverTls },
-    // Stands in for the kit's drain interceptor, which refuses calls this way while a server drains.
-    interceptors: options.refuseAsShuttingDown
-      ? [() => () => {
-        throw new DomainError("unavailable", "SHUTTING_DOWN", "server is shutting down");
-      }]
-      : [],
+    interceptors: refusals,
     routes(router) {
       router.service(ProductService, {
         getProduct(request, context) {
@@ -178,6 +191,44 @@ Deno.test("a call refused with SHUTTING_DOWN is sent to another instance, idempo
     await resolver.close();
     await leaving.server.shutdown();
     await staying.server.shutdown();
+  }
+});
+
+Deno.test("a call refused as OVERLOADED goes again after the delay, within the transport's retry budget", async () => {
+  await using ns = await (await etcdForTests()).createNamespace({ label: "overloaded" });
+  const prefix = `${ns.prefix}services`;
+  // The only instance refuses every other call, as a service at its in-flight limit does now and then.
+  let calls = 0;
+  const busy = await catalogServer("busy", { refuseAsOverloaded: () => calls++ % 2 === 0 });
+  await registerAll(ns.url, prefix, [busy.server]);
+  const resolver = createResolver({ etcd: ns.url, prefix });
+  const budget = new RetryBudget({ ratio: 0, burst: 3 });
+  const transport = createDiscoveryTransport({
+    resolver,
+    service: "sample",
+    identity: "product",
+    tls: clientTls,
+    retryBudget: budget,
+  });
+  try {
+    await resolver.ready();
+    const catalog = createClient(ProductService, transport);
+    // CreateOrder-like or not: a refused call never started, so even a non-idempotent one goes again.
+    for (let i = 0; i < 3; i++) {
+      const { product } = await catalog.getProduct({ id: `p-${i}` });
+      assert.equal(product?.name, "busy");
+    }
+    assert.deepEqual(busy.handled, ["p-0", "p-1", "p-2"], "each call ran once");
+    assert.equal(budget.available, 0, "each of the three retries spent from the budget");
+    // The budget is spent (and this one earns none): the refusal reaches the caller instead of a retry.
+    const refused = await catalog.getProduct({ id: "p-3" }).catch(ConnectError.from);
+    assert.ok(refused instanceof ConnectError);
+    assert.equal(refused.code, Code.ResourceExhausted);
+    assert.deepEqual(busy.handled, ["p-0", "p-1", "p-2"]);
+  } finally {
+    transport.close();
+    await resolver.close();
+    await busy.server.shutdown();
   }
 });
 

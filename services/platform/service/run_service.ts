@@ -229,6 +229,7 @@ export async function runService<S extends ServiceSchema>(
     metrics: kit.metrics,
     shutdownGraceMs: config.server.shutdownGrace,
     preStopDelayMs: config.server.preStopDelay,
+    maxInFlight: config.server.maxInFlight,
     ...parts,
   });
   // No new run once the service leaves the registry; a run in progress may still use the pools.

@@ -25,7 +25,7 @@ import { startServer, stopOnSignals } from "../server/mod.ts";
 import { readTlsFiles } from "../tls/mod.ts";
 
 const config = loadConfigOrExit({
-  server: { port: tcpPort({ default: 0 }) },
+  server: { port: tcpPort({ default: 0 }), maxInFlight: integer({ default: 32, min: 1 }) },
   certsDir: string({ minLength: 1 }),
   logLevel: string({ default: "info" }),
   preStopDelay: duration({ default: 0 }),
@@ -63,6 +63,7 @@ const server = await startServer({
   allowedPeers: { [InventoryService.typeName]: ["order"] },
   shutdownGraceMs: 10_000,
   preStopDelayMs: config.preStopDelay,
+  maxInFlight: config.server.maxInFlight,
   routes(router) {
     router.service(ProductService, {
       async getProduct(request, context) {

@@ -16,6 +16,8 @@ export interface ServiceProcess extends AsyncDisposable {
   readonly child: Deno.ChildProcess;
   /** Every JSON log line it has written so far. */
   readonly logs: Array<Record<string, unknown>>;
+  /** Everything it has written to stderr so far (a panic, an assertion of a native library). */
+  stderr(): string;
   /** Sends a signal (ignored when it has ended). */
   signal(signal: Deno.Signal): void;
   /** Sends SIGKILL if it still runs and waits for it to end. */
@@ -92,6 +94,7 @@ export async function startServiceProcess(
     url,
     child,
     logs,
+    stderr: () => stderr,
     signal(signal) {
       try {
         child.kill(signal);

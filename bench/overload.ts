@@ -1,0 +1,177 @@
+/**
+ * The overload scenario of the bench (issue 21 item 2): CreateOrder through the gateway at 1x (16 in
+ * flight) and at 4x (64 in flight), on two fresh stacks side by side: one as shipped (each service sheds
+ * beyond `server.maxInFlight`), one with the limit out of reach (`before`: calls queue until their
+ * deadlines, as before shedding). Runs interleave (before 1x, after 1x, before 4x, after 4x) so that a
+ * change in the machine's load touches both alike.
+ *
+ * Figures per run: goodput (orders that ended PAID per second), p99 of the admitted answers (2xx), p99
+ * of the refusals (429), and every status. The targets are met when, with shedding: goodput at 4x >= 0.8x
+ * goodput at 1x, admitted p99 at 4x <= 3x p99 at 1x, refusals' p99 < 50 ms, no service exited, and
+ * goodput at 1x no lower than before (within the run's noise, reported as the ratio).
+ *
+ * @module
+ */
+import { round } from "./results.ts";
+
+/** One answer of a load run: HTTP status, latency, and the order's status when there was one. */
+export interface OrderHit {
+  code: number;
+  latencyMs: number;
+  /** `ORDER_STATUS_PAID`, ... from the answer's body. */
+  orderStatus?: string;
+}
+
+/** What one overload run measured. */
+export interface OverloadFigures {
+  /** `before` (no shedding) or `after` (shedding as shipped). */
+  stack: "before" | "after";
+  concurrency: number;
+  durationS: number;
+  requests: number;
+  /** Orders that ended PAID, per second of the run. */
+  goodput: number;
+  /** p99 of the answers with an order (2xx), ms. */
+  admittedP99Ms: number;
+  admittedP50Ms: number;
+  /** Refusals (429) and their p99, ms (0 when none). */
+  rejected: number;
+  rejectedP99Ms: number;
+  /** Answers by status: `ORDER_STATUS_PAID`, `HTTP 429`, `HTTP 504`, `no response`, ... */
+  statuses: Record<string, number>;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, index)] ?? 0;
+}
+
+/**
+ * The figures of one run from its answers.
+ *
+ * @example
+ * ```ts
+ * const figures = overloadFigures("after", 64, 10, [
+ *   { code: 200, latencyMs: 80, orderStatus: "ORDER_STATUS_PAID" },
+ *   { code: 429, latencyMs: 3 },
+ * ]);
+ * figures.goodput; // 0.1
+ * ```
+ */
+export function overloadFigures(
+  stack: "before" | "after",
+  concurrency: number,
+  durationS: number,
+  hits: readonly OrderHit[],
+): OverloadFigures {
+  const statuses: Record<string, number> = {};
+  const admitted: number[] = [];
+  const rejected: number[] = [];
+  let paid = 0;
+  for (const hit of hits) {
+    const status = hit.orderStatus ?? (hit.code === 0 ? "no response" : `HTTP ${hit.code}`);
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (hit.code >= 200 && hit.code < 300) admitted.push(hit.latencyMs);
+    if (hit.code === 429) rejected.push(hit.latencyMs);
+    if (hit.orderStatus === "ORDER_STATUS_PAID") paid++;
+  }
+  admitted.sort((a, b) => a - b);
+  rejected.sort((a, b) => a - b);
+  return {
+    stack,
+    concurrency,
+    durationS,
+    requests: hits.length,
+    goodput: round(paid / durationS),
+    admittedP50Ms: round(percentile(admitted, 50), 1),
+    admittedP99Ms: round(percentile(admitted, 99), 1),
+    rejected: rejected.length,
+    rejectedP99Ms: round(percentile(rejected, 99), 1),
+    statuses,
+  };
+}
+
+/** One target of issue 21 and whether the run met it. */
+export interface OverloadCheck {
+  what: string;
+  value: string;
+  met: boolean;
+}
+
+/**
+ * The targets of issue 21 checked against the runs (`before1x`, `after1x`, `after4x`) and the services
+ * that exited during them.
+ *
+ * @example
+ * ```ts ignore
+ * const checks = overloadChecks(before1x, after1x, after4x, []);
+ * ```
+ */
+export function overloadChecks(
+  before1x: OverloadFigures,
+  after1x: OverloadFigures,
+  after4x: OverloadFigures,
+  exits: readonly string[],
+): OverloadCheck[] {
+  const ratio = (a: number, b: number) => (b === 0 ? 0 : round(a / b, 2));
+  return [
+    {
+      what: "goodput at 64 in flight / goodput at 16 (>= 0.8)",
+      value: `${after4x.goodput} / ${after1x.goodput} = ${ratio(after4x.goodput, after1x.goodput)}`,
+      met: after4x.goodput >= 0.8 * after1x.goodput,
+    },
+    {
+      what: "admitted p99 at 64 / p99 at 16 (<= 3)",
+      value: `${after4x.admittedP99Ms} / ${after1x.admittedP99Ms} ms = ${
+        ratio(after4x.admittedP99Ms, after1x.admittedP99Ms)
+      }`,
+      met: after4x.admittedP99Ms <= 3 * after1x.admittedP99Ms,
+    },
+    {
+      what: "refusals' p99 at 64 (< 50 ms)",
+      value: `${after4x.rejectedP99Ms} ms over ${after4x.rejected} refusals`,
+      met: after4x.rejectedP99Ms < 50,
+    },
+    {
+      what: "no service exited",
+      value: exits.length === 0 ? "none" : exits.join("; "),
+      met: exits.length === 0,
+    },
+    {
+      what: "goodput at 16 with shedding / without (>= 1, within noise)",
+      value: `${after1x.goodput} / ${before1x.goodput} = ${ratio(after1x.goodput, before1x.goodput)}`,
+      met: after1x.goodput >= 0.95 * before1x.goodput,
+    },
+  ];
+}
+
+/**
+ * The runs and the checks as Markdown tables, as pasted into bench/README.md.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(renderOverload(runs, checks));
+ * ```
+ */
+export function renderOverload(runs: readonly OverloadFigures[], checks: readonly OverloadCheck[]): string {
+  const lines = [
+    "| stack | in flight | requests | goodput (PAID/s) | admitted p50 | admitted p99 | refused | refused p99 | statuses |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...runs.map((r) =>
+      `| ${
+        r.stack === "after" ? "shedding" : "no shedding (before)"
+      } | ${r.concurrency} | ${r.requests} | ${r.goodput} | ${r.admittedP50Ms} ms | ${r.admittedP99Ms} ms | ${r.rejected} | ${r.rejectedP99Ms} ms | ${
+        Object.entries(r.statuses).sort((a, b) => b[1] - a[1]).map(([s, n]) =>
+          `${s.replace("ORDER_STATUS_", "")} ${n}`
+        )
+          .join(", ")
+      } |`
+    ),
+    "",
+    "| target | measured | met |",
+    "| --- | --- | --- |",
+    ...checks.map((c) => `| ${c.what} | ${c.value} | ${c.met ? "yes" : "NO"} |`),
+  ];
+  return lines.join("\n");
+}
