@@ -96,6 +96,7 @@ export async function runChaos(faults: readonly Fault[], options: ChaosOptions =
 
     let wrong: string[] = [];
     let books: Books | undefined;
+    let shown = stopped;
     try {
       await routedAgain(stack);
       const admin = await signIn(rest, stack.admin.email, stack.admin.password);
@@ -108,6 +109,12 @@ export async function runChaos(faults: readonly Fault[], options: ChaosOptions =
           return undefined;
         }
         wrong = discrepancies(read, { initialStock, customers });
+        if (wrong.length > 0 && Date.now() - shown >= 10_000) {
+          shown = Date.now();
+          console.log(
+            `chaos:   +${seconds(shown - stopped)}: ${wrong.length} wrong: ${wrong.slice(0, 3).join("; ")}`,
+          );
+        }
         return wrong.length === 0 && read;
       }, {
         timeoutMs: options.convergeTimeoutMs ?? 180_000,
