@@ -11,10 +11,14 @@
  *   (cancelled after payment, or failed while their payment was processing);
  * - per product: units in PAID orders + stock = the initial stock (nothing oversold or lost);
  * - per order, exactly one email per order event: one per status change after PENDING and one per
- *   refund (none lost, none doubled), and no email for anything else.
+ *   refund (none lost, none doubled), and no email for anything else;
+ * - nothing is still in flight, as the stores say: every saga done, every order event and payment
+ *   outcome notice delivered, no charge or refund pending (so books that balance for a moment while an
+ *   event is still on its way do not count as converged).
  *
  * @module
  */
+import postgres from "postgres";
 import type { Order, Product, Rest, Session } from "../e2e/rest.ts";
 import { ok } from "../e2e/rest.ts";
 import { type SimulatorState, simulatorState } from "../e2e/simulator.ts";
@@ -33,6 +37,8 @@ export interface Books {
   /** Stock now, by product id. */
   readonly stock: ReadonlyMap<string, number>;
   readonly emails: readonly SentEmail[];
+  /** What the stores still have in flight, one line per kind (empty when nothing). */
+  readonly inFlight: readonly string[];
 }
 
 /** What the books are checked against besides what is read: the products and customers of the run. */
@@ -53,7 +59,7 @@ export interface Ledger {
  * ```
  */
 export async function readBooks(
-  stack: Pick<Stack, "stripeSimulatorUrl" | "mailpitUrl">,
+  stack: Pick<Stack, "stripeSimulatorUrl" | "mailpitUrl" | "databaseUrl">,
   rest: Rest,
   adminToken: string,
   ledger: Ledger,
@@ -80,7 +86,35 @@ export async function readBooks(
     stripe: await simulatorState(stack as Stack),
     stock,
     emails: await mailpitEmails(stack.mailpitUrl),
+    inFlight: [
+      ...await countRows(await stack.databaseUrl("order"), {
+        "sagas not done": "SELECT count(*) FROM orders WHERE saga_step <> 'done'",
+        "order events not delivered": "SELECT count(*) FROM order_events WHERE delivered_time IS NULL",
+      }),
+      ...await countRows(await stack.databaseUrl("payment"), {
+        "charges pending": "SELECT count(*) FROM payments WHERE charge_status = 'pending'",
+        "refunds pending": "SELECT count(*) FROM refunds WHERE status = 'pending'",
+        "payment outcome notices not delivered":
+          "SELECT count(*) FROM order_notices WHERE delivered_time IS NULL",
+      }),
+    ],
   };
+}
+
+/** `"<n> <what>"` for each query whose count is not zero. */
+async function countRows(url: string, queries: Record<string, string>): Promise<string[]> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const lines: string[] = [];
+    for (const [what, query] of Object.entries(queries)) {
+      const [row] = await sql.unsafe<Array<{ count: string }>>(query);
+      const count = Number(row?.count ?? 0);
+      if (count > 0) lines.push(`${count} ${what}`);
+    }
+    return lines;
+  } finally {
+    await sql.end();
+  }
 }
 
 /** Every email Mailpit holds. */
@@ -111,7 +145,7 @@ const final = new Set(["ORDER_STATUS_PAID", "ORDER_STATUS_FAILED", "ORDER_STATUS
  * ```
  */
 export function discrepancies(books: Books, ledger: Ledger): string[] {
-  const wrong: string[] = [];
+  const wrong: string[] = [...books.inFlight];
   const ordersById = new Map(books.orders.map((order) => [order.id, order]));
 
   // Captured and refunded money per order, from Stripe's side.

@@ -117,6 +117,8 @@ export interface Stack extends AsyncDisposable {
   readonly mailpitUrl: string;
   /** The notification service (internal only, not behind the gateway), `https://127.0.0.1:PORT`. */
   readonly notificationUrl: string;
+  /** The URL of a service's PostgreSQL database, for a test that reads a store directly. */
+  databaseUrl(service: "user" | "order" | "payment" | "notification"): Promise<string>;
   /** The etcd client URL and the discovery prefix every instance registers under. */
   readonly discovery: { etcdUrl: string; prefix: string; ttlMs: number };
   /** The running instances of a service, oldest first (stopped and killed ones are left out). */
@@ -326,6 +328,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       stripeSimulatorUrl: launched.stripeSimulatorUrl,
       mailpitUrl: launched.mailpitUrl,
       notificationUrl: launched.notificationUrl,
+      databaseUrl: (service) => launched.servers.postgresDatabase(service),
       discovery: { etcdUrl: launched.servers.etcdUrl, prefix: launched.servers.discoveryPrefix ?? "", ttlMs },
       instances: (service) => running.filter((i) => i.service === service),
       startInstance: async (service) => {
