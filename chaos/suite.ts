@@ -174,7 +174,8 @@ function errorsText(errors: ReadonlyMap<string, number>): string {
 }
 
 function row(result: FaultResult): string {
-  const outcomes = Object.entries(result.outcomes).map(([status, n]) => `${n} ${status}`).join(", ");
+  const outcomes = Object.entries(result.outcomes).sort(([a], [b]) => a.localeCompare(b)).reverse()
+    .map(([status, n]) => `${n} ${status}`).join(", ");
   return `| ${result.fault} | ${result.placed} (${outcomes}) | ${errorsText(result.errors)} | ${
     seconds(result.convergeMs)
   } |`;
