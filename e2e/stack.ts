@@ -18,17 +18,25 @@
  *
  * @module
  */
-import { delay, freePort, ProcessGroup, type ServiceProcess } from "@shop/platform/testing";
+import {
+  acceptsConnections,
+  delay,
+  eventually,
+  freePort,
+  isRunning,
+  ProcessGroup,
+  type ServiceProcess,
+} from "@shop/platform/testing";
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
 import { writeSigningKey } from "../services/user/testdata/fixtures.ts";
 import { defaultGatewaySettings, type GatewaySettings, type RateLimit } from "../envoy/gateway_config.ts";
 import { type ClusterHost, clusterHosts, parseClusters, waitForHosts } from "../stack/routed.ts";
 import { childRunner } from "../stack/runners.ts";
-import { borrowTestServers } from "../stack/servers.ts";
+import { borrowTestServers, type RestartableServer, startOwnServers } from "../stack/servers.ts";
 import { type StackService, stackServices } from "../stack/services.ts";
 import { type LaunchedGateway, type LaunchedInstance, launchStack } from "../stack/wiring.ts";
 
-export { type ClusterHost, delay, parseClusters, type StackService, stackServices };
+export { type ClusterHost, delay, parseClusters, type RestartableServer, type StackService, stackServices };
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -69,6 +77,10 @@ export interface StackOptions {
    * runs, nobody sends it anything). No trace store when omitted.
    */
   tracing?: { sampleRatio: number };
+   * PostgreSQL, etcd and FerretDB of the stack's own instead of the test run's shared ones, so that
+   * {@linkcode Stack.restartServer} may restart them (false).
+   */
+  ownServers?: boolean;
 }
 
 /** A running instance of a service. */
@@ -111,12 +123,19 @@ export interface Stack extends AsyncDisposable {
   readonly notificationUrl: string;
   /** The trace store's query API (`/api/traces/<id>`), when `tracing` was asked for. */
   readonly traceQueryUrl: string | undefined;
+  /** The URL of a service's PostgreSQL database, for a test that reads a store directly. */
+  databaseUrl(service: "user" | "order" | "payment" | "notification"): Promise<string>;
   /** The etcd client URL and the discovery prefix every instance registers under. */
   readonly discovery: { etcdUrl: string; prefix: string; ttlMs: number };
   /** The running instances of a service, oldest first (stopped and killed ones are left out). */
   instances(service: StackService): StackInstance[];
   /** Starts one more instance of a service (registered in etcd like the others); it is stopped with the stack. */
   startInstance(service: StackService): Promise<StackInstance>;
+  /**
+   * Stops a server of the stack's own (`ownServers`) with its stop signal, or `signal`, starts it again
+   * on the same port and data, and resolves once it accepts connections.
+   */
+  restartServer(name: RestartableServer, options?: { signal?: Deno.Signal }): Promise<void>;
   /** Starts another Envoy over the same endpoints, e.g. with low rate limits; stopped with the stack. */
   startGateway(options?: { limits?: StackLimits }): Promise<StackGateway>;
   /** An HTTP client that trusts the dev CA, optionally bound to a local address (127.0.0.2, ...). */
@@ -217,7 +236,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       certsDir,
       dir,
       runner: childRunner(group, (stop) => cleanups.push(stop)),
-      servers: () => borrowTestServers(label, (release) => cleanups.push(release)),
+      servers: () =>
+        options.ownServers === true
+          ? startOwnServers(group, label)
+          : borrowTestServers(label, (release) => cleanups.push(release)),
       ports: {
         stripeSimulator: 0,
         // Every service on any free port.
@@ -321,11 +343,26 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       mailpitUrl: launched.mailpitUrl,
       notificationUrl: launched.notificationUrl,
       traceQueryUrl: launched.traceStore?.queryUrl,
+      databaseUrl: (service) => launched.servers.postgresDatabase(service),
       discovery: { etcdUrl: launched.servers.etcdUrl, prefix: launched.servers.discoveryPrefix ?? "", ttlMs },
       instances: (service) => running.filter((i) => i.service === service),
       startInstance: async (service) => {
         if (disposed) throw new Error(`cannot start ${service}: the stack is stopped`);
         return track(await launched.startInstance(service));
+      },
+      restartServer: async (name, restartOptions = {}) => {
+        const process = group.processes.find((p) => p.name === name);
+        const url = launched.servers.summary.find((line) => line.name === name)?.url;
+        if (options.ownServers !== true || process === undefined || url === undefined) {
+          throw new Error(`cannot restart ${name}: the stack runs on the test run's servers (ownServers)`);
+        }
+        Deno.kill(process.pid, restartOptions.signal ?? process.stopSignal);
+        await eventually(`${name} stopped`, () => !isRunning(process.pid), { timeoutMs: 30_000 });
+        await group.restart(process);
+        const port = Number(new URL(url).port);
+        await eventually(`${name} accepts connections again`, () => acceptsConnections(port), {
+          timeoutMs: 30_000,
+        });
       },
       startGateway: async (gatewayOptions = {}) => {
         const settings = gatewaySettings(gateway.settings.endpointsDir, freePort(), gatewayOptions.limits);

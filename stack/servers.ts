@@ -27,6 +27,7 @@ import {
   startRedis,
   startStripeMock,
   stripeMockForTests,
+  withFreePorts,
 } from "@shop/platform/testing";
 import { devPorts, type StackService } from "./services.ts";
 
@@ -155,5 +156,62 @@ export async function borrowTestServers(
       return url;
     },
     summary: [],
+  };
+}
+
+/** The servers a stack may restart: its own ({@linkcode startOwnServers}), never the test run's. */
+export type RestartableServer = "postgres" | "etcd" | "ferretdb";
+
+/**
+ * PostgreSQL, etcd and FerretDB of a stack's own, on free ports in `group` with their data in the
+ * group's directory, so that a test can stop and restart them (chaos tests) without touching the test
+ * run's shared servers; stripe-mock and Redis are borrowed from the run as in
+ * {@linkcode borrowTestServers}. Their ports are in the summary's URLs.
+ *
+ * @example
+ * ```ts ignore
+ * const servers = await startOwnServers(group, "chaos");
+ * ```
+ */
+export async function startOwnServers(group: ProcessGroup, label: string): Promise<StackServers> {
+  const [postgres, etcd, stripeMock, redis] = await Promise.all([
+    withFreePorts(
+      1,
+      ([port = 0]) => startPostgres(group, { port, dataDir: `${group.dir}/postgres`, fast: true }),
+    ),
+    withFreePorts(
+      2,
+      ([port = 0, peerPort = 0]) => startEtcd(group, { port, peerPort, dataDir: `${group.dir}/etcd` }),
+    ),
+    stripeMockForTests(),
+    redisForTests(),
+  ]);
+  const postgresUrl = await ensurePostgresDatabase(postgres.url, "ferretdb");
+  const mongo = await withFreePorts(1, ([port = 0]) =>
+    startFerretDb(group, {
+      port,
+      postgresUrl,
+      stateDir: `${group.dir}/ferretdb`,
+      lookups: productEqualityLookups,
+    }));
+  const databases = new Map<StackService | "notification", Promise<string>>();
+  return {
+    etcdUrl: etcd.url,
+    stripeMockUrl: stripeMock.url,
+    mongo: { url: mongo.url },
+    redis: { url: redis.url, keyPrefix: redis.prefix(label) },
+    postgresDatabase: (service) => {
+      let url = databases.get(service);
+      if (url === undefined) {
+        url = ensurePostgresDatabase(postgres.url, `shop_${service}`);
+        databases.set(service, url);
+      }
+      return url;
+    },
+    summary: [
+      { name: "postgres", url: postgres.url },
+      { name: "etcd", url: etcd.url },
+      { name: "ferretdb", url: mongo.url },
+    ],
   };
 }

@@ -85,6 +85,24 @@ Deno.test("a declined order announces FAILED and no refund; a cancelled PAID one
   assert.deepEqual(receiver.heard.at(-1)?.refunded, { currencyCode: "USD", amountMinor: 3998n });
 });
 
+Deno.test("a payment outcome repeated for an order already cancelled and refunded announces no second refund", async () => {
+  // The chaos suite's find: a charge whose answer was lost (its store restarted) is settled by Stripe's
+  // webhook, whose outcome reaches the order after it was cancelled and refunded; the compensation it
+  // drives again refunds nothing more, and must not announce (and email) the same refund twice.
+  const { checkout, receiver, relay, place } = await setup();
+  const paid = await place();
+  await checkout.cancelOrder(alice, paid.id, "");
+  await checkout.recordPaymentOutcome(paid.id, { kind: "succeeded", paymentId: crypto.randomUUID() });
+  await checkout.recordPaymentOutcome(paid.id, { kind: "succeeded", paymentId: crypto.randomUUID() });
+  await relay.relayDue();
+  await relay.relayDue();
+  assert.deepEqual(heard(receiver), [
+    [paid.id, 1, "status_changed", "paid"],
+    [paid.id, 2, "status_changed", "cancelled"],
+    [paid.id, 3, "refunded", "cancelled"],
+  ]);
+});
+
 Deno.test("events wait for a receiver that is down and then arrive in sequence, each once", async () => {
   const { checkout, receiver, relay, place, advance } = await setup();
   receiver.down = true;

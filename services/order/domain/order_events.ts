@@ -69,6 +69,32 @@ export function statusEvents(
 }
 
 /**
+ * The id of the event announcing that an order's payment has refunded `refunded` in all: the same for
+ * the same order and total, so that a compensation that runs again (a payment's outcome repeated after
+ * the order was cancelled and refunded, a process that died before it stored its progress), which
+ * refunds nothing more, announces nothing more (the stores keep an event id once).
+ *
+ * @example
+ * ```ts
+ * const money = { currencyCode: "USD", amountMinor: 1200n };
+ * const id = await refundEventId("7f1c9a52-5e0e-4d8b-9a57-0c2b8f1d3e44", money);
+ * id === await refundEventId("7f1c9a52-5e0e-4d8b-9a57-0c2b8f1d3e44", money); // true
+ * ```
+ */
+export async function refundEventId(orderId: string, refunded: Money): Promise<string> {
+  const name = `${orderId} refunded ${refunded.currencyCode} ${refunded.amountMinor}`;
+  const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(name))).slice(
+    0,
+    16,
+  );
+  // An RFC 9562 UUID of version 8 (custom: a name-based one over SHA-256).
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x80;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
  * The event of a refund the order's compensation made, or none when nothing went back.
  *
  * @example

@@ -12,7 +12,7 @@
  * @module
  */
 import { type Money, price, type PricedOrder, transition, type UnpricedOrder } from "./order.ts";
-import { type OrderEventDraft, refundEvent, statusEvents } from "./order_events.ts";
+import { type OrderEventDraft, refundEvent, refundEventId, statusEvents } from "./order_events.ts";
 import {
   type CallOptions,
   DependencyFailed,
@@ -325,7 +325,9 @@ export class CheckoutSaga {
       const outcome = await this.#call("payment", (call) => payments.refund(order.id, why, call), deadline);
       if (outcome.kind === "refunded") refunded = outcome.refunded;
     }
-    const refund = refundEvent(order, refunded, this.#now(), this.#newId());
+    // Named by the order and the total refunded: a compensation run again announces no second refund.
+    const refund = refunded &&
+      refundEvent(order, refunded, this.#now(), await refundEventId(order.id, refunded));
     const next = await this.save({ ...order, sagaStep: "done" }, lease, refund ? [refund] : []);
     await this.#deps.faultAfter?.("compensated");
     return next;

@@ -60,7 +60,9 @@ export class MemoryOrderStore implements OrderStore {
     const entry = this.#entries.get(order.id);
     if (!entry || entry.lease?.owner !== lease.owner) return Promise.resolve(false);
     let sequence = entry.lastSequence;
-    for (const draft of events) {
+    // An event stored before (the same refund announced again by a compensation run twice) is not stored again.
+    const known = new Set(this.#events.map((event) => event.draft.id));
+    for (const draft of events.filter((event) => !known.has(event.id))) {
       sequence++;
       this.#events.push({
         draft: structuredClone(draft),

@@ -221,6 +221,29 @@ export function orderStoreContract(name: string, fixture: () => Promise<StoreFix
     assert.equal(claimed?.id, refund.id);
   });
 
+  test("an event stored before is not stored again (a refund announced by a compensation run twice)", async (store) => {
+    const order = newOrder();
+    await store.insertOrder(order, lease("x"));
+    const refund = {
+      ...event(order.id, "cancelled"),
+      type: "refunded" as const,
+      refunded: { currencyCode: "USD", amountMinor: 1_200n },
+    };
+    assert.equal(await store.saveProgress(order, lease("x"), [event(order.id, "cancelled"), refund]), true);
+    const done = { ...order, sagaStep: "done" as const };
+    assert.equal(await store.saveProgress(done, lease("x"), [{ ...refund, time: tick() }]), true);
+    assert.equal((await store.findOrder(order.id))?.sagaStep, "done", "the order is saved all the same");
+    const now = tick();
+    const announced: Array<[number, string]> = [];
+    for (let round = 0; round < 3; round++) {
+      for (const claimed of await store.claimOrderEvents(now, now, 10)) {
+        announced.push([claimed.sequence, claimed.type]);
+        await store.markOrderEventDelivered(claimed.id, now);
+      }
+    }
+    assert.deepEqual(announced, [[1, "status_changed"], [2, "refunded"]]);
+  });
+
   test("a failed event waits for its retry time and holds back its order's later events", async (store) => {
     const order = newOrder();
     await store.insertOrder(order, lease("x"));

@@ -235,12 +235,22 @@ export class PostgresOrderStore implements OrderStore {
     // announce it are stored together or not at all.
     if (events.length === 0) return await this.#updateOrder(this.#sql, order, lease, 0) !== undefined;
     return await this.#sql.begin(async (sql) => {
-      const last = await this.#updateOrder(sql, order, lease, events.length);
+      // An event stored before (the same refund announced again by a compensation run twice) is not
+      // stored again.
+      const known = new Set(
+        (await sql<{ id: string }[]>`SELECT id::text FROM order_events WHERE id IN ${
+          sql(events.map((e) => e.id))
+        }`)
+          .map((row) => row.id),
+      );
+      const fresh = events.filter((event) => !known.has(event.id));
+      const last = await this.#updateOrder(sql, order, lease, fresh.length);
       if (last === undefined) return false;
-      const rows = events.map((event, index) => ({
+      if (fresh.length === 0) return true;
+      const rows = fresh.map((event, index) => ({
         id: event.id,
         order_id: order.id,
-        sequence: last - events.length + 1 + index,
+        sequence: last - fresh.length + 1 + index,
         type: event.type,
         time: event.time,
         status: event.status,

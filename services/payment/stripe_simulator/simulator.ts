@@ -22,13 +22,17 @@ export type FaultMode =
   /** The request IS performed (and its answer kept for the Idempotency-Key), but the answer never comes. */
   | "timeout_after_action"
   /** The request IS performed (answer kept for the key), but a 500 comes back instead (a lost answer). */
-  | "error_500_after_action";
+  | "error_500_after_action"
+  /** The request is performed as usual, after a pause of `delayMs`: a slow Stripe. */
+  | "delay";
 
 /** Faults for the next `count` requests whose path starts with `pathPrefix` (every path unless set). */
 export interface FaultPlan {
   mode: FaultMode;
   count: number;
   pathPrefix?: string;
+  /** The pause of a `delay` fault, in ms (2000 unless set). */
+  delayMs?: number;
 }
 
 /** Where and how the simulator sends webhook events. */
@@ -269,10 +273,21 @@ export class StripeSimulator {
       new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json" } });
     if (request.method === "POST" && url.pathname === "/_simulator/faults") {
       const plan = await request.json() as Partial<FaultPlan>;
-      const modes: FaultMode[] = ["timeout", "error_500", "timeout_after_action", "error_500_after_action"];
-      if (!modes.includes(plan.mode as FaultMode) || !Number.isInteger(plan.count)) {
+      const modes: FaultMode[] = [
+        "timeout",
+        "error_500",
+        "timeout_after_action",
+        "error_500_after_action",
+        "delay",
+      ];
+      const delayOk = plan.delayMs === undefined || (Number.isInteger(plan.delayMs) && plan.delayMs >= 0);
+      if (!modes.includes(plan.mode as FaultMode) || !Number.isInteger(plan.count) || !delayOk) {
         return json(
-          { error: `expected {"mode": ${modes.join("|")}, "count": N, "pathPrefix"?: "/v1/..."}` },
+          {
+            error: `expected {"mode": ${
+              modes.join("|")
+            }, "count": N, "pathPrefix"?: "/v1/...", "delayMs"?: N}`,
+          },
           400,
         );
       }
@@ -299,7 +314,9 @@ export class StripeSimulator {
     body: string,
   ): Promise<Answer & { headers?: Record<string, string> }> {
     // A fault before the action is an outage: it hits replays of earlier keys too.
-    const fault = this.#takeFault(url.pathname);
+    const plan = this.#takeFault(url.pathname);
+    const fault = plan?.mode;
+    if (fault === "delay") await this.#wait(plan?.delayMs ?? 2_000);
     if (fault === "timeout") return await this.#hold();
     if (fault === "error_500") return this.#serverError();
     // Stripe scopes idempotency keys to the account, i.e. the API key.
@@ -355,13 +372,13 @@ export class StripeSimulator {
     return answer;
   }
 
-  #takeFault(path: string): FaultMode | undefined {
+  #takeFault(path: string): FaultPlan | undefined {
     const index = this.#faults.findIndex((plan) => path.startsWith(plan.pathPrefix ?? "/"));
     const plan = this.#faults[index];
     if (!plan) return undefined;
     plan.count -= 1;
     if (plan.count <= 0) this.#faults.splice(index, 1);
-    return plan.mode;
+    return plan;
   }
 
   #serverError(): Answer & { headers: Record<string, string> } {
@@ -379,17 +396,22 @@ export class StripeSimulator {
    * before. (Deno's `request.signal` would also fire on successful answers, so it is not used.)
    */
   async #hold(): Promise<Answer> {
+    await this.#wait(this.#holdMs);
+    return this.#serverError();
+  }
+
+  /** Waits `ms`, or until the simulator closes. */
+  async #wait(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
       const release = () => {
         clearTimeout(timer);
         this.#holds.delete(release);
         resolve();
       };
-      const timer = setTimeout(release, this.#holdMs);
+      const timer = setTimeout(release, ms);
       this.#holds.add(release);
       if (this.#closed) release();
     });
-    return this.#serverError();
   }
 
   /** Sends the request to stripe-mock: its 4xx (validation) answers are Stripe's answers. */

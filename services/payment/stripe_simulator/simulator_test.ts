@@ -115,6 +115,20 @@ Deno.test("a 500 after the action keeps its result for the key: the retry gets t
   assert.equal(sim.simulator.paymentIntents().length, 1);
 });
 
+Deno.test("a delay fault answers late but performs the request as usual", async () => {
+  await using sim = await startStripeSimulator({ upstream });
+  sim.simulator.injectFaults({ mode: "delay", count: 1, delayMs: 10 });
+  const answered = await (await post(`${sim.url}/v1/payment_intents`, visa)).json();
+  assert.equal(answered.status, "succeeded");
+  sim.simulator.injectFaults({ mode: "delay", count: 1, delayMs: 60_000 });
+  const slow = post(`${sim.url}/v1/payment_intents`, visa, { "idempotency-key": "k-slow" });
+  // A minute is far longer than this read takes: the slow request has not been performed yet.
+  const state = await (await fetch(`${sim.url}/_simulator/state`)).json();
+  assert.equal(state.paymentIntents.length, 1);
+  await sim.simulator.close();
+  await (await slow.catch(() => undefined))?.body?.cancel();
+});
+
 Deno.test("faults can be planned over HTTP for a simulator running as a process", async () => {
   await using sim = await startStripeSimulator({ upstream });
   const planned = await fetch(`${sim.url}/_simulator/faults`, {

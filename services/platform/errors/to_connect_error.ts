@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "@shop/proto/google";
+import { isConnectionFailure } from "./connection_failure.ts";
 import { DomainError, type ErrorKind } from "./domain_error.ts";
 
 /** The `ErrorInfo.domain` of every error the shop's services return. */
@@ -56,8 +57,10 @@ function detailsOf(error: DomainError): OutgoingDetail[] {
 
 /**
  * The kit's one mapping from errors to gRPC: a {@linkcode DomainError} becomes its code with
- * `google.rpc.ErrorInfo` (and `BadRequest`, `RetryInfo`); a `ConnectError` passes through; anything else
- * is a bug and becomes INTERNAL with a generic message, its cause kept server-side for the log.
+ * `google.rpc.ErrorInfo` (and `BadRequest`, `RetryInfo`); a `ConnectError` passes through; a dependency
+ * that is away (a store restarting: {@linkcode isConnectionFailure}) is UNAVAILABLE, reason
+ * `DEPENDENCY_UNAVAILABLE`, safe to retry; anything else is a bug and becomes INTERNAL with a generic
+ * message. The cause is kept server-side for the log.
  *
  * @example
  * ```ts
@@ -70,6 +73,15 @@ export function toConnectError(error: unknown, requestId?: string): ConnectError
   if (error instanceof ConnectError) return error;
   if (error instanceof DomainError) {
     return new ConnectError(error.message, codes[error.kind], undefined, detailsOf(error), error.cause);
+  }
+  if (isConnectionFailure(error)) {
+    const away = new DomainError(
+      "unavailable",
+      "DEPENDENCY_UNAVAILABLE",
+      "a store or service this call needs is unavailable; try again",
+      { retryAfterMs: 1_000 },
+    );
+    return new ConnectError(away.message, Code.Unavailable, undefined, detailsOf(away), error);
   }
   const reference = requestId ? ` (request id ${requestId})` : "";
   const internal = new DomainError("failed_precondition", "INTERNAL", "internal error");

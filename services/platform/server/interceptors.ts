@@ -1,6 +1,7 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import { Code, type Interceptor } from "@connectrpc/connect";
 import { DomainError, invalidArgument } from "../errors/domain_error.ts";
+import { isConnectionFailure } from "../errors/connection_failure.ts";
 import { toConnectError } from "../errors/to_connect_error.ts";
 import { currentRequestId, serviceLogger, withRequestId } from "../log/logging.ts";
 import { validateRequest } from "../validation/validate_request.ts";
@@ -50,6 +51,8 @@ export function errorInterceptor(): Interceptor {
       const rpc = `${req.service.typeName}/${req.method.name}`;
       if (mapped.code === Code.Internal || mapped.code === Code.Unknown) {
         log.error("RPC {rpc} failed: {error}", { rpc, error: mapped.cause ?? error });
+      } else if (isConnectionFailure(error)) {
+        log.warning("RPC {rpc} answered UNAVAILABLE, a dependency is away: {error}", { rpc, error });
       } else {
         log.debug("RPC {rpc} refused with {code}: {reason}", {
           rpc,
