@@ -201,6 +201,13 @@ Deno.test("the storefront and the admin console in a real browser, through the g
     await customer.getByText(/Reason: .*declined/i).waitFor();
     await snapshot(customer, "storefront-order-declined");
     assert.equal(await stockOf(rest, kettle.id), 20);
+    // The account's cart keeps what a failed order did not buy.
+    await customer.getByRole("link", { name: "Cart (1)" }).click();
+    await customer.getByRole("cell", { name: `Kettle ${tag}`, exact: true }).waitFor();
+    await customer.getByLabel(`Quantity of Kettle ${tag}`).fill("0");
+    await customer.getByLabel(`Quantity of Kettle ${tag}`).press("Enter");
+    await customer.getByText("Your cart is empty.").waitFor();
+    await customer.getByRole("link", { name: "Cart (0)" }).waitFor();
   });
 
   await t.step("an API error shows next to the field it names; a reload signs in silently", async () => {
@@ -237,7 +244,7 @@ Deno.test("the storefront and the admin console in a real browser, through the g
     async () => {
       const before = (await ordersOf(customerTokens.accessToken)).length;
       let dropped = 0;
-      await customer.route("**/shop.order.v1.OrderService/CreateOrder", async (route) => {
+      await customer.route("**/shop.cart.v1.CartService/Checkout", async (route) => {
         if (dropped > 0) return await route.continue();
         dropped++;
         // The request reaches the gateway and the order is placed; the browser never hears back.
@@ -250,7 +257,7 @@ Deno.test("the storefront and the admin console in a real browser, through the g
       await fillCheckout(customer, "Visa that pays");
       await customer.getByRole("button", { name: "Place order" }).click();
       await customer.locator(".status", { hasText: "PAID" }).waitFor();
-      await customer.unroute("**/shop.order.v1.OrderService/CreateOrder");
+      await customer.unroute("**/shop.cart.v1.CartService/Checkout");
       assert.equal(dropped, 1);
       const orderId = shownOrderId(customer);
       assert.equal((await ordersOf(customerTokens.accessToken)).length, before + 1, "one order");
@@ -350,6 +357,71 @@ Deno.test("the storefront and the admin console in a real browser, through the g
     await customer.getByRole("link", { name: "Sign in" }).waitFor();
     await customer.goto(`${stack.url}/#/orders`);
     await customer.getByRole("heading", { name: "Sign in" }).waitFor();
+  });
+
+  await t.step("a cart kept in the browser moves into the account's at sign-in; pictures show", async () => {
+    const tokens = await signIn(rest, account.email, account.password);
+    ok(
+      await rest("POST", "/v1/cart/items", {
+        token: tokens.accessToken,
+        body: { productId: kettle.id, quantity: 2 },
+      }),
+      "the account's cart holds two kettles",
+    );
+    const dune = ok<{ products: Array<{ id: string; sku: string }> }>(
+      await rest("GET", "/v1/products?query=Dune&category=books"),
+      "find the demo book",
+    ).products.find((product) => product.sku === "BK-DUNE");
+    assert.ok(dune !== undefined, "the demo catalog is seeded");
+
+    await customer.goto(`${stack.url}/`);
+    await customer.getByRole("link", { name: "Sign in" }).waitFor();
+    await search(customer, "Dune", { category: "books" });
+    const picture = customer.getByRole("img", { name: "Dune: a drawing of a closed book" });
+    await picture.waitFor();
+    const loaded = `[...document.querySelectorAll("img.picture")]
+      .every((img) => img.complete && img.naturalWidth > 0)`;
+    assert.equal(
+      await customer.evaluate(loaded),
+      true,
+      "pictures load under the page's Content-Security-Policy",
+    );
+    await customer.getByRole("button", { name: named("Add to cart", "Dune") }).click();
+    await customer.getByRole("link", { name: "Cart (1)" }).waitFor();
+    await customer.goto(`${stack.url}/#/product/${kettle.id}`);
+    await customer.getByRole("button", { name: named("Add to cart", `Kettle ${tag}`) }).click();
+    await customer.getByRole("link", { name: "Cart (2)" }).click();
+    await customer.getByText("Kept in this browser until you sign in").waitFor();
+    await snapshot(customer, "storefront-browser-cart");
+
+    await customer.goto(`${stack.url}/#/signin`);
+    await customer.getByLabel("Email").fill(account.email);
+    await customer.getByLabel("Password").fill(account.password);
+    await customer.getByRole("button", { name: "Sign in" }).click();
+    await customer.getByRole("link", { name: "Cart (4)" }).click();
+    await customer.getByText("Kept in your account").waitFor();
+    assert.equal(await customer.getByLabel(`Quantity of Kettle ${tag}`).inputValue(), "3", "lines add up");
+    assert.equal(await customer.getByLabel("Quantity of Dune").inputValue(), "1");
+    await snapshot(customer, "storefront-account-cart");
+    const { cart } = ok<{ cart: { items: Array<{ productId: string; quantity: number }> } }>(
+      await rest("GET", "/v1/cart", { token: tokens.accessToken }),
+      "the account's cart",
+    );
+    assert.deepEqual(
+      cart.items.map((item) => [item.productId, item.quantity]).sort(),
+      [[kettle.id, 3], [dune.id, 1]].sort(),
+    );
+
+    await customer.goto(`${stack.url}/#/product/${dune.id}`);
+    await customer.getByRole("heading", { name: "Dune" }).waitFor();
+    await customer.getByRole("list", { name: "Pictures" }).getByRole("img", { name: /^Dune: / }).waitFor();
+    await customer.getByRole("button", { name: "Sign out" }).click();
+    await customer.getByRole("link", { name: "Cart (0)" }).waitFor();
+    await customer.goto(`${stack.url}/#/signin`);
+    await customer.getByLabel("Email").fill(account.email);
+    await customer.getByLabel("Password").fill(account.password);
+    await customer.getByRole("button", { name: "Sign in" }).click();
+    await customer.getByRole("link", { name: "Cart (4)" }).waitFor();
   });
 
   assert.deepEqual(
