@@ -51,6 +51,7 @@ import {
 import { parseHandlingTimes, timesBetween } from "./rpc_metrics.ts";
 import { decodeCursor, openOrderSeeder, openProductSeeder, seedMoveHistory } from "./seed.ts";
 import { runCartScenarios } from "./cart.ts";
+import { placeholderImageUri } from "../services/product/seed.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const flags = new Map(Deno.args.map((arg) => {
@@ -264,6 +265,7 @@ async function main(): Promise<void> {
 
   // Products with stock for every order of the run, one per few orders so that no product is hot.
   const productIds: string[] = [];
+  const picture = await placeholderImageUri();
   for (let i = 0; i < 20; i++) {
     const { product } = ok<{ product: Product }>(
       await rest("POST", "/v1/products", {
@@ -275,6 +277,7 @@ async function main(): Promise<void> {
           category: "bench",
           price: { currencyCode: "USD", amountMinor: "1999" },
           stock: 1_000_000,
+          images: [{ uri: picture, altText: `Bench product ${i}: a placeholder drawing` }],
         },
       }),
       "create a bench product",

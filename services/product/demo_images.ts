@@ -24,6 +24,13 @@ export interface DemoPicture {
   svg: string;
 }
 
+/** The subject of the one picture that is no product's own: for products seeded in bulk (the bench). */
+export const placeholderSubject: PictureSubject = {
+  sku: "placeholder",
+  name: "A product of the shop",
+  category: "other",
+};
+
 /** Where the committed pictures are. */
 export const demoImagesDir: string = new URL("./demo_images", import.meta.url).pathname;
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { demoImagesDir, demoPicture, demoPictureSvg } from "./demo_images.ts";
-import { demoCatalog, demoImages } from "./seed.ts";
+import { demoImagesDir, demoPicture, demoPictureSvg, placeholderSubject } from "./demo_images.ts";
+import { demoCatalog, demoImages, placeholderImageUri } from "./seed.ts";
 
 Deno.test("demoPicture() names a picture by its content, the same on every run", async () => {
   const dune = { sku: "BK-DUNE", name: "Dune", category: "books" };
@@ -16,12 +16,12 @@ Deno.test("demoPictureSvg() escapes the name and carries no script or style elem
   assert.doesNotMatch(svg, /<script|<style|on[a-z]+=|href=/i);
 });
 
-Deno.test("every demo product has a committed picture, and no other picture is committed", async () => {
+Deno.test("every demo product and the placeholder have a committed picture, and nothing else is committed", async () => {
   const committed = new Map<string, string>();
   for await (const entry of Deno.readDir(demoImagesDir)) {
     committed.set(entry.name, await Deno.readTextFile(`${demoImagesDir}/${entry.name}`));
   }
-  const expected = await Promise.all(demoCatalog.map(demoPicture));
+  const expected = await Promise.all([...demoCatalog, placeholderSubject].map(demoPicture));
   assert.deepEqual(
     [...committed.keys()].sort(),
     expected.map((picture) => picture.file).sort(),
@@ -36,4 +36,10 @@ Deno.test("every demo product has a committed picture, and no other picture is c
       new RegExp(`^${demo.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: a drawing of`),
     );
   }
+});
+
+Deno.test("placeholderImageUri() names the committed placeholder", async () => {
+  const uri = await placeholderImageUri();
+  assert.match(uri, /^\/images\/placeholder-[0-9a-f]{12}\.svg$/);
+  await Deno.stat(`${demoImagesDir}/${uri.replace("/images/", "")}`);
 });

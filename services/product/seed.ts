@@ -7,7 +7,7 @@ import { DomainError } from "@shop/platform/errors";
 import { derivedId } from "./domain/ids.ts";
 import type { Catalog } from "./domain/catalog.ts";
 import type { ProductImage } from "./domain/product.ts";
-import { demoPicture } from "./demo_images.ts";
+import { demoPicture, placeholderSubject } from "./demo_images.ts";
 
 /** One demo product. */
 interface DemoProduct {
@@ -142,6 +142,19 @@ export async function demoImages(
   const picture = await demoPicture(demo);
   const drawing = drawingOf[demo.category] ?? "a shape";
   return [{ uri: `/images/${picture.file}`, altText: `${demo.name}: a drawing of ${drawing}` }];
+}
+
+/**
+ * The address of the placeholder picture (committed beside the demo pictures, served under `/images/`),
+ * for products seeded in bulk, such as the bench's: they get a picture without one drawn for each.
+ *
+ * @example
+ * ```ts
+ * const images = [{ uri: await placeholderImageUri(), altText: "Blue kettle 3: a placeholder drawing" }];
+ * ```
+ */
+export async function placeholderImageUri(): Promise<string> {
+  return `/images/${(await demoPicture(placeholderSubject)).file}`;
 }
 
 /**
