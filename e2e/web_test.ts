@@ -98,6 +98,21 @@ Deno.test("the storefront and the admin console in a real browser, through the g
     priceMinor: 900,
     stock: 20,
   });
+  // The demo catalog's pictures of a kettle and a mug, given to this run's products by the admin.
+  const demo = ok<{ products: Array<{ sku: string; images?: Array<{ uri: string; altText: string }> }> }>(
+    await rest("GET", "/v1/products?category=kitchen&pageSize=100"),
+    "the demo kitchen",
+  ).products;
+  const pictureOf = (sku: string) => demo.find((product) => product.sku === sku)?.images?.[0]?.uri ?? "";
+  for (const [product, sku] of [[kettle, "KT-KETTLE"], [mug, "KT-MUG"]] as const) {
+    ok(
+      await rest("PATCH", `/v1/products/${product.id}?updateMask=images`, {
+        token: admin.accessToken,
+        body: { images: [{ uri: pictureOf(sku), altText: `${product.name}, drawn` }] },
+      }),
+      `a picture for ${product.name}`,
+    );
+  }
   const ordersOf = async (token: string) =>
     ok<{ orders: Order[] }>(await rest("GET", "/v1/orders?pageSize=100", { token }), "list orders").orders;
 
@@ -311,12 +326,31 @@ Deno.test("the storefront and the admin console in a real browser, through the g
       await edit.getByRole("button", { name: "Save changes" }).click();
       await edit.waitFor({ state: "detached" });
       assert.equal(await stockOf(rest, teapot.id), 5, "the stock is updated (update mask: stock)");
+
+      // A picture: a plain-http address is refused under its field; a /images/ path is kept.
+      await console.getByRole("button", { name: named("Edit", name) }).click();
+      const picture = edit.getByLabel(/^Picture \(/);
+      await picture.fill("http://pictures.example.com/teapot.png");
+      await edit.getByLabel("Alt text of the picture (what it shows)").fill(`${name}, drawn`);
+      await edit.getByRole("button", { name: "Save changes" }).click();
+      await edit.locator(`#field-${teapot.id}-uri-error`).waitFor();
+      assert.equal(await picture.getAttribute("aria-invalid"), "true");
+      await snapshot(console, "admin-product-picture-error");
+      await picture.fill(pictureOf("KT-KETTLE"));
+      await edit.getByRole("button", { name: "Save changes" }).click();
+      await edit.waitFor({ state: "detached" });
+      const { product: pictured } = ok<{ product: { images: Array<{ uri: string; altText: string }> } }>(
+        await rest("GET", `/v1/products/${teapot.id}`),
+        "the teapot",
+      );
+      assert.deepEqual(pictured.images, [{ uri: pictureOf("KT-KETTLE"), altText: `${name}, drawn` }]);
       await console.getByRole("button", { name: named("Delete", `Mug ${tag}`) }).click();
       await console.getByRole("cell", { name: `Mug ${tag}`, exact: true }).waitFor({ state: "detached" });
       expectError(await rest("GET", `/v1/products/${mug.id}`), 404, 5, "the deleted product");
 
       await customer.goto(`${stack.url}/`);
       await search(customer, "Teapot", { category });
+      await customer.getByRole("img", { name: `${name}, drawn` }).waitFor();
       await customer.getByRole("button", { name: named("Add to cart", `${name}`) }).click();
       await fillCheckout(customer, "Visa that pays");
       await customer.getByRole("button", { name: "Place order" }).click();

@@ -43,10 +43,10 @@ function useCart(): CartView {
 }
 
 /** A product's main picture (its first), or nothing when it has none. */
-function MainPicture(props: { product: Product; size: "card" | "page" }): JSX.Element | null {
+function MainPicture(props: { product: Product }): JSX.Element | null {
   const [image] = props.product.images;
   if (image === undefined) return null;
-  return <img class={`picture ${props.size}`} src={image.uri} alt={image.altText} width={400} height={300} />;
+  return <img class="picture" src={image.uri} alt={image.altText} width={400} height={300} />;
 }
 
 const pageSize = 6;
@@ -129,7 +129,7 @@ function Catalog(): JSX.Element {
           <ul class="products" aria-label="Products">
             {products.map((product) => (
               <li key={product.id} class="card">
-                <MainPicture product={product} size="card" />
+                <MainPicture product={product} />
                 <h2>
                   <a href={`#/product/${product.id}`}>{product.name}</a>
                 </h2>
@@ -206,7 +206,7 @@ function ProductPage(props: { id: string }): JSX.Element {
         <ul class="pictures" aria-label="Pictures">
           {product.images.map((image) => (
             <li key={image.uri}>
-              <img class="picture page" src={image.uri} alt={image.altText} width={400} height={300} />
+              <img class="picture large" src={image.uri} alt={image.altText} width={400} height={300} />
             </li>
           ))}
         </ul>
