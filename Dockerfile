@@ -151,6 +151,8 @@ COPY containers/gateway/render.sh containers/gateway/
 # one-shot copies web/dist beside the rest of Envoy's files.
 COPY web/build.ts web/deno.json web/
 COPY web/src web/src
+# The demo catalog's pictures, which the build copies into web/dist/images (served under /images/).
+COPY services/product/demo_images services/product/demo_images
 RUN mkdir -p /gateway /endpoints /app/web/dist && chown deno:deno /gateway /endpoints /app/web/dist
 USER deno
 RUN deno cache --frozen envoy/render_config.ts web/build.ts && \

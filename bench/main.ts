@@ -8,7 +8,7 @@
  * Flags: `--duration=S` seconds per scenario (10), `--quick` (3 s scenarios, curves to 10k rows, for
  * trying it out), `--skip-dev` (no `deno task dev` timing), `--curves=1000,10000,100000`,
  * `--out=PATH` (bench/results/latest.json), `--only=health,get_grpc,get_rest,list_rest,create_order,login,
- * get_rest_2,create_order_history,create_order_multi,create_order_hot,curves,dev` (just those; the stack
+ * get_rest_2,create_order_history,create_order_multi,create_order_hot,cart_add,cart_checkout,curves,dev` (just those; the stack
  * always starts), `--move-history=N` (past stock moves before scenario 5b, 200000), `--order-history=N`
  * (past orders before scenario 5b, in the order store and as reservations in the product store, 100000),
  * `--curve-seconds=S` (load per curve point, 10; --quick 2), `--no-lookup-indexes` (leave FerretDB's
@@ -59,6 +59,8 @@ import {
   renderOverload,
 } from "./overload.ts";
 import { envPrefix } from "../stack/services.ts";
+import { runCartScenarios } from "./cart.ts";
+import { placeholderImageUri } from "../services/product/seed.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const flags = new Map(Deno.args.map((arg) => {
@@ -119,7 +121,7 @@ function stackProcesses(stack: Stack): Watched[] {
 /** Runs a load while sampling every process of the stack and the load tool itself. */
 async function measured(
   stack: Stack,
-  tool: "ghz" | "vegeta",
+  tool: ScenarioResult["tool"],
   start: () => RunningLoad,
 ): Promise<{ summary: LoadSummary; processes: ScenarioResult["processes"] }> {
   const load = start();
@@ -176,7 +178,7 @@ async function writeTargets(file: string, targets: Iterable<VegetaTarget>): Prom
 
 async function scrapeTimes(stack: Stack, client: Deno.HttpClient) {
   const times = new Map<string, { count: number; seconds: number }>();
-  for (const service of ["order", "product", "payment"] as const) {
+  for (const service of ["order", "product", "payment", "cart"] as const) {
     for (const instance of stack.instances(service)) {
       const text = await (await fetch(`${instance.url}/metrics`, { client })).text();
       for (const [key, value] of parseHandlingTimes(text)) {
@@ -403,6 +405,7 @@ async function main(): Promise<void> {
 
   // Products with stock for every order of the run, one per few orders so that no product is hot.
   const productIds: string[] = [];
+  const picture = await placeholderImageUri();
   for (let i = 0; i < 20; i++) {
     const { product } = ok<{ product: Product }>(
       await rest("POST", "/v1/products", {
@@ -414,6 +417,7 @@ async function main(): Promise<void> {
           category: "bench",
           price: { currencyCode: "USD", amountMinor: "1999" },
           stock: 1_000_000,
+          images: [{ uri: picture, altText: `Bench product ${i}: a placeholder drawing` }],
         },
       }),
       "create a bench product",
@@ -481,7 +485,7 @@ async function main(): Promise<void> {
   const scenario = async (
     id: string,
     title: string,
-    tool: "ghz" | "vegeta",
+    tool: ScenarioResult["tool"],
     conc: number,
     start: (durationS: number) => RunningLoad,
     options: {
@@ -653,6 +657,21 @@ async function main(): Promise<void> {
     productId: productIds[0] ?? "",
     quantity: 1,
   }]);
+
+  // The cart (bench/cart.ts): AddItem, and checkout from a cart of three lines, beside CreateOrder.
+  await runCartScenarios({
+    url: stack.url,
+    rest,
+    caFile,
+    workDir,
+    productIds,
+    concurrency: concurrency.createOrder,
+    wanted,
+    scenario,
+    vegeta: (file, conc) => vegeta(file, conc),
+    writeTargets,
+    serverTimes: () => scrapeTimes(stack, metricsClient),
+  });
 
   const loginTargets = await writeTargets(`${workDir}/login.json`, [{
     method: "POST",

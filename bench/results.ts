@@ -39,7 +39,8 @@ export interface ScenarioResult extends LoadSummary {
   id: string;
   /** What it calls and how, for the table. */
   title: string;
-  tool: "ghz" | "vegeta";
+  /** `deno`: a loop of calls in order that neither tool can drive (bench/cart_load.ts). */
+  tool: "ghz" | "vegeta" | "deno";
   concurrency: number;
   durationS: number;
   /** Every part of the stack, and the load tool, during the scenario; busiest first. */

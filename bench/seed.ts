@@ -13,6 +13,7 @@ import { MongoClient } from "mongodb";
 import postgres from "postgres";
 import { mongoForTests, postgresForTests, withDatabase } from "@shop/platform/testing";
 import { encodePageToken } from "@shop/platform/paging";
+import { placeholderImageUri } from "../services/product/seed.ts";
 
 /** A keyset page token as the product and order services write them: `{t, id}` (+ `f` for products). */
 interface Cursor {
@@ -118,6 +119,8 @@ export async function openProductSeeder(label: string): Promise<ProductSeeder> {
   const head = db.collection<{ _id: string; seq: number }>("catalog_head");
   // After every product of the catalog, so the seeded ones are the tail of the list.
   const base = Date.now() + 3_600_000;
+  // Like every product of the shop, each has a picture (the placeholder, served under /images/).
+  const picture = await placeholderImageUri();
   let seeded = 0;
   return {
     get seeded() {
@@ -141,6 +144,7 @@ export async function openProductSeeder(label: string): Promise<ProductSeeder> {
             category: fields.category,
             price: { currencyCode: "USD", amountMinor: fields.priceMinor },
             initialStock: 100,
+            images: [{ uri: picture, altText: `${fields.name}: a placeholder drawing` }],
             createTime: time,
             updateTime: time,
           });

@@ -50,6 +50,8 @@ export interface Product {
   category: string;
   price: Money;
   stock: number;
+  /** Pictures (ARCHITECTURE.md section 7). */
+  images?: Array<{ uri: string; altText: string }>;
   createTime: string;
   updateTime: string;
 }

@@ -236,8 +236,15 @@ Deno.test({
     assert.deepEqual(Object.keys(created.body), ["product"]);
     assert.deepEqual(
       { ...product, id: "", createTime: "", updateTime: "" },
-      { ...body, price: { currencyCode: "USD", amountMinor: "450" }, id: "", createTime: "", updateTime: "" },
-      "every field printed, stock 0 included",
+      {
+        ...body,
+        price: { currencyCode: "USD", amountMinor: "450" },
+        images: [],
+        id: "",
+        createTime: "",
+        updateTime: "",
+      },
+      "every field printed, stock 0 and no images included",
     );
     assert.match(product.createTime, rfc3339);
     assert.match(product.updateTime, rfc3339);

@@ -98,6 +98,21 @@ Deno.test("the storefront and the admin console in a real browser, through the g
     priceMinor: 900,
     stock: 20,
   });
+  // The demo catalog's pictures of a kettle and a mug, given to this run's products by the admin.
+  const demo = ok<{ products: Array<{ sku: string; images?: Array<{ uri: string; altText: string }> }> }>(
+    await rest("GET", "/v1/products?category=kitchen&pageSize=100"),
+    "the demo kitchen",
+  ).products;
+  const pictureOf = (sku: string) => demo.find((product) => product.sku === sku)?.images?.[0]?.uri ?? "";
+  for (const [product, sku] of [[kettle, "KT-KETTLE"], [mug, "KT-MUG"]] as const) {
+    ok(
+      await rest("PATCH", `/v1/products/${product.id}?updateMask=images`, {
+        token: admin.accessToken,
+        body: { images: [{ uri: pictureOf(sku), altText: `${product.name}, drawn` }] },
+      }),
+      `a picture for ${product.name}`,
+    );
+  }
   const ordersOf = async (token: string) =>
     ok<{ orders: Order[] }>(await rest("GET", "/v1/orders?pageSize=100", { token }), "list orders").orders;
 
@@ -201,6 +216,13 @@ Deno.test("the storefront and the admin console in a real browser, through the g
     await customer.getByText(/Reason: .*declined/i).waitFor();
     await snapshot(customer, "storefront-order-declined");
     assert.equal(await stockOf(rest, kettle.id), 20);
+    // The account's cart keeps what a failed order did not buy.
+    await customer.getByRole("link", { name: "Cart (1)" }).click();
+    await customer.getByRole("cell", { name: `Kettle ${tag}`, exact: true }).waitFor();
+    await customer.getByLabel(`Quantity of Kettle ${tag}`).fill("0");
+    await customer.getByLabel(`Quantity of Kettle ${tag}`).press("Enter");
+    await customer.getByText("Your cart is empty.").waitFor();
+    await customer.getByRole("link", { name: "Cart (0)" }).waitFor();
   });
 
   await t.step("an API error shows next to the field it names; a reload signs in silently", async () => {
@@ -237,7 +259,7 @@ Deno.test("the storefront and the admin console in a real browser, through the g
     async () => {
       const before = (await ordersOf(customerTokens.accessToken)).length;
       let dropped = 0;
-      await customer.route("**/shop.order.v1.OrderService/CreateOrder", async (route) => {
+      await customer.route("**/shop.cart.v1.CartService/Checkout", async (route) => {
         if (dropped > 0) return await route.continue();
         dropped++;
         // The request reaches the gateway and the order is placed; the browser never hears back.
@@ -250,7 +272,7 @@ Deno.test("the storefront and the admin console in a real browser, through the g
       await fillCheckout(customer, "Visa that pays");
       await customer.getByRole("button", { name: "Place order" }).click();
       await customer.locator(".status", { hasText: "PAID" }).waitFor();
-      await customer.unroute("**/shop.order.v1.OrderService/CreateOrder");
+      await customer.unroute("**/shop.cart.v1.CartService/Checkout");
       assert.equal(dropped, 1);
       const orderId = shownOrderId(customer);
       assert.equal((await ordersOf(customerTokens.accessToken)).length, before + 1, "one order");
@@ -304,12 +326,31 @@ Deno.test("the storefront and the admin console in a real browser, through the g
       await edit.getByRole("button", { name: "Save changes" }).click();
       await edit.waitFor({ state: "detached" });
       assert.equal(await stockOf(rest, teapot.id), 5, "the stock is updated (update mask: stock)");
+
+      // A picture: a plain-http address is refused under its field; a /images/ path is kept.
+      await console.getByRole("button", { name: named("Edit", name) }).click();
+      const picture = edit.getByLabel(/^Picture \(/);
+      await picture.fill("http://pictures.example.com/teapot.png");
+      await edit.getByLabel("Alt text of the picture (what it shows)").fill(`${name}, drawn`);
+      await edit.getByRole("button", { name: "Save changes" }).click();
+      await edit.locator(`#field-${teapot.id}-uri-error`).waitFor();
+      assert.equal(await picture.getAttribute("aria-invalid"), "true");
+      await snapshot(console, "admin-product-picture-error");
+      await picture.fill(pictureOf("KT-KETTLE"));
+      await edit.getByRole("button", { name: "Save changes" }).click();
+      await edit.waitFor({ state: "detached" });
+      const { product: pictured } = ok<{ product: { images: Array<{ uri: string; altText: string }> } }>(
+        await rest("GET", `/v1/products/${teapot.id}`),
+        "the teapot",
+      );
+      assert.deepEqual(pictured.images, [{ uri: pictureOf("KT-KETTLE"), altText: `${name}, drawn` }]);
       await console.getByRole("button", { name: named("Delete", `Mug ${tag}`) }).click();
       await console.getByRole("cell", { name: `Mug ${tag}`, exact: true }).waitFor({ state: "detached" });
       expectError(await rest("GET", `/v1/products/${mug.id}`), 404, 5, "the deleted product");
 
       await customer.goto(`${stack.url}/`);
       await search(customer, "Teapot", { category });
+      await customer.getByRole("img", { name: `${name}, drawn` }).waitFor();
       await customer.getByRole("button", { name: named("Add to cart", `${name}`) }).click();
       await fillCheckout(customer, "Visa that pays");
       await customer.getByRole("button", { name: "Place order" }).click();
@@ -350,6 +391,71 @@ Deno.test("the storefront and the admin console in a real browser, through the g
     await customer.getByRole("link", { name: "Sign in" }).waitFor();
     await customer.goto(`${stack.url}/#/orders`);
     await customer.getByRole("heading", { name: "Sign in" }).waitFor();
+  });
+
+  await t.step("a cart kept in the browser moves into the account's at sign-in; pictures show", async () => {
+    const tokens = await signIn(rest, account.email, account.password);
+    ok(
+      await rest("POST", "/v1/cart/items", {
+        token: tokens.accessToken,
+        body: { productId: kettle.id, quantity: 2 },
+      }),
+      "the account's cart holds two kettles",
+    );
+    const dune = ok<{ products: Array<{ id: string; sku: string }> }>(
+      await rest("GET", "/v1/products?query=Dune&category=books"),
+      "find the demo book",
+    ).products.find((product) => product.sku === "BK-DUNE");
+    assert.ok(dune !== undefined, "the demo catalog is seeded");
+
+    await customer.goto(`${stack.url}/`);
+    await customer.getByRole("link", { name: "Sign in" }).waitFor();
+    await search(customer, "Dune", { category: "books" });
+    const picture = customer.getByRole("img", { name: "Dune: a drawing of a closed book" });
+    await picture.waitFor();
+    const loaded = `[...document.querySelectorAll("img.picture")]
+      .every((img) => img.complete && img.naturalWidth > 0)`;
+    assert.equal(
+      await customer.evaluate(loaded),
+      true,
+      "pictures load under the page's Content-Security-Policy",
+    );
+    await customer.getByRole("button", { name: named("Add to cart", "Dune") }).click();
+    await customer.getByRole("link", { name: "Cart (1)" }).waitFor();
+    await customer.goto(`${stack.url}/#/product/${kettle.id}`);
+    await customer.getByRole("button", { name: named("Add to cart", `Kettle ${tag}`) }).click();
+    await customer.getByRole("link", { name: "Cart (2)" }).click();
+    await customer.getByText("Kept in this browser until you sign in").waitFor();
+    await snapshot(customer, "storefront-browser-cart");
+
+    await customer.goto(`${stack.url}/#/signin`);
+    await customer.getByLabel("Email").fill(account.email);
+    await customer.getByLabel("Password").fill(account.password);
+    await customer.getByRole("button", { name: "Sign in" }).click();
+    await customer.getByRole("link", { name: "Cart (4)" }).click();
+    await customer.getByText("Kept in your account").waitFor();
+    assert.equal(await customer.getByLabel(`Quantity of Kettle ${tag}`).inputValue(), "3", "lines add up");
+    assert.equal(await customer.getByLabel("Quantity of Dune").inputValue(), "1");
+    await snapshot(customer, "storefront-account-cart");
+    const { cart } = ok<{ cart: { items: Array<{ productId: string; quantity: number }> } }>(
+      await rest("GET", "/v1/cart", { token: tokens.accessToken }),
+      "the account's cart",
+    );
+    assert.deepEqual(
+      cart.items.map((item) => [item.productId, item.quantity]).sort(),
+      [[kettle.id, 3], [dune.id, 1]].sort(),
+    );
+
+    await customer.goto(`${stack.url}/#/product/${dune.id}`);
+    await customer.getByRole("heading", { name: "Dune" }).waitFor();
+    await customer.getByRole("list", { name: "Pictures" }).getByRole("img", { name: /^Dune: / }).waitFor();
+    await customer.getByRole("button", { name: "Sign out" }).click();
+    await customer.getByRole("link", { name: "Cart (0)" }).waitFor();
+    await customer.goto(`${stack.url}/#/signin`);
+    await customer.getByLabel("Email").fill(account.email);
+    await customer.getByLabel("Password").fill(account.password);
+    await customer.getByRole("button", { name: "Sign in" }).click();
+    await customer.getByRole("link", { name: "Cart (4)" }).waitFor();
   });
 
   assert.deepEqual(

@@ -669,7 +669,31 @@ function webRoutes(webDir: string) {
         "cache-control": "public, max-age=31536000, immutable",
       })
     ),
+    ...imageRoutes(webDir),
   ];
+}
+
+/**
+ * The demo catalog's pictures (`/images/<sku>-<hash>.svg`, copied into `web/dist/images` by the web
+ * build), named by content hash and cached for a year. An SVG opened on its own is a document: it gets a
+ * policy that lets it run and load nothing.
+ */
+function imageRoutes(webDir: string) {
+  let images: string[];
+  try {
+    images = [...Deno.readDirSync(`${webDir}/images`)].filter((entry) => entry.isFile)
+      .map((entry) => entry.name).sort();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  return images.map((image) =>
+    fileRoute(`image-${image}`, `/images/${image}`, `${webDir}/images/${image}`, {
+      "content-type": webContentTypes[image.slice(image.lastIndexOf(".") + 1)] ?? "application/octet-stream",
+      "cache-control": "public, max-age=31536000, immutable",
+      "content-security-policy": "default-src 'none'; sandbox",
+    })
+  );
 }
 
 function routes(settings: GatewaySettings) {

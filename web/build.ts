@@ -4,6 +4,9 @@
  * that load them (no inline script, so the gateway's Content-Security-Policy can forbid it). The same
  * sources and esbuild version give the same bytes, so the output is rebuilt, never committed.
  *
+ * The demo catalog's pictures (`services/product/demo_images/`, committed, named by content hash) are
+ * copied into `dist/images/`, which the gateway serves under `/images/` beside the UI's assets.
+ *
  * `deno task web:build` runs it; `scripts/setup` runs it too, so `deno task test` and `deno task dev`
  * always serve what the sources say.
  *
@@ -12,6 +15,16 @@
 import * as esbuild from "esbuild";
 
 const webDir = new URL(".", import.meta.url).pathname;
+
+/** The demo catalog's pictures (drawn by `services/product/draw_demo_images.ts`). */
+const demoImagesDir = `${webDir}../services/product/demo_images`;
+
+async function copyDemoImages(outDir: string): Promise<void> {
+  await Deno.mkdir(`${outDir}/images`, { recursive: true });
+  for await (const entry of Deno.readDir(demoImagesDir)) {
+    if (entry.isFile) await Deno.copyFile(`${demoImagesDir}/${entry.name}`, `${outDir}/images/${entry.name}`);
+  }
+}
 
 /** Where the built UI lands: the gateway's `webDir` by default. */
 export const defaultWebDist: string = `${webDir}dist`;
@@ -86,6 +99,7 @@ export async function buildWeb(outDir: string = defaultWebDist): Promise<string[
     for (const { file, entry, title } of webPages) {
       await Deno.writeTextFile(`${outDir}/${file}`, page(title, named(entry), named("style")));
     }
+    await copyDemoImages(outDir);
     return outputs;
   } finally {
     await esbuild.stop();

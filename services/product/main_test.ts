@@ -137,6 +137,16 @@ Deno.test("in dev mode the demo catalog is seeded once, expired reservations ret
     const products = createClient(ProductService, gateway);
     const listed = await products.listProducts({ pageSize: 100 });
     assert.deepEqual(listed.products.map((p) => p.sku), demoCatalog.map((d) => d.sku));
+    for (const product of listed.products) {
+      const [image, ...more] = product.images;
+      assert.match(
+        image?.uri ?? "",
+        /^\/images\/[a-z0-9-]+-[0-9a-f]{12}\.svg$/,
+        `${product.sku} has a picture`,
+      );
+      assert.ok(image?.altText.startsWith(product.name), product.sku);
+      assert.equal(more.length, 0);
+    }
 
     const trowel = listed.products.find((p) => p.sku === "GD-TROWEL");
     assert.ok(trowel);

@@ -6,6 +6,8 @@
 import { DomainError } from "@shop/platform/errors";
 import { derivedId } from "./domain/ids.ts";
 import type { Catalog } from "./domain/catalog.ts";
+import type { ProductImage } from "./domain/product.ts";
+import { demoPicture, placeholderSubject } from "./demo_images.ts";
 
 /** One demo product. */
 interface DemoProduct {
@@ -117,6 +119,44 @@ export const demoCatalog: readonly DemoProduct[] = [
   },
 ];
 
+/** What each category's drawing shows, for the pictures' alt text. */
+const drawingOf: Readonly<Record<string, string>> = {
+  books: "a closed book",
+  kitchen: "a steaming mug",
+  electronics: "a screen with a lightning bolt",
+  garden: "a leaf",
+};
+
+/**
+ * The picture of a demo product (committed in `demo_images/`, served by the gateway under `/images/`).
+ *
+ * @example
+ * ```ts
+ * const [dune] = demoCatalog;
+ * if (dune) (await demoImages(dune))[0]?.uri; // "/images/bk-dune-<hash>.svg"
+ * ```
+ */
+export async function demoImages(
+  demo: Pick<DemoProduct, "sku" | "name" | "category">,
+): Promise<ProductImage[]> {
+  const picture = await demoPicture(demo);
+  const drawing = drawingOf[demo.category] ?? "a shape";
+  return [{ uri: `/images/${picture.file}`, altText: `${demo.name}: a drawing of ${drawing}` }];
+}
+
+/**
+ * The address of the placeholder picture (committed beside the demo pictures, served under `/images/`),
+ * for products seeded in bulk, such as the bench's: they get a picture without one drawn for each.
+ *
+ * @example
+ * ```ts
+ * const images = [{ uri: await placeholderImageUri(), altText: "Blue kettle 3: a placeholder drawing" }];
+ * ```
+ */
+export async function placeholderImageUri(): Promise<string> {
+  return `/images/${(await demoPicture(placeholderSubject)).file}`;
+}
+
 /**
  * Creates the demo catalog unless it is there already: ids are derived from the SKUs, so every run (and
  * every instance starting at once) aims at the same products and creates each at most once. Products an
@@ -143,6 +183,7 @@ export async function seedDemoCatalog(catalog: Catalog, now: Date = new Date()):
         category: demo.category,
         price: { currencyCode: "USD", amountMinor: demo.priceMinor },
         stock: demo.stock,
+        images: await demoImages(demo),
         createTime: time,
         updateTime: time,
       });

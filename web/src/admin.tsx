@@ -25,19 +25,41 @@ import {
   useSession,
 } from "./ui.tsx";
 
-const emptyProduct = { sku: "", name: "", description: "", category: "", price: "", stock: "" };
+const emptyProduct = {
+  sku: "",
+  name: "",
+  description: "",
+  category: "",
+  price: "",
+  stock: "",
+  uri: "",
+  alt_text: "",
+};
+
+/** Labels of the form's fields that are not their key with a capital letter. */
+const labels: Partial<Record<keyof typeof emptyProduct, string>> = {
+  price: "Price (USD)",
+  uri: "Picture (a /images/ path or an https URL)",
+  alt_text: "Alt text of the picture (what it shows)",
+};
+const optional: ReadonlyArray<keyof typeof emptyProduct> = ["description", "uri", "alt_text"];
+
+/** The form's text of a product's field; the picture fields are its main (first) picture. */
+function shown(product: Product, key: keyof typeof emptyProduct): string {
+  if (key === "price") return formatMoney(product.price).split(" ")[0] ?? "";
+  if (key === "uri") return product.images[0]?.uri ?? "";
+  if (key === "alt_text") return product.images[0]?.altText ?? "";
+  return String(product[key]);
+}
 
 function ProductForm(props: { product?: Product; onSaved: () => void }): JSX.Element {
   const { product } = props;
   const [form, setForm] = useState(
-    product === undefined ? emptyProduct : {
-      sku: product.sku,
-      name: product.name,
-      description: product.description,
-      category: product.category,
-      price: formatMoney(product.price).split(" ")[0] ?? "",
-      stock: String(product.stock),
-    },
+    product === undefined ? emptyProduct : Object.fromEntries(
+      (Object.keys(emptyProduct) as Array<keyof typeof emptyProduct>).map((
+        key,
+      ) => [key, shown(product, key)]),
+    ) as typeof emptyProduct,
   );
   const [problem, setProblem] = useState<Problem>();
   const submit = async (event: Event) => {
@@ -54,6 +76,11 @@ function ProductForm(props: { product?: Product; onSaved: () => void }): JSX.Ele
       category: form.category,
       price: { currencyCode: "USD", amountMinor },
       stock: Number(form.stock) | 0,
+      // The main picture is the first; the others (set through the API) stay after it.
+      images: [
+        ...(form.uri === "" && form.alt_text === "" ? [] : [{ uri: form.uri, altText: form.alt_text }]),
+        ...(product?.images.slice(1) ?? []),
+      ],
     };
     try {
       if (product === undefined) {
@@ -61,10 +88,12 @@ function ProductForm(props: { product?: Product; onSaved: () => void }): JSX.Ele
         setForm(emptyProduct);
       } else {
         // Only what changed goes into the update mask.
-        const paths = (Object.keys(form) as Array<keyof typeof form>)
-          .filter((key) =>
-            form[key] !== (key === "price" ? formatMoney(product.price).split(" ")[0] : String(product[key]))
-          );
+        const changed = (Object.keys(form) as Array<keyof typeof form>)
+          .filter((key) => form[key] !== shown(product, key));
+        // Both picture fields are one field of the API: `images`.
+        const paths = [
+          ...new Set(changed.map((key) => key === "uri" || key === "alt_text" ? "images" : key)),
+        ];
         if (paths.length === 0) return;
         await api.products.updateProduct({ product: { ...fields, id: product.id }, updateMask: { paths } });
       }
@@ -81,10 +110,10 @@ function ProductForm(props: { product?: Product; onSaved: () => void }): JSX.Ele
         <Field
           key={key}
           name={`${prefix}${key}`}
-          label={key === "price" ? "Price (USD)" : key[0]?.toUpperCase() + key.slice(1)}
+          label={labels[key] ?? key[0]?.toUpperCase() + key.slice(1)}
           value={form[key]}
           problem={problem?.field === key ? { ...problem, field: `${prefix}${key}` } : problem}
-          required={key !== "description"}
+          required={!optional.includes(key)}
           inputMode={key === "price" ? "decimal" : key === "stock" ? "numeric" : undefined}
           onInput={(value) => setForm({ ...form, [key]: value })}
         />

@@ -12,6 +12,7 @@
  */
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { CartService } from "@shop/proto/cart";
 import { BadRequestSchema } from "@shop/proto/google";
 import { OrderService } from "@shop/proto/order";
 import { PaymentService } from "@shop/proto/payment";
@@ -70,6 +71,7 @@ export const api = {
   users: createClient(UserService, transport),
   products: createClient(ProductService, transport),
   orders: createClient(OrderService, transport),
+  cart: createClient(CartService, transport),
   payments: createClient(PaymentService, transport),
 };
 

@@ -13,7 +13,7 @@ import type { Payment } from "@shop/proto/payment";
 import type { Product } from "@shop/proto/product";
 import type { User } from "@shop/proto/user";
 import { api, type Problem, problemOf, refresh, signIn, signOut } from "./api.ts";
-import { addToCart, type CartLine, readCart, writeCart } from "./cart.ts";
+import { addToCart, type CartView, currentCart, reloadAccountCart, setCartQuantity } from "./cart.ts";
 import {
   Field,
   formatMoney,
@@ -26,18 +26,27 @@ import {
   useSession,
 } from "./ui.tsx";
 
-function useCart(): CartLine[] {
-  const [lines, setLines] = useState(readCart);
+function useCart(): CartView {
+  const [cart, setCart] = useState(currentCart);
   useEffect(() => {
-    const changed = () => setLines(readCart());
+    const changed = () => setCart(currentCart());
     addEventListener("shop-cart", changed);
     addEventListener("storage", changed);
+    // A change between the first render and now sent its event before anyone listened.
+    changed();
     return () => {
       removeEventListener("shop-cart", changed);
       removeEventListener("storage", changed);
     };
   }, []);
-  return lines;
+  return cart;
+}
+
+/** A product's main picture (its first), or nothing when it has none. */
+function MainPicture(props: { product: Product }): JSX.Element | null {
+  const [image] = props.product.images;
+  if (image === undefined) return null;
+  return <img class="picture" src={image.uri} alt={image.altText} width={400} height={300} />;
 }
 
 const pageSize = 6;
@@ -120,6 +129,7 @@ function Catalog(): JSX.Element {
           <ul class="products" aria-label="Products">
             {products.map((product) => (
               <li key={product.id} class="card">
+                <MainPicture product={product} />
                 <h2>
                   <a href={`#/product/${product.id}`}>{product.name}</a>
                 </h2>
@@ -144,25 +154,31 @@ function Catalog(): JSX.Element {
 
 function AddButton(props: { product: Product }): JSX.Element {
   const { product } = props;
-  const [added, setAdded] = useState(false);
+  const [said, setSaid] = useState("");
+  const [busy, setBusy] = useState(false);
+  const add = async () => {
+    setBusy(true);
+    setSaid("");
+    try {
+      await addToCart({
+        productId: product.id,
+        name: product.name,
+        unitPriceMinor: (product.price?.amountMinor ?? 0n).toString(),
+        currencyCode: product.price?.currencyCode ?? "USD",
+      }, 1);
+      setSaid(" Added.");
+    } catch (error) {
+      setSaid(` Not added: ${problemOf(error).message}`);
+    } finally {
+      setBusy(false);
+    }
+  };
   return (
     <>
-      <button
-        type="button"
-        disabled={product.stock <= 0}
-        onClick={() => {
-          addToCart({
-            productId: product.id,
-            name: product.name,
-            unitPriceMinor: (product.price?.amountMinor ?? 0n).toString(),
-            currencyCode: product.price?.currencyCode ?? "USD",
-          }, 1);
-          setAdded(true);
-        }}
-      >
+      <button type="button" disabled={product.stock <= 0 || busy} onClick={() => void add()}>
         Add to cart<span class="visually-hidden">: {product.name}</span>
       </button>
-      <span role="status">{added ? " Added." : ""}</span>
+      <span role="status">{said}</span>
     </>
   );
 }
@@ -186,6 +202,15 @@ function ProductPage(props: { id: string }): JSX.Element {
   }
   return (
     <Page title={product.name}>
+      {product.images.length > 0 && (
+        <ul class="pictures" aria-label="Pictures">
+          {product.images.map((image) => (
+            <li key={image.uri}>
+              <img class="picture large" src={image.uri} alt={image.altText} width={400} height={300} />
+            </li>
+          ))}
+        </ul>
+      )}
       <p>{product.description}</p>
       <p>Category: {product.category}</p>
       <p>Price: {formatMoney(product.price)}</p>
@@ -202,7 +227,8 @@ function retryable(error: unknown): boolean {
 }
 
 function Cart(props: { signedIn: boolean }): JSX.Element {
-  const lines = useCart();
+  const cart = useCart();
+  const { lines } = cart;
   const [address, setAddress] = useState({
     name: "",
     line1: "",
@@ -217,9 +243,12 @@ function Cart(props: { signedIn: boolean }): JSX.Element {
   const [requestId, setRequestId] = useState(() => crypto.randomUUID());
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<Problem>();
-  const setQuantity = (productId: string, quantity: number) =>
-    writeCart(lines.map((line) => line.productId === productId ? { ...line, quantity } : line));
-  const total = lines.reduce((sum, line) => sum + BigInt(line.unitPriceMinor) * BigInt(line.quantity), 0n);
+  // Set after a checkout whose answer never came: the order may exist although the cart was emptied.
+  const [unanswered, setUnanswered] = useState(false);
+  const setQuantity = (productId: string, quantity: number) => {
+    setProblem(undefined);
+    setCartQuantity(productId, quantity).catch((error) => setProblem(problemOf(error)));
+  };
 
   const checkout = async (event: Event) => {
     event.preventDefault();
@@ -228,20 +257,32 @@ function Cart(props: { signedIn: boolean }): JSX.Element {
     setProblem(undefined);
     const request = {
       requestId,
-      items: lines.map((line) => ({ productId: line.productId, quantity: line.quantity })),
       shippingAddress: { ...address, postalCode: address.postal_code },
       paymentMethod,
     };
+    const items = lines.map((line) => ({ productId: line.productId, quantity: line.quantity }));
+    const placed = async (order: Order | undefined) => {
+      setRequestId(crypto.randomUUID());
+      setUnanswered(false);
+      // Paid or awaiting payment: the cart service emptied the cart; failed: it kept it.
+      await reloadAccountCart().catch(() => undefined);
+      location.hash = `#/orders/${order?.id ?? ""}`;
+    };
+    let lost = unanswered;
     try {
       for (let attempt = 1;; attempt++) {
         try {
-          const { order } = await api.orders.createOrder(request);
-          writeCart([]);
-          setRequestId(crypto.randomUUID());
-          location.hash = `#/orders/${order?.id ?? ""}`;
-          return;
+          return await placed((await api.cart.checkout(request)).order);
         } catch (error) {
-          if (!retryable(error) || attempt === 4) throw error;
+          if (lost && error instanceof ConnectError && error.code === Code.FailedPrecondition) {
+            // An earlier try placed the order and emptied the cart, but its answer was lost: the order
+            // service returns that same order for the same requestId and lines.
+            return await placed((await api.orders.createOrder({ ...request, items })).order);
+          }
+          if (!retryable(error)) throw error;
+          lost = true;
+          setUnanswered(true);
+          if (attempt === 4) throw error;
           await new Promise((resolve) => setTimeout(resolve, 400 * attempt));
         }
       }
@@ -254,9 +295,17 @@ function Cart(props: { signedIn: boolean }): JSX.Element {
     }
   };
 
+  if (cart.loading) {
+    return (
+      <Page title="Cart">
+        <p>Loading your cart…</p>
+      </Page>
+    );
+  }
   if (lines.length === 0) {
     return (
       <Page title="Cart">
+        <FormProblem problem={cart.problem} />
         <p>
           Your cart is empty. <a href="#/">Browse the catalog</a>.
         </p>
@@ -276,6 +325,12 @@ function Cart(props: { signedIn: boolean }): JSX.Element {
   );
   return (
     <Page title="Cart">
+      <FormProblem problem={cart.problem} />
+      <p>
+        {cart.keptIn === "account"
+          ? "Kept in your account, at today's prices."
+          : "Kept in this browser until you sign in; then it moves into your account."}
+      </p>
       <table>
         <caption>Items in your cart</caption>
         <thead>
@@ -288,7 +343,10 @@ function Cart(props: { signedIn: boolean }): JSX.Element {
         <tbody>
           {lines.map((line) => (
             <tr key={line.productId}>
-              <td>{line.name}</td>
+              <td>
+                {line.name}
+                {!line.available && <strong class="error unavailable">no longer available</strong>}
+              </td>
               <td>
                 {formatMoney({ currencyCode: line.currencyCode, amountMinor: BigInt(line.unitPriceMinor) })}
               </td>
@@ -298,7 +356,7 @@ function Cart(props: { signedIn: boolean }): JSX.Element {
                   id={`qty-${line.productId}`}
                   type="number"
                   min="0"
-                  max="99"
+                  max="100"
                   class="qty"
                   value={line.quantity}
                   onChange={(e) =>
@@ -309,7 +367,7 @@ function Cart(props: { signedIn: boolean }): JSX.Element {
           ))}
         </tbody>
       </table>
-      <p>Subtotal: {formatMoney({ currencyCode: lines[0]?.currencyCode ?? "USD", amountMinor: total })}</p>
+      <p>Subtotal: {formatMoney(cart.subtotal)}</p>
       {!props.signedIn
         ? (
           <p>
@@ -596,7 +654,7 @@ function Profile(): JSX.Element {
 function Storefront(): JSX.Element {
   const [page = "", id = ""] = useRoute();
   const signedIn = useSession();
-  const count = useCart().reduce((sum, line) => sum + line.quantity, 0);
+  const count = useCart().lines.reduce((sum, line) => sum + line.quantity, 0);
   const needsSignIn = ["orders", "profile"].includes(page) && !signedIn;
   return (
     <>

@@ -79,7 +79,7 @@ export class Catalog {
     const fields = normalizeCatalogFields(input);
     const problems = catalogFieldProblems(
       fields,
-      ["sku", "name", "description", "category", "price"],
+      ["sku", "name", "description", "category", "price", "images"],
       "product.",
     );
     if (problems.length > 0) throw invalidArgument(problems);
@@ -140,6 +140,7 @@ export class Catalog {
     if (paths.includes("description")) changes.description = fields.description;
     if (paths.includes("category")) changes.category = fields.category;
     if (paths.includes("price")) changes.price = fields.price;
+    if (paths.includes("images")) changes.images = fields.images;
     const now = this.#now();
     let product = await this.#store.findProduct(id);
     if (!product) throw notFound("product", id);

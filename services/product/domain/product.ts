@@ -11,6 +11,13 @@ export interface Money {
   amountMinor: bigint;
 }
 
+/** One picture of a product: where it is and what it shows, for people who cannot see it. */
+export interface ProductImage {
+  /** A path the gateway serves under `/images/`, or an https URL. */
+  uri: string;
+  altText: string;
+}
+
 /** A product of the catalog. */
 export interface Product {
   id: string;
@@ -24,15 +31,17 @@ export interface Product {
   price: Money;
   /** Units available to order now: reserved units are not counted. */
   stock: number;
+  /** Pictures, the first one the main picture (none: the storefront shows none). */
+  images: ProductImage[];
   createTime: Date;
   updateTime: Date;
 }
 
 /** The fields of a product an admin may set (stock has its own path through the stock log). */
-export type CatalogFields = Pick<Product, "sku" | "name" | "description" | "category" | "price">;
+export type CatalogFields = Pick<Product, "sku" | "name" | "description" | "category" | "price" | "images">;
 
 /** The fields `UpdateProduct`'s mask may name, in proto names. */
-export const updatablePaths = ["sku", "name", "description", "category", "price", "stock"] as const;
+export const updatablePaths = ["sku", "name", "description", "category", "price", "stock", "images"] as const;
 
 /** One of {@linkcode updatablePaths}. */
 export type UpdatablePath = typeof updatablePaths[number];
@@ -41,10 +50,17 @@ export type UpdatablePath = typeof updatablePaths[number];
 export const maxPriceMinor = 100_000_000_000n;
 /** The most units one product may hold (the proto's own cap). */
 export const maxStock = 1_000_000;
+/** The most pictures one product may have (the proto's own cap). */
+export const maxImages = 8;
+/** The longest picture address accepted (the proto's own cap). */
+export const maxImageUriLength = 2048;
+/** The longest alt text accepted (the proto's own cap). */
+export const maxAltTextLength = 300;
 
 const skuPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const categoryPattern = /^[a-z0-9][a-z0-9-]*$/;
 const currencyPattern = /^[A-Z]{3}$/;
+const gatewayImagePath = /^\/images\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 // deno-lint-ignore no-control-regex
 const controlCharacters = /[\u0000-\u001f\u007f]/;
 // deno-lint-ignore no-control-regex
@@ -64,6 +80,26 @@ function textProblem(
   return undefined;
 }
 
+/** Why a picture's address is not one the shop shows, or undefined when it is fine. */
+function imageUriProblem(uri: string): string | undefined {
+  const problem = textProblem(uri, { min: 1, max: maxImageUriLength });
+  if (problem) return problem;
+  if (gatewayImagePath.test(uri)) return undefined;
+  if (URL.canParse(uri) && new URL(uri).protocol === "https:" && !/\s/.test(uri)) return undefined;
+  return "must be a path under /images/ or an https URL";
+}
+
+function imageProblems(
+  images: readonly ProductImage[],
+  add: (field: string, problem?: string) => void,
+): void {
+  if (images.length > maxImages) add("images", `must hold at most ${maxImages} pictures`);
+  images.forEach((image, i) => {
+    add(`images[${i}].uri`, imageUriProblem(image.uri));
+    add(`images[${i}].alt_text`, textProblem(image.altText, { min: 1, max: maxAltTextLength }));
+  });
+}
+
 /**
  * The problems of the catalog fields named in `paths` (all of them for a new product), each naming its
  * field as `<prefix><field>`; an empty list when they are fine. The proto rules check most of this at the
@@ -72,7 +108,7 @@ function textProblem(
  * @example
  * ```ts
  * const product = { sku: "BK-1", name: "Dune", description: "", category: "books",
- *   price: { currencyCode: "USD", amountMinor: 1999n } };
+ *   price: { currencyCode: "USD", amountMinor: 1999n }, images: [] };
  * catalogFieldProblems(product, ["sku", "name", "price"], "product."); // []
  * ```
  */
@@ -114,6 +150,7 @@ export function catalogFieldProblems(
       add("price.amount_minor", `must be at most ${maxPriceMinor}`);
     }
   }
+  if (paths.includes("images")) imageProblems(fields.images, add);
   return problems;
 }
 
@@ -137,9 +174,13 @@ export function checkStock(field: string, stock: number): void {
  * @example
  * ```ts
  * normalizeCatalogFields({ sku: "A-1", name: "  Kettle ", description: "", category: "kitchen",
- *   price: { currencyCode: "EUR", amountMinor: 2500n } }).name; // "Kettle"
+ *   price: { currencyCode: "EUR", amountMinor: 2500n }, images: [] }).name; // "Kettle"
  * ```
  */
 export function normalizeCatalogFields(fields: CatalogFields): CatalogFields {
-  return { ...fields, name: fields.name.trim() };
+  return {
+    ...fields,
+    name: fields.name.trim(),
+    images: fields.images.map((image) => ({ uri: image.uri.trim(), altText: image.altText.trim() })),
+  };
 }

@@ -9,7 +9,7 @@ import type {
   StockLevel,
   StockMove,
 } from "../domain/ports.ts";
-import type { CatalogFields, Money, Product } from "../domain/product.ts";
+import type { CatalogFields, Money, Product, ProductImage } from "../domain/product.ts";
 import type { ReservationStatus, ReservedLine } from "../domain/reservation.ts";
 
 /** A catalog entry. Its stock lives in the stock log; `initialStock` is the stock before any move. */
@@ -21,6 +21,8 @@ interface ProductDoc {
   category: string;
   price: Money;
   initialStock: number;
+  /** Absent in documents written before products had pictures. */
+  images?: ProductImage[];
   createTime: Date;
   updateTime: Date;
 }
@@ -210,6 +212,7 @@ export class MongoProductStore implements ProductStore {
         amountMinor: BigInt(fields.price.amountMinor),
       };
     }
+    if (fields.images !== undefined) set.images = imagesOf(fields.images);
     try {
       const result = await this.#products.updateOne({ _id: str(id) }, { $set: set });
       if (result.matchedCount === 0) return undefined;
@@ -403,6 +406,7 @@ function toProduct(doc: ProductDoc, level: LevelDoc | null): Product {
     category: doc.category,
     price: { currencyCode: doc.price.currencyCode, amountMinor: BigInt(doc.price.amountMinor) },
     stock: level?.stock ?? doc.initialStock,
+    images: (doc.images ?? []).map((image) => ({ uri: image.uri, altText: image.altText })),
     createTime: doc.createTime,
     updateTime: doc.updateTime,
   };
@@ -417,9 +421,15 @@ function productDocOf(product: Product): ProductDoc {
     category: product.category,
     price: { currencyCode: product.price.currencyCode, amountMinor: product.price.amountMinor },
     initialStock: product.stock,
+    images: imagesOf(product.images),
     createTime: product.createTime,
     updateTime: product.updateTime,
   };
+}
+
+/** Pictures as stored: exactly the two strings of each, nothing a caller's object may carry besides. */
+function imagesOf(images: readonly ProductImage[]): ProductImage[] {
+  return images.map((image) => ({ uri: str(image.uri), altText: str(image.altText) }));
 }
 
 function changeOf(doc: ChangeDoc): CatalogChange {

@@ -41,6 +41,7 @@ export function newProduct(overrides: Partial<Product> = {}): Product {
     category: "kitchen",
     price: { currencyCode: "USD", amountMinor: 2_500n },
     stock: 10,
+    images: [],
     createTime: now,
     updateTime: now,
     ...overrides,
@@ -239,6 +240,38 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
     assert.equal(await store.deleteProduct(kettle.id), true);
     assert.equal(await store.deleteProduct(kettle.id), false);
     assert.equal(await store.findProduct(kettle.id), undefined);
+  });
+
+  test("images are stored in order, changed as a whole, and reach every view", async (store) => {
+    const images = [
+      { uri: "/images/kettle-0123456789ab.svg", altText: "A steel kettle" },
+      { uri: "https://cdn.example.com/kettle.png", altText: "The kettle, boiling" },
+    ];
+    const kettle = newProduct({ images });
+    const first = new CatalogView(store);
+    const second = new CatalogView(store);
+    await Promise.all([first.load(), second.load()]);
+    await create(store, kettle, first);
+    assert.deepEqual((await store.findProduct(kettle.id))?.images, images);
+    assert.deepEqual((await store.findProducts([kettle.id]))[0]?.images, images);
+    assert.deepEqual((await second.get(kettle.id))?.images, images, "a new product's images");
+
+    const reordered = [images[1], images[0]].filter((image) => image !== undefined);
+    const changed = await store.updateProduct(kettle.id, { images: reordered }, tick());
+    assert.deepEqual(changed?.images, reordered);
+    assert.equal(changed?.name, kettle.name, "other fields stay");
+    await first.record(kettle.id, changed, tick());
+    assert.deepEqual((await second.get(kettle.id))?.images, reordered, "a change reaches the other view");
+    assert.deepEqual((await second.list({}, 10, undefined)).products[0]?.images, reordered);
+    assert.deepEqual(
+      (await store.updateProduct(kettle.id, { name: "Tea kettle" }, tick()))?.images,
+      reordered,
+    );
+
+    const cleared = await store.updateProduct(kettle.id, { images: [] }, tick());
+    await second.record(kettle.id, cleared, tick());
+    assert.deepEqual((await first.get(kettle.id))?.images, []);
+    assert.deepEqual((await new CatalogView(store).get(kettle.id))?.images, [], "a view that starts later");
   });
 
   test("a catalog view lists by category, price range and literal words in any case", async (store) => {

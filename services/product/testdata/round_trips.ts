@@ -114,6 +114,7 @@ for (let i = 0; i < catalogSize; i++) {
     category: i % 2 ? "kitchen" : "books",
     price: { currencyCode: "USD", amountMinor: BigInt(1000 + i) },
     stock: 1000,
+    images: [],
   });
   ids.push(product.id);
 }
@@ -142,6 +143,7 @@ await count("CreateProduct", () =>
     category: "books",
     price: { currencyCode: "USD", amountMinor: 1n },
     stock: 5,
+    images: [],
   }));
 await count("UpdateProduct (stock)", () =>
   catalog.update(c, ["stock"], {
@@ -151,6 +153,7 @@ await count("UpdateProduct (stock)", () =>
     category: "",
     price: { currencyCode: "USD", amountMinor: 1n },
     stock: 900,
+    images: [],
   }));
 const one = crypto.randomUUID();
 await count("ReserveStock, 1 line", () => inventory.reserve(one, [{ productId: a, quantity: 1 }]));

@@ -42,6 +42,7 @@ export function toProductProto(product: Product): ProductProto {
     category: product.category,
     price: toMoneyProto(product.price),
     stock: product.stock,
+    images: product.images.map((image) => ({ uri: image.uri, altText: image.altText })),
     createTime: timestampFromDate(product.createTime),
     updateTime: timestampFromDate(product.updateTime),
   });
@@ -67,6 +68,7 @@ export function productInputOf(product: ProductProto | undefined): ProductInput 
       amountMinor: product?.price?.amountMinor ?? 0n,
     },
     stock: product?.stock ?? 0,
+    images: (product?.images ?? []).map((image) => ({ uri: image.uri, altText: image.altText })),
   };
 }
 

@@ -147,6 +147,81 @@ Deno.test("bad product input is INVALID_ARGUMENT naming the field, and nothing i
   assert.deepEqual(only, created, "nothing else was written");
 });
 
+Deno.test("admins set a product's images with the update mask; reads show them, other fields stay", async () => {
+  const f = createProductFixture();
+  const created = await create(f);
+  assert.deepEqual(created.images, []);
+  const images = [
+    { uri: "/images/kt-1-0123456789ab.svg", altText: "A steel kettle" },
+    { uri: "https://cdn.example.com/kettle/side.png?w=400", altText: "The kettle from the side" },
+  ];
+  const changed = await f.products.updateProduct(
+    { product: { id: created.id, name: "ignored", images }, updateMask: { paths: ["images"] } },
+    asAdmin,
+  );
+  assert.deepEqual(changed.product?.images.map(({ uri, altText }) => ({ uri, altText })), images);
+  assert.equal(changed.product?.name, "Kettle", "fields outside the mask stay as they were");
+  const read = (await f.products.getProduct({ id: created.id })).product;
+  assert.deepEqual(read?.images.map((image) => image.altText), [
+    "A steel kettle",
+    "The kettle from the side",
+  ]);
+  const [listed] = (await f.products.listProducts({ query: "kettle" })).products;
+  assert.deepEqual(listed?.images, read?.images, "the catalog view shows the new images at once");
+
+  const stockOnly = await f.products.updateProduct(
+    { product: { id: created.id, stock: 2 }, updateMask: { paths: ["stock"] } },
+    asAdmin,
+  );
+  assert.equal(stockOnly.product?.images.length, 2, "a mask without images keeps them");
+  const cleared = await f.products.updateProduct(
+    { product: { id: created.id }, updateMask: { paths: ["images"] } },
+    asAdmin,
+  );
+  assert.deepEqual(cleared.product?.images, []);
+  assert.deepEqual((await f.products.getProduct({ id: created.id })).product?.images, []);
+
+  const withImage = await f.products.createProduct({
+    product: { ...kettle, sku: "KT-2", images: [{ uri: "/images/kt-2.svg", altText: "Kettle two" }] },
+  }, asAdmin);
+  assert.equal(withImage.product?.images[0]?.uri, "/images/kt-2.svg", "a create takes images too");
+});
+
+Deno.test("bad images are INVALID_ARGUMENT naming the field, and nothing is written", async () => {
+  const f = createProductFixture();
+  const created = await create(f);
+  const good = { uri: "/images/a.svg", altText: "A" };
+  const cases: Array<[Array<{ uri: string; altText: string }>, string]> = [
+    [[{ uri: "http://example.com/a.png", altText: "A" }], "product.images[0].uri"],
+    [[{ uri: "javascript:alert(1)", altText: "A" }], "product.images[0].uri"],
+    [[{ uri: "/assets/a.svg", altText: "A" }], "product.images[0].uri"],
+    [[{ uri: "/images/../admin.html", altText: "A" }], "product.images[0].uri"],
+    [[{ uri: "", altText: "A" }], "product.images[0].uri"],
+    [[{ uri: `https://example.com/${"a".repeat(2048)}`, altText: "A" }], "product.images[0].uri"],
+    [[good, { uri: "/images/b.svg", altText: "" }], "product.images[1].alt_text"],
+    [[{ uri: "/images/b.svg", altText: "x".repeat(301) }], "product.images[0].alt_text"],
+    [Array.from({ length: 9 }, () => good), "product.images"],
+  ];
+  for (const [images, field] of cases) {
+    for (
+      const call of [
+        () =>
+          f.products.updateProduct(
+            { product: { id: created.id, images }, updateMask: { paths: ["images"] } },
+            asAdmin,
+          ),
+        () => f.products.createProduct({ product: { ...kettle, sku: "KT-9", images } }, asAdmin),
+      ]
+    ) {
+      const error = await failure(call());
+      assert.equal(error.code, Code.InvalidArgument, `${field}: ${error.message}`);
+      assert.ok(fieldsOf(error).includes(field), `expected ${field} among ${fieldsOf(error).join(", ")}`);
+    }
+  }
+  assert.deepEqual((await f.products.getProduct({ id: created.id })).product?.images, []);
+  assert.equal((await f.products.listProducts({})).products.length, 1, "nothing else was written");
+});
+
 Deno.test("ListProducts filters, pages with opaque tokens and refuses bad tokens and sizes", async () => {
   const f = createProductFixture();
   const a = await create(f, {

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/product/v1/product.proto.
  */
 export const file_shop_product_v1_product: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zaG9wL3Byb2R1Y3QvdjEvcHJvZHVjdC5wcm90bxIPc2hvcC5wcm9kdWN0LnYxIu0CCgdQcm9kdWN0EhMKAmlkGAEgASgJQge6SARyAhhAEjcKA3NrdRgCIAEoCUIqukgn2AEBciIQARhAMhxeW0EtWmEtejAtOV1bQS1aYS16MC05Ll8tXSokEhsKBG5hbWUYAyABKAlCDbpICtgBAXIFEAEYyAESHQoLZGVzY3JpcHRpb24YBCABKAlCCLpIBXIDGIgnEjQKCGNhdGVnb3J5GAUgASgJQiK6SB/YAQFyGhABGEAyFF5bYS16MC05XVthLXowLTktXSokEiQKBXByaWNlGAYgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSGgoFc3RvY2sYByABKAVCC7pICBoGGMCEPSgAEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("Ch1zaG9wL3Byb2R1Y3QvdjEvcHJvZHVjdC5wcm90bxIPc2hvcC5wcm9kdWN0LnYxIqYDCgdQcm9kdWN0EhMKAmlkGAEgASgJQge6SARyAhhAEjcKA3NrdRgCIAEoCUIqukgn2AEBciIQARhAMhxeW0EtWmEtejAtOV1bQS1aYS16MC05Ll8tXSokEhsKBG5hbWUYAyABKAlCDbpICtgBAXIFEAEYyAESHQoLZGVzY3JpcHRpb24YBCABKAlCCLpIBXIDGIgnEjQKCGNhdGVnb3J5GAUgASgJQiK6SB/YAQFyGhABGEAyFF5bYS16MC05XVthLXowLTktXSokEiQKBXByaWNlGAYgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSGgoFc3RvY2sYByABKAVCC7pICBoGGMCEPSgAEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoGaW1hZ2VzGAogAygLMh0uc2hvcC5wcm9kdWN0LnYxLlByb2R1Y3RJbWFnZUIIukgFkgECEAgi/gEKDFByb2R1Y3RJbWFnZRLPAQoDdXJpGAEgASgJQsEBuki9AboBsgEKGnByb2R1Y3RfaW1hZ2UudXJpX2xvY2F0aW9uEi1tdXN0IGJlIGEgcGF0aCB1bmRlciAvaW1hZ2VzLyBvciBhbiBodHRwcyBVUkwaZXRoaXMubWF0Y2hlcygnXi9pbWFnZXMvW0EtWmEtejAtOV1bQS1aYS16MC05Ll8tXSokJykgfHwgKHRoaXMuc3RhcnRzV2l0aCgnaHR0cHM6Ly8nKSAmJiB0aGlzLmlzVXJpKCkpcgUQARiAEBIcCghhbHRfdGV4dBgCIAEoCUIKukgHcgUQARisAmIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money]);
 
 /**
  * A product of the catalog with its stock on hand.
@@ -80,6 +80,13 @@ export type Product = Message<"shop.product.v1.Product"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 9;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * Pictures of the product, the first one the main picture; at most 8.
+   *
+   * @generated from field: repeated shop.product.v1.ProductImage images = 10;
+   */
+  images: ProductImage[];
 };
 
 /**
@@ -88,4 +95,34 @@ export type Product = Message<"shop.product.v1.Product"> & {
  */
 export const ProductSchema: GenMessage<Product> = /*@__PURE__*/
   messageDesc(file_shop_product_v1_product, 0);
+
+/**
+ * One picture of a product.
+ *
+ * @generated from message shop.product.v1.ProductImage
+ */
+export type ProductImage = Message<"shop.product.v1.ProductImage"> & {
+  /**
+   * Where the picture is: a path the gateway serves under `/images/` (the demo catalog's pictures), or
+   * an https URL. The storefront's Content-Security-Policy loads pictures from the shop's own origin
+   * only, so an https picture shows only where the gateway's `img-src` allows its host.
+   *
+   * @generated from field: string uri = 1;
+   */
+  uri: string;
+
+  /**
+   * What the picture shows, for people who cannot see it (the `alt` text).
+   *
+   * @generated from field: string alt_text = 2;
+   */
+  altText: string;
+};
+
+/**
+ * Describes the message shop.product.v1.ProductImage.
+ * Use `create(ProductImageSchema)` to create a new message.
+ */
+export const ProductImageSchema: GenMessage<ProductImage> = /*@__PURE__*/
+  messageDesc(file_shop_product_v1_product, 1);
 
