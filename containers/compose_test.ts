@@ -17,6 +17,7 @@ import assert from "node:assert/strict";
 import { type ConfigOf, loadConfig, type Schema } from "@shop/platform/config";
 import { ensureDevCertificates } from "@shop/platform/tls";
 import { freePort, postgresForTests, toolsDir } from "@shop/platform/testing";
+import { tracingEnv } from "@shop/platform/tracing";
 import { TextLineStream } from "../services/platform/streams/text_line_stream.ts";
 import { userConfigSchema } from "../services/user/config.ts";
 import { productConfigSchema } from "../services/product/config.ts";
@@ -71,7 +72,7 @@ const devEnv = (await Deno.readTextFile(`${root}/containers/dev.env`)).split("\n
 
 /** What an operator sets for production: a value of their own for every secret, nothing else. */
 const productionEnv = devEnv
-  .filter((line) => !/^(SHOP_ENV|COMPOSE_PROFILES|SHOP_PAYMENT_STRIPE_BASE_URL)=/.test(line))
+  .filter((line) => !/^(SHOP_ENV|COMPOSE_PROFILES|SHOP_PAYMENT_STRIPE_BASE_URL|SHOP_TRACING_\w+)=/.test(line))
   .map((line) => line.replace(/=.*/, (value) => `=operator${value.slice(1).replace(/[^a-z]/gi, "")}`));
 
 /**
@@ -374,6 +375,25 @@ Deno.test("compose refuses to start without real secrets; it runs in production 
   ]);
   assert.ok(!("stripe-simulator" in production) && !("stripe-mock" in production), "no Stripe simulator");
   assert.ok(!("mailpit" in production), "no Mailpit");
+  // Tracing is off unless the operator names a collector; the same two variables reach every service
+  // and the gateway's renderer.
+  assert.ok(!("jaeger" in production), "no Jaeger");
+  const traced = Object.entries(production).filter(([, service]) =>
+    environmentOf(service).SHOP_TRACING_ENDPOINT !== undefined
+  );
+  assert.deepEqual(traced.map(([name]) => name).sort(), [
+    "cart",
+    "gateway-config",
+    "notification",
+    "order",
+    "payment",
+    "product-1",
+    "product-2",
+    "user",
+  ]);
+  for (const [name, service] of traced) {
+    assert.equal(environmentOf(service).SHOP_TRACING_ENDPOINT, "", `${name} traces nothing in production`);
+  }
   assert.equal(
     environmentOf(production.payment ?? {}).SHOP_PAYMENT_STRIPE_BASE_URL,
     "https://api.stripe.com",
@@ -389,6 +409,17 @@ Deno.test("compose refuses to start without real secrets; it runs in production 
     "http://stripe-simulator:12112",
   );
   assert.ok("stripe-simulator" in services && "stripe-mock" in services);
+  // Every span to the demo's Jaeger (the release of the Go module scripts/setup builds), its UI on 127.0.0.1.
+  assert.equal(
+    versions.JAEGER_VERSION,
+    "1.76.0",
+    "jaegertracing/jaeger:2.13.0 is the release of Jaeger 1.76.0",
+  );
+  assert.equal(services.jaeger?.image, "jaegertracing/jaeger:2.13.0");
+  for (const name of ["order", "payment", "product-1", "gateway-config"]) {
+    assert.equal(environmentOf(services[name] ?? {}).SHOP_TRACING_ENDPOINT, "http://jaeger:4318", name);
+    assert.equal(environmentOf(services[name] ?? {}).SHOP_TRACING_SAMPLE_RATIO, "1", name);
+  }
 });
 
 /** The identity whose key each container reads (its certificate's name). */
@@ -480,7 +511,18 @@ Deno.test("the environment of every shop program is a complete, valid configurat
     }
     const program = programs[target];
     assert.ok(program, `${name}: target ${target} has no config schema listed in this test`);
-    const known = new Set(envNamesOf(program.schema, program.prefix));
+    // Every service runs on the kit's runService, which reads the tracing variables (tracingEnv).
+    const kitNames = ["SHOP_EDGE", "SHOP_GATEWAY"].includes(program.prefix)
+      ? []
+      : ["SHOP_TRACING_ENDPOINT", "SHOP_TRACING_SAMPLE_RATIO"];
+    if (kitNames.length > 0) {
+      try {
+        tracingEnv(env);
+      } catch (error) {
+        assert.fail(`${name}: ${(error as Error).message}`);
+      }
+    }
+    const known = new Set([...envNamesOf(program.schema, program.prefix), ...kitNames]);
     assert.deepEqual(
       shopNames.filter((key) => !known.has(key)),
       [],

@@ -4,8 +4,17 @@
  */
 import assert from "node:assert/strict";
 import { address, createProduct, ok, type Order, type Rest, restClient, signIn, signUp } from "./rest.ts";
+import { launchBrowser, newVisitor, snapshot } from "./browser.ts";
 import { startStack } from "./stack.ts";
-import { describeTrace, newTraceparent, readTrace, type Trace, type TracedSpan } from "./traces.ts";
+import { eventually } from "@shop/platform/testing";
+import {
+  describeTrace,
+  findTraces,
+  newTraceparent,
+  readTrace,
+  type Trace,
+  type TracedSpan,
+} from "./traces.ts";
 
 function orderBody(productId: string, paymentMethod: string) {
   return {
@@ -152,6 +161,33 @@ Deno.test("tracing: a checkout through the gateway is one trace across every ser
         );
         assert.ok(!JSON.stringify(span.tags).includes(order.id), `no values in ${span.name}\n${tree}`);
       }
+      // One span per SQL statement (postgres.js), under the store operation that ran it, which stays.
+      const statements = databaseSpans.filter((span) =>
+        span.tags["db.system"] === "postgresql" && span.tags["db.operation.name"] !== undefined
+      );
+      for (const span of statements) {
+        const operation = parentOf(trace, span);
+        assert.equal(operation.service, span.service, tree);
+        assert.equal(
+          operation.tags["db.system"],
+          "postgresql",
+          `${span.name} under a store operation\n${tree}`,
+        );
+        assert.ok(operation.tags["shop.store.operation"], `${span.name} under a store operation\n${tree}`);
+        assert.match(String(span.tags["db.operation.name"]), /^[A-Z]+$/, tree);
+      }
+      const orderInsert = statements.find((span) =>
+        span.service === "order" && span.tags["db.operation.name"] === "INSERT" &&
+        span.tags["db.collection.name"] === "orders"
+      );
+      assert.ok(orderInsert, `order's INSERT into orders is a span\n${tree}`);
+      assert.equal(enclosingServerSpan(trace, orderInsert)?.spanId, createOrder.spanId, tree);
+      assert.ok(
+        statements.some((span) =>
+          span.service === "payment" && span.tags["db.collection.name"] === "payments"
+        ),
+        `payment's statements on payments are spans\n${tree}`,
+      );
       const mongoCommands = databaseSpans.filter((span) =>
         span.tags["db.system"] === "mongodb" && span.tags["db.operation.name"] !== undefined
       );
@@ -219,5 +255,115 @@ Deno.test("tracing: a checkout through the gateway is one trace across every ser
     assert.ok(lines.length > 0, `order log lines with trace_id ${traceId}`);
     assert.ok(lines.every((line) => typeof line.span_id === "string" && line.span_id.length === 16));
     assert.ok(order.id);
+  });
+
+  await t.step(
+    "a payment finished by Stripe's webhook: the webhook's trace reaches the order and links to the checkout's",
+    async () => {
+      const { order, traceId } = await placeTraced(
+        rest,
+        customer.accessToken,
+        product.id,
+        "pm_card_processing_succeeds",
+      );
+      assert.equal(order.status, "ORDER_STATUS_AWAITING_PAYMENT");
+      const paid = await eventually(`order ${order.id} is paid`, async () => {
+        const reply = await rest("GET", `/v1/orders/${order.id}`, { token: customer.accessToken });
+        const found = ok<{ order: Order }>(reply, "get order").order;
+        return found.status === "ORDER_STATUS_AWAITING_PAYMENT" ? undefined : found;
+      }, { timeoutMs: 45_000 });
+      assert.equal(paid.status, "ORDER_STATUS_PAID");
+      const resumeName = "shop.order.v1.PaymentOutcomeService/RecordPaymentOutcome";
+      // The webhook's trace: the one of this order's traces, not the checkout's, where the saga resumed.
+      const webhookTraceId = await eventually(`the webhook's trace of order ${order.id}`, async () => {
+        const traces = await findTraces(queryUrl, "order", { "shop.order.id": order.id });
+        return traces.find((found) =>
+          found.traceId !== traceId && found.spans.some((span) => span.name === "saga.resume")
+        )?.traceId;
+      }, { timeoutMs: 30_000 });
+      const trace = await readTrace(
+        queryUrl,
+        webhookTraceId,
+        (t) =>
+          t.spans.some((span) => span.service === "gateway") &&
+          t.spans.some((span) => span.service === "payment" && span.name === "POST /v1/webhooks/stripe") &&
+          t.spans.some((span) => span.name === "saga.resume") &&
+          t.spans.some((span) => span.service === "order" && span.name === resumeName),
+      );
+      const tree = describeTrace(trace);
+      // saga.resume links to the checkout's trace, and runs under order's RecordPaymentOutcome...
+      const resume = only(trace, "order", "saga.resume");
+      assert.deepEqual(resume.links.map((link) => link.traceId), [traceId], tree);
+      assert.equal(resume.tags["shop.order.id"], order.id, tree);
+      const recorded = parentOf(trace, resume);
+      assert.equal(recorded.name, resumeName, tree);
+      assert.equal(recorded.tags["span.kind"], "server", tree);
+      // ...called by payment's outbox relay, in the trace of the webhook that settled the charge...
+      const call = parentOf(trace, recorded);
+      assert.equal(call.service, "payment", tree);
+      assert.equal(call.tags["span.kind"], "client", tree);
+      const relay = parentOf(trace, call);
+      assert.equal(relay.name, "outbox.relay order_notices", tree);
+      assert.equal(relay.tags["shop.order.id"], order.id, tree);
+      const webhook = enclosingServerSpan(trace, relay);
+      assert.equal(webhook?.name, "POST /v1/webhooks/stripe", tree);
+      assert.equal(webhook?.service, "payment", tree);
+      // ...which came in through the gateway.
+      assert.equal(webhook && parentOf(trace, webhook).service, "gateway", tree);
+    },
+  );
+
+  await t.step("the trace viewer finds the checkout by its order id and draws its span tree", async () => {
+    const { order, traceId } = await placeTraced(rest, customer.accessToken, product.id, "pm_card_visa");
+    await readTrace(queryUrl, traceId, checkoutComplete);
+    await using browser = await launchBrowser();
+    const { page, errors } = await newVisitor(browser, { width: 1280 });
+    // Served by the trace store itself, on the address `deno task dev` prints.
+    await page.goto(queryUrl);
+    await page.getByRole("heading", { name: "Find traces" }).waitFor();
+    await page.getByLabel("Service").selectOption("order");
+    // Jaeger matches the operation and the tags on one span: the saga's steps carry the order id.
+    await page.getByLabel("Operation").selectOption("saga.commit");
+    await page.getByLabel(/^Tags/).fill(`shop.order.id=${order.id}`);
+    await page.getByRole("button", { name: "Find traces" }).click();
+    const found = page.getByRole("region", { name: "Traces found" });
+    await found.getByRole("heading", { name: "1 traces" }).waitFor();
+    await snapshot(page, "traces-search");
+    await found.getByRole("link", { name: /^gateway / }).click();
+
+    const spans = page.getByRole("list", { name: "Spans" });
+    await spans.getByRole("button", { name: /saga\.commit/ }).waitFor();
+    const rows = await spans.getByRole("button").allTextContents();
+    const tree = rows.join("\n");
+    for (
+      const expected of [
+        /^gateway /,
+        /^order shop\.order\.v1\.OrderService\/CreateOrder/,
+        /^order saga\.reserve/,
+        /^product shop\.product\.v1\.InventoryService\/ReserveStock/,
+        /^payment shop\.payment\.v1\.PaymentProcessorService\/Charge/,
+        /^payment POST \/v1\/payment_intents/,
+        /^product shop\.product\.v1\.InventoryService\/CommitReservation/,
+      ]
+    ) {
+      assert.ok(rows.some((row) => expected.test(row)), `the waterfall shows ${expected}\n${tree}`);
+    }
+    // The rows are the tree in order: CreateOrder under the gateway, its saga steps under it.
+    const depthOf = async (name: RegExp) =>
+      Number(await spans.getByRole("listitem").filter({ hasText: name }).first().getAttribute("data-depth"));
+    const createOrderDepth = await depthOf(/OrderService\/CreateOrder/);
+    assert.ok(createOrderDepth >= 1, `CreateOrder is under the gateway's spans\n${tree}`);
+    assert.equal(await depthOf(/saga\.charge/), createOrderDepth + 1, tree);
+    assert.ok(
+      rows.findIndex((row) => /saga\.reserve/.test(row)) < rows.findIndex((row) => /saga\.commit/.test(row)),
+      `the steps in the order they ran\n${tree}`,
+    );
+
+    // A span's tags, once chosen.
+    await spans.getByRole("button", { name: /saga\.charge/ }).click();
+    const details = page.getByRole("region", { name: "Selected span" });
+    await details.getByRole("cell", { name: order.id }).waitFor();
+    await snapshot(page, "traces-checkout");
+    assert.deepEqual(errors, [], "no error in the viewer's console");
   });
 });

@@ -9,6 +9,7 @@
  * @module
  */
 import { integer, loadConfigOrExit, string, tcpPort } from "@shop/platform/config";
+import { tracingEnv } from "@shop/platform/tracing";
 import { ensureEndpointFiles } from "../services/edge/eds_files.ts";
 import {
   defaultOpenApiPath,
@@ -53,6 +54,14 @@ export const gatewayConfigSchema = {
     timeoutMs: integer({ default: 15_000, min: 100 }),
     healthCheckIntervalMs: integer({ default: 2_000, min: 100 }),
   },
+  /**
+   * Envoy's OpenTelemetry tracer, from the variables every service reads too: `SHOP_TRACING_ENDPOINT`
+   * (the trace store's OTLP/HTTP base URL; empty: no tracing) and `SHOP_TRACING_SAMPLE_RATIO` (0..1).
+   */
+  tracing: {
+    endpoint: string({ default: "", env: ["SHOP_TRACING_ENDPOINT"] }),
+    sampleRatio: string({ default: "1", env: ["SHOP_TRACING_SAMPLE_RATIO"] }),
+  },
 };
 
 /**
@@ -86,6 +95,10 @@ export async function writeGatewayConfig(settings: GatewaySettings, out: string)
 export function loadGatewaySettings(args: string[]): { settings: GatewaySettings; out: string } {
   const config = loadConfigOrExit(gatewayConfigSchema, { envPrefix: "SHOP_GATEWAY", args });
   const absolute = (path: string) => path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const tracing = tracingEnv({
+    SHOP_TRACING_ENDPOINT: config.tracing.endpoint,
+    SHOP_TRACING_SAMPLE_RATIO: config.tracing.sampleRatio,
+  });
   return {
     settings: {
       host: config.host,
@@ -101,6 +114,9 @@ export function loadGatewaySettings(args: string[]): { settings: GatewaySettings
       jwt: config.jwt,
       upstreamTimeoutMs: config.upstream.timeoutMs,
       healthCheckIntervalMs: config.upstream.healthCheckIntervalMs,
+      ...(tracing.endpoint === ""
+        ? {}
+        : { tracing: { otlpHttpUrl: tracing.endpoint, samplePercent: tracing.sampleRatio * 100 } }),
     },
     out: absolute(config.out),
   };

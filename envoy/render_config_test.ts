@@ -211,3 +211,40 @@ Deno.test("the admin API is a socket only Envoy's user may open; the stats port 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the renderer turns Envoy's tracer on from the variables every service reads, off when empty", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gateway-render-" });
+  const render = (env: Record<string, string>) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${root}/envoy/render_config.ts`,
+        `--out=${dir}/envoy.json`,
+        `--endpoints.dir=${dir}/eds`,
+      ],
+      env: { NO_COLOR: "1", ...env },
+      stderr: "piped",
+    }).output();
+  try {
+    const traced = await render({
+      SHOP_TRACING_ENDPOINT: "http://jaeger:4318",
+      SHOP_TRACING_SAMPLE_RATIO: "0.25",
+    });
+    assert.ok(traced.success, new TextDecoder().decode(traced.stderr));
+    const text = await Deno.readTextFile(`${dir}/envoy.json`);
+    assert.match(text, /"uri": "http:\/\/jaeger:4318\/v1\/traces"/);
+    assert.match(text, /"random_sampling": \{\s*"value": 25\s*\}/);
+    assert.match(text, /"address": "jaeger",\s*"port_value": 4318/);
+
+    const off = await render({ SHOP_TRACING_ENDPOINT: "" });
+    assert.ok(off.success, new TextDecoder().decode(off.stderr));
+    assert.doesNotMatch(await Deno.readTextFile(`${dir}/envoy.json`), /opentelemetry|trace_store/);
+
+    const bad = await render({ SHOP_TRACING_ENDPOINT: "http://jaeger:4318", SHOP_TRACING_SAMPLE_RATIO: "2" });
+    assert.ok(!bad.success);
+    assert.match(new TextDecoder().decode(bad.stderr), /SHOP_TRACING_SAMPLE_RATIO/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

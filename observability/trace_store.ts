@@ -1,7 +1,8 @@
 /**
  * The trace store: Jaeger (v2, built from its Go module by `scripts/setup`), in memory, taking OTLP/HTTP
- * from Envoy and the services and answering its query API (`/api/traces/<id>`, `/api/services`) and UI
- * page on another port. Only these two ports are opened, on 127.0.0.1: the all-in-one defaults (OTLP
+ * from Envoy and the services and answering its query API (`/api/traces/<id>`, `/api/services`) and the
+ * shop's trace viewer (`web/src/traces`, built into `web/traces-dist`, served as Jaeger's UI assets) on
+ * another port. Only these two ports are opened, on 127.0.0.1: the all-in-one defaults (OTLP
  * gRPC, Jaeger and Zipkin receivers, sampling, health, metrics) would take fixed ports.
  *
  * @module
@@ -19,7 +20,14 @@ export interface StartedTraceStore {
 }
 
 /**
- * Jaeger's configuration: OTLP/HTTP in, memory storage, the query API and UI out, nothing else.
+ * The built trace viewer (`deno run -A web/build_traces.ts`; `scripts/setup` builds it): Jaeger's UI
+ * assets. A Jaeger built from the Go module has only a placeholder page of its own.
+ */
+export const traceViewerDir: string = new URL("../web/traces-dist", import.meta.url).pathname;
+
+/**
+ * Jaeger's configuration: OTLP/HTTP in, memory storage, the query API and the UI (the files of `uiDir`,
+ * when given) out, nothing else.
  *
  * @example
  * ```ts
@@ -27,8 +35,11 @@ export interface StartedTraceStore {
  * ```
  */
 export function jaegerConfig(
-  ports: { otlpHttpPort: number; queryPort: number; queryGrpcPort: number },
+  ports: { otlpHttpPort: number; queryPort: number; queryGrpcPort: number; uiDir?: string | undefined },
 ): string {
+  const ui = ports.uiDir === undefined ? "" : `
+    ui:
+      assets_path: ${JSON.stringify(ports.uiDir)}`;
   return `service:
   extensions: [jaeger_storage, jaeger_query]
   pipelines:
@@ -46,7 +57,7 @@ export function jaegerConfig(
 extensions:
   jaeger_query:
     storage:
-      traces: memstore
+      traces: memstore${ui}
     http:
       endpoint: 127.0.0.1:${ports.queryPort}
     grpc:
@@ -76,8 +87,17 @@ async function answers(url: string): Promise<boolean> {
   return response.ok;
 }
 
+function isBuilt(dir: string): boolean {
+  try {
+    return Deno.statSync(`${dir}/index.html`).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Runs Jaeger with its configuration written into `dir`, until its query API answers.
+ * Runs Jaeger with its configuration written into `dir`, until its query API answers. Its UI is the
+ * shop's trace viewer when it is built (`traceViewerDir`), else Jaeger's placeholder page.
  *
  * @example
  * ```ts ignore
@@ -90,7 +110,8 @@ export async function startTraceStore(
 ): Promise<StartedTraceStore> {
   await Deno.mkdir(options.dir, { recursive: true });
   const configPath = `${options.dir}/jaeger.yaml`;
-  await Deno.writeTextFile(configPath, jaegerConfig(options));
+  const uiDir = isBuilt(traceViewerDir) ? traceViewerDir : undefined;
+  await Deno.writeTextFile(configPath, jaegerConfig({ ...options, uiDir }));
   const process = await group.start({
     name: options.name ?? "jaeger",
     command: observabilityTool("jaeger", "jaeger"),

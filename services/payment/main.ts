@@ -9,6 +9,7 @@ import { Counter } from "prom-client";
 import { instrumentStore } from "@shop/platform/metrics";
 import { outboxRelayMetrics } from "@shop/platform/outbox";
 import { runService } from "@shop/platform/service";
+import { contextFromHeaders, inSpan, SpanKind } from "@shop/platform/tracing";
 import { PaymentOutcomeService } from "@shop/proto/order";
 import { paymentConfigSchema, stripeCredentials } from "./config.ts";
 import { OrderNoticeRelay } from "./domain/order_notice_relay.ts";
@@ -68,6 +69,15 @@ await runService({
       orders: orderOutcomesOverConnect(createClient(PaymentOutcomeService, orderTransport)),
       keepDeliveredMs: config.notices.keepDelivered,
       metrics: outboxRelayMetrics(metrics.registry, "order_notices"),
+      // Each delivery continues the trace of the webhook (or reconciliation) that settled the charge.
+      observeDelivery: (notice, deliver) =>
+        inSpan("outbox.relay order_notices", {
+          kind: SpanKind.PRODUCER,
+          ...(notice.traceParent === undefined
+            ? {}
+            : { parent: contextFromHeaders(new Headers({ traceparent: notice.traceParent })) }),
+          attributes: { "shop.order.id": notice.orderId, "shop.payment.id": notice.paymentId },
+        }, deliver),
       onFailure: ({ orderId, attempts, error }) =>
         log.warning("The order service did not take a payment outcome yet (attempt {attempts}): {error}", {
           orderId,

@@ -16,6 +16,11 @@ export interface OrderNoticeRelayDeps
   orders: OrderOutcomes;
   /** Told of every delivery that failed; must not throw (logs only). */
   onFailure?: (failure: { orderId: string; attempts: number; error: unknown }) => void;
+  /**
+   * Runs each delivery (a span in the trace of the work that settled the charge, `notice.traceParent`);
+   * delivers plainly unless given.
+   */
+  observeDelivery?: (notice: OrderNotice, deliver: () => Promise<void>) => Promise<void>;
 }
 
 /**
@@ -33,7 +38,7 @@ export class OrderNoticeRelay {
 
   /** Creates the relay over its ports. */
   constructor(deps: OrderNoticeRelayDeps) {
-    const { store, orders, onFailure, ...settings } = deps;
+    const { store, orders, onFailure, observeDelivery, ...settings } = deps;
     this.#relay = new OutboxRelay<OrderNotice>({
       ...settings,
       outbox: {
@@ -42,7 +47,10 @@ export class OrderNoticeRelay {
         retryAt: (notice, at) => store.retryOrderNoticeAt(notice.paymentId, at),
         purgeDelivered: (before) => store.purgeDeliveredOrderNotices(before),
       },
-      deliver: (notice, options) => orders.recordPaymentOutcome(notice, options),
+      deliver: (notice, options) => {
+        const deliver = () => orders.recordPaymentOutcome(notice, options);
+        return observeDelivery ? observeDelivery(notice, deliver) : deliver();
+      },
       ...onFailure && {
         onFailure: ({ entry, attempts, error }) => onFailure({ orderId: entry.orderId, attempts, error }),
       },

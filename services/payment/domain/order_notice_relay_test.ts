@@ -123,3 +123,24 @@ Deno.test("refunding an order whose charge is still processing is PAYMENT_PROCES
   const payment = await store.findPaymentByOrder(orderId);
   assert.deepEqual([payment?.chargeStatus, payment?.refunds.length], ["pending", 0]);
 });
+
+Deno.test("observeDelivery wraps each delivery, with its notice (main.ts continues the webhook's trace in it)", async () => {
+  const { store, orders, processedPayment } = setup();
+  const observed: string[] = [];
+  const relay = new OrderNoticeRelay({
+    store,
+    orders,
+    baseBackoffMs: 1_000,
+    maxBackoffMs: 8_000,
+    keepDeliveredMs: 60_000,
+    observeDelivery: async (notice, deliver) => {
+      observed.push(`before ${notice.orderId}`);
+      await deliver();
+      observed.push(`after ${notice.orderId}`);
+    },
+  });
+  const { orderId } = await processedPayment("pm_card_processing_succeeds");
+  assert.equal(await relay.relayDue(), 1);
+  assert.deepEqual(observed, [`before ${orderId}`, `after ${orderId}`]);
+  assert.deepEqual(orders.taken.map((n) => n.orderId), [orderId]);
+});

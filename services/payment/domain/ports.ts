@@ -52,6 +52,8 @@ export interface OrderNotice {
   /** Delivery attempts that failed so far. */
   attempts: number;
   createTime: Date;
+  /** The W3C `traceparent` of the work that settled the charge (none when it was not traced). */
+  traceParent?: string | undefined;
 }
 
 /** One change a Stripe webhook event makes to the ledger. */

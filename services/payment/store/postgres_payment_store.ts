@@ -1,4 +1,5 @@
 import postgres, { type Sql, type TransactionSql } from "postgres";
+import { currentTraceparent } from "@shop/platform/tracing";
 import { invalidPaymentState, refundExceedsPayment } from "../domain/errors.ts";
 import type { ChargeStatus, Payment, Refund, RefundStatus } from "../domain/payment.ts";
 import type {
@@ -49,6 +50,7 @@ interface NoticeRow {
   failure_reason: string;
   attempts: number;
   create_time: Date;
+  trace_parent: string | null;
 }
 
 function toNotice(row: NoticeRow): OrderNotice {
@@ -59,6 +61,7 @@ function toNotice(row: NoticeRow): OrderNotice {
     failureReason: row.failure_reason,
     attempts: row.attempts,
     createTime: row.create_time,
+    ...(row.trace_parent === null ? {} : { traceParent: row.trace_parent }),
   };
 }
 
@@ -254,7 +257,7 @@ export class PostgresPaymentStore implements PaymentStore {
         SELECT payment_id FROM order_notices
         WHERE delivered_time IS NULL AND next_attempt_time <= ${now}
         ORDER BY next_attempt_time LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-      RETURNING payment_id, order_id, outcome, failure_reason, attempts, create_time`;
+      RETURNING payment_id, order_id, outcome, failure_reason, attempts, create_time, trace_parent`;
     return rows.map(toNotice).sort((a, b) => a.createTime.getTime() - b.createTime.getTime());
   }
 
@@ -312,8 +315,10 @@ async function settleCharge(
     SELECT charge_status, order_id FROM payments WHERE id = ${id} FOR UPDATE`;
   if (notifyOrder && before?.charge_status === "pending" && settlement.kind !== "pending") {
     await tx`
-      INSERT INTO order_notices (payment_id, order_id, outcome, failure_reason, next_attempt_time, create_time)
-      VALUES (${id}, ${before.order_id}, ${settlement.kind}, ${failureReason}, ${now}, ${now})
+      INSERT INTO order_notices
+        (payment_id, order_id, outcome, failure_reason, next_attempt_time, create_time, trace_parent)
+      VALUES (${id}, ${before.order_id}, ${settlement.kind}, ${failureReason}, ${now}, ${now},
+        ${currentTraceparent() ?? null})
       ON CONFLICT (payment_id) DO NOTHING`;
   }
   // Every right-hand side reads the row as it was before this UPDATE.

@@ -1,4 +1,5 @@
 import postgres, { type Sql } from "postgres";
+import { tracePostgresStatements } from "../tracing/postgres_statements.ts";
 
 /** Options of {@linkcode connectPostgres}. */
 export interface PostgresOptions {
@@ -16,7 +17,8 @@ export interface PostgresOptions {
 
 /**
  * Opens a postgres.js pool with the limits every service uses: a bounded pool, a connect timeout and a
- * server-side statement timeout, so no query can hang a request forever.
+ * server-side statement timeout, so no query can hang a request forever. Inside a traced call, each
+ * statement is a span (`tracePostgresStatements`).
  *
  * @example
  * ```ts
@@ -26,7 +28,7 @@ export interface PostgresOptions {
  * ```
  */
 export function connectPostgres(options: PostgresOptions): Sql {
-  return postgres(options.url, {
+  const sql = postgres(options.url, {
     max: options.maxConnections ?? 10,
     connect_timeout: Math.ceil((options.connectTimeoutMs ?? 5_000) / 1000),
     idle_timeout: 60,
@@ -36,4 +38,6 @@ export function connectPostgres(options: PostgresOptions): Sql {
       statement_timeout: options.statementTimeoutMs ?? 10_000,
     },
   });
+  tracePostgresStatements(sql);
+  return sql;
 }

@@ -12,5 +12,6 @@
  */
 export * from "./interceptors.ts";
 export * from "./mongo_commands.ts";
+export * from "./postgres_statements.ts";
 export * from "./traced_fetch.ts";
 export * from "./tracing.ts";

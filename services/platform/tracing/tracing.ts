@@ -104,6 +104,20 @@ export function tracingEnabled(): boolean {
 }
 
 /**
+ * Whether the active context has a span being recorded: work done outside any traced call (a loop's
+ * housekeeping, a query of no request) and work of an unsampled trace get no spans of their own, so
+ * they cost nothing and start no trace.
+ *
+ * @example
+ * ```ts
+ * insideTracedCall(); // false outside inSpan, or while tracing is off
+ * ```
+ */
+export function insideTracedCall(): boolean {
+  return trace.getActiveSpan()?.isRecording() ?? false;
+}
+
+/**
  * Reads the tracing settings every process shares from its environment: `SHOP_TRACING_ENDPOINT` (the
  * store's OTLP/HTTP base URL, empty or unset: off) and `SHOP_TRACING_SAMPLE_RATIO` (0..1, default 1).
  *

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { activeTraceIds, currentTraceparent, inSpan, linkTo, setupTracing, tracingEnv } from "./tracing.ts";
 import { tracedFetch } from "./traced_fetch.ts";
+import { describeStatement } from "./postgres_statements.ts";
 
 Deno.test("tracingEnv: off unless an endpoint is set; the ratio is checked", () => {
   assert.deepEqual(tracingEnv({}), { endpoint: "", sampleRatio: 1 });
@@ -72,4 +73,28 @@ Deno.test("spans reach the store over OTLP: parent and child, errors, trace cont
   assert.equal(byName.get("failing")?.parentSpanId, outer.spanId);
   assert.equal(byName.get("failing")?.status?.code, 2, "the error is on the span that saw it");
   assert.equal(byName.get("POST /refuse")?.status?.code, 2, "a 402 from the peer fails its call's span");
+});
+
+Deno.test("describeStatement: a SQL statement's operation and table, from its literal parts only", () => {
+  assert.deepEqual(describeStatement("\n  INSERT INTO orders (id, status) VALUES (?, ?)"), {
+    operation: "INSERT",
+    collection: "orders",
+  });
+  assert.deepEqual(describeStatement("update reservations set state = ? where id = ?"), {
+    operation: "UPDATE",
+    collection: "reservations",
+  });
+  assert.deepEqual(describeStatement("DELETE FROM order_events WHERE delivered_at < ?"), {
+    operation: "DELETE",
+    collection: "order_events",
+  });
+  assert.deepEqual(describeStatement("SELECT id, status FROM orders WHERE id = ? FOR UPDATE"), {
+    operation: "SELECT",
+    collection: "orders",
+  });
+  assert.deepEqual(describeStatement("begin isolation level serializable"), {
+    operation: "BEGIN",
+    collection: undefined,
+  });
+  assert.deepEqual(describeStatement("SELECT 1"), { operation: "SELECT", collection: undefined });
 });
