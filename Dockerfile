@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # One Dockerfile, one target per program of the stack (compose.yaml builds each with `target:`):
 #
-#   user, product, order, payment, cart   the five services
+#   user, product, order, payment, cart   the five public services
+#   notification                    the internal one (the Helm chart runs it; compose does not yet)
 #   stripe-simulator                DEV/TEST TOOL in front of stripe-mock, never part of a deployment
 #   edge                            writes Envoy's EDS files from the registry in etcd
 #   gateway-config                  one-shot: renders envoy/render_config.ts into the gateway's volume
@@ -97,6 +98,17 @@ EXPOSE 50055
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-read", "--allow-net=127.0.0.1", "containers/healthcheck.ts", "grpc", "cart", "50055"]
 CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", "services/cart/main.ts"]
+
+# Internal: emails customers about their orders (SMTP out); called by the order service only.
+FROM deno-base AS notification
+COPY services/notification services/notification
+USER deno
+RUN deno cache --frozen services/notification/main.ts containers/healthcheck.ts
+ENV SHOP_NOTIFICATION_SERVER_HOST=0.0.0.0 SHOP_NOTIFICATION_SERVER_PORT=50055 SHOP_NOTIFICATION_TLS_CERTS_DIR=/certs
+EXPOSE 50055
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-read", "--allow-net=127.0.0.1", "containers/healthcheck.ts", "grpc", "notification", "50055"]
+CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", "services/notification/main.ts"]
 
 # DEV/TEST TOOL: the Stripe test-mode simulator (services/payment/stripe_simulator), in front of stripe-mock.
 FROM deno-base AS stripe-simulator
