@@ -99,6 +99,7 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-read", "--allow-net=127.0.0.1", "containers/healthcheck.ts", "grpc", "cart", "50056"]
 CMD ["deno", "run", "--cached-only", "--allow-env", "--allow-net", "--allow-read", "--allow-sys", "services/cart/main.ts"]
 
+# Internal: emails customers about their orders (SMTP out); called by the order service only.
 FROM deno-base AS notification
 COPY services/notification services/notification
 USER deno

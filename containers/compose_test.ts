@@ -19,24 +19,12 @@ import { ensureDevCertificates } from "@shop/platform/tls";
 import { freePort, postgresForTests, toolsDir } from "@shop/platform/testing";
 import { tracingEnv } from "@shop/platform/tracing";
 import { TextLineStream } from "../services/platform/streams/text_line_stream.ts";
-import { userConfigSchema } from "../services/user/config.ts";
-import { productConfigSchema } from "../services/product/config.ts";
-import { orderConfigSchema } from "../services/order/config.ts";
-import { paymentConfigSchema } from "../services/payment/config.ts";
-import { cartConfigSchema } from "../services/cart/config.ts";
-import { notificationConfigSchema } from "../services/notification/config.ts";
-import { etcdAccessConfigSchema } from "./etcd/access.ts";
-import { edgeConfigSchema } from "../services/edge/config.ts";
-import { gatewayConfigSchema } from "../envoy/render_config.ts";
 import { type DockerStage, parseDockerfile } from "./dockerfile.ts";
+import { envNamesOf, readVersions, shopPrograms } from "./config_env.ts";
+import { etcdAccessConfigSchema } from "./etcd/access.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const versions = Object.fromEntries(
-  (await Deno.readTextFile(`${root}/scripts/lib/versions.env`)).split("\n")
-    .map((line) => /^([A-Z_]+)=(.*)$/.exec(line.trim()))
-    .filter((match) => match !== null)
-    .map((match) => [match[1], match[2]]),
-);
+const versions = await readVersions(root);
 
 /** A service of the resolved model (the fields these checks read). */
 interface ComposeService {
@@ -103,17 +91,10 @@ const model = await loadCompose();
 const services = model.services;
 const stages = parseDockerfile(await Deno.readTextFile(`${root}/Dockerfile`));
 
-/** Each Dockerfile target of a shop program, the config schema its environment must satisfy, its prefix. */
-const programs: Record<string, { schema: Schema; prefix: string }> = {
-  user: { schema: userConfigSchema, prefix: "SHOP_USER" },
-  product: { schema: productConfigSchema, prefix: "SHOP_PRODUCT" },
-  order: { schema: orderConfigSchema, prefix: "SHOP_ORDER" },
-  payment: { schema: paymentConfigSchema, prefix: "SHOP_PAYMENT" },
-  cart: { schema: cartConfigSchema, prefix: "SHOP_CART" },
-  notification: { schema: notificationConfigSchema, prefix: "SHOP_NOTIFICATION" },
+/** The shop's programs, and compose's own one-shot that sets up etcd's users. */
+const programs = {
+  ...shopPrograms,
   "etcd-access": { schema: etcdAccessConfigSchema, prefix: "SHOP_ETCD_ACCESS" },
-  edge: { schema: edgeConfigSchema, prefix: "SHOP_EDGE" },
-  "gateway-config": { schema: gatewayConfigSchema, prefix: "SHOP_GATEWAY" },
 };
 
 /**
@@ -144,19 +125,6 @@ function environmentOf(service: ComposeService): Record<string, string> {
   return Object.fromEntries(
     Object.entries(service.environment ?? {}).map(([key, value]) => [key, value ?? ""]),
   );
-}
-
-/** Every env name a schema reads, derived as load_config.ts derives them (prefix + key path), and aliases. */
-function envNamesOf(schema: Schema, prefix: string, path: string[] = []): string[] {
-  return Object.entries(schema).flatMap(([name, node]) => {
-    const keyPath = [...path, name];
-    if (typeof (node as { parse?: unknown }).parse !== "function") {
-      return envNamesOf(node as Schema, prefix, keyPath);
-    }
-    const derived = [prefix, ...keyPath.map((part) => part.replace(/([a-z0-9])([A-Z])/g, "$1_$2"))]
-      .join("_").toUpperCase();
-    return [derived, ...(node as { env: readonly string[] }).env];
-  });
 }
 
 Deno.test("compose.yaml loads with compose-go, the loader of docker compose", async () => {
