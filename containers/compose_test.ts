@@ -92,7 +92,7 @@ const services = model.services;
 const stages = parseDockerfile(await Deno.readTextFile(`${root}/Dockerfile`));
 
 /** The shop's programs, and compose's own one-shot that sets up etcd's users. */
-const programs = {
+const programs: Readonly<Record<string, { schema: Schema; prefix: string }>> = {
   ...shopPrograms,
   "etcd-access": { schema: etcdAccessConfigSchema, prefix: "SHOP_ETCD_ACCESS" },
 };

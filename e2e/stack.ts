@@ -77,6 +77,7 @@ export interface StackOptions {
    * runs, nobody sends it anything). No trace store when omitted.
    */
   tracing?: { sampleRatio: number };
+  /**
    * PostgreSQL, etcd and FerretDB of the stack's own instead of the test run's shared ones, so that
    * {@linkcode Stack.restartServer} may restart them (false).
    */

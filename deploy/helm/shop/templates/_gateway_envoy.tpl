@@ -992,8 +992,12 @@
                               "cluster": "user",
                               "timeout": "5s",
                               "retry_policy": {
-                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1033,8 +1037,12 @@
                               "cluster": "payment",
                               "timeout": "10s",
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1108,8 +1116,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1211,8 +1223,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1256,8 +1272,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1301,8 +1321,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1346,8 +1370,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1431,8 +1459,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1516,8 +1548,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1619,8 +1655,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1664,8 +1704,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1709,8 +1753,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1754,8 +1802,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1799,8 +1851,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1884,8 +1940,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -1969,8 +2029,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -2054,8 +2118,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -2099,8 +2167,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -2144,8 +2216,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -2189,8 +2265,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -2234,8 +2314,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -2319,8 +2403,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -2364,8 +2452,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -2409,8 +2501,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -2494,8 +2590,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -2539,8 +2639,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -2584,8 +2688,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -2629,8 +2737,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -2674,8 +2786,12 @@
                                 "grpc_timeout_header_max": "{{ divf .Values.gateway.upstream.timeoutMs 1000 }}s"
                               },
                               "retry_policy": {
-                                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                                "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
+                                "retry_back_off": {
+                                  "base_interval": "0.01s",
+                                  "max_interval": "0.04s"
+                                },
                                 "retry_host_predicate": [
                                   {
                                     "name": "envoy.retry_host_predicates.previous_hosts",
