@@ -2,7 +2,7 @@ import { boolean, duration, type Field, string, stringList } from "../config/fie
 import type { RunningServer } from "../server/start_server.ts";
 import { etcdAccessOf } from "./etcd_access.ts";
 import type { EtcdOptions } from "./etcd_client.ts";
-import { registerInstance, type Registration } from "./registration.ts";
+import { type EtcdTarget, registerInstance, type Registration } from "./registration.ts";
 
 /** The discovery keys of a service's config schema. */
 export type DiscoveryConfigSchema = {
@@ -102,7 +102,7 @@ export function discoveryRefusal(mode: string, config: DiscoveryConfig): string 
 export async function joinDiscovery(
   server: Pick<RunningServer, "url" | "onShutdown">,
   config: DiscoveryConfig,
-  etcd: EtcdOptions,
+  etcd: EtcdTarget,
   service: string,
 ): Promise<Registration | undefined> {
   if (!config.enabled) return undefined;

@@ -12,7 +12,7 @@ import { type ConfigOf, describeConfig, loadConfigOrExit, type Schema } from "..
 import type { Mode, ServerConfigSchema, TlsConfigSchema } from "../config/service_schemas.ts";
 import { type ClosableTransport, createServiceTransport } from "../client/service_transport.ts";
 import { createDiscoveryTransport } from "../discovery/discovery_transport.ts";
-import type { EtcdOptions } from "../discovery/etcd_client.ts";
+import { EtcdClient, type EtcdOptions } from "../discovery/etcd_client.ts";
 import { createResolver, type Resolver } from "../discovery/resolver.ts";
 import {
   type DiscoveryConfigSchema,
@@ -186,6 +186,8 @@ export async function runService<S extends ServiceSchema>(
   }
   const tls = await readTlsFiles(config.tls.certsDir, service);
   const etcd = await serviceEtcdAccess(config.discovery, config.tls.certsDir, service);
+  // One client (one sign-in, one token) for the registration and the resolver.
+  const etcdClient = new EtcdClient(etcd);
   let resolver: Resolver | undefined;
   const transports: ClosableTransport[] = [];
   const kit: ServiceKit<ConfigOf<S>> = {
@@ -197,7 +199,7 @@ export async function runService<S extends ServiceSchema>(
       let transport: ClosableTransport;
       if (fixedUrl !== "") transport = createServiceTransport({ baseUrl: fixedUrl, tls, identity: callee });
       else {
-        resolver ??= createResolver({ etcd, prefix: config.discovery.prefix });
+        resolver ??= createResolver({ etcd: etcdClient, prefix: config.discovery.prefix });
         transport = createDiscoveryTransport({ resolver, service: callee, tls });
       }
       transports.push(transport);
@@ -239,11 +241,12 @@ export async function runService<S extends ServiceSchema>(
     for (const hook of closeHooks) await hook();
     for (const transport of transports) transport.close();
     await resolver?.close();
+    etcdClient.close();
     for (const sql of pools) await sql.end({ timeout: 5 });
     await kit.tracing?.shutdown();
     await flushLogs();
   });
-  await joinDiscovery(server, config.discovery, etcd, service);
+  await joinDiscovery(server, config.discovery, etcdClient, service);
   stopOnSignals(server);
   return server;
 }
