@@ -305,6 +305,7 @@ const secretExamples: Array<[RegExp, string]> = [
   [/^SHOP_CART_REDIS_URL$/, "rediss://:operator-secret@redis.example.internal:6380"],
   [/^SHOP_PAYMENT_STRIPE_API_KEY$/, "sk_live_operatorKey"],
   [/^SHOP_PAYMENT_STRIPE_WEBHOOK_SECRET$/, "whsec_operatorSecret"],
+  [/^SHOP_NOTIFICATION_SMTP_URL$/, "smtp://shop:operator-secret@smtp-relay.example.internal:587"],
   [/PASSWORD$/, "operator-secret"],
 ];
 
