@@ -175,6 +175,18 @@ Deno.test("helm lint --strict passes with every values file, and refuses a grace
     short.stderr,
     /services\.order: terminationGracePeriodSeconds \(20\) must be longer than the drain \(22 s/,
   );
+  // values.schema.json refuses a misspelt key and a value the renderer would refuse.
+  for (
+    const [set, error] of [
+      ["servces.user.port=1", /additional properties 'servces' not allowed/],
+      ["gateway.limits.signIn.rate=0", /gateway\/limits\/signIn\/rate': minimum: got 0, want 1/],
+      ["gateway.jwt.maxLifetimeSeconds=30", /maxLifetimeSeconds': minimum: got 30, want 60/],
+    ] as const
+  ) {
+    const refused = await run(helm, ["template", "shop", chart, "--kube-version", "1.37.0", "--set", set]);
+    assert.notEqual(refused.code, 0, set);
+    assert.match(refused.stderr, error, set);
+  }
 });
 
 /** Kinds that are not Kubernetes' own: their schemas come with their operators, not kubernetes-validate. */
@@ -305,6 +317,7 @@ const secretExamples: Array<[RegExp, string]> = [
   [/^SHOP_CART_REDIS_URL$/, "rediss://:operator-secret@redis.example.internal:6380"],
   [/^SHOP_PAYMENT_STRIPE_API_KEY$/, "sk_live_operatorKey"],
   [/^SHOP_PAYMENT_STRIPE_WEBHOOK_SECRET$/, "whsec_operatorSecret"],
+  [/^SHOP_NOTIFICATION_SMTP_URL$/, "smtp://shop:operator-secret@smtp-relay.example.internal:587"],
   [/PASSWORD$/, "operator-secret"],
 ];
 
