@@ -11,6 +11,7 @@ export type DiscoveryConfigSchema = {
   prefix: Field<string>;
   ttl: Field<number>;
   passwordFile: Field<string>;
+  advertiseHost: Field<string>;
 };
 
 /**
@@ -37,6 +38,11 @@ export function discoveryConfigSchema(): DiscoveryConfigSchema {
      * `etcd/<service>.password` beside its certificate, if there is one.
      */
     passwordFile: string({ default: "" }),
+    /**
+     * The address this instance registers (in Kubernetes, the pod's IP from the downward API); empty:
+     * the address it listens on, or the host name when it listens on every address.
+     */
+    advertiseHost: string({ default: "" }),
   };
 }
 
@@ -47,6 +53,7 @@ export interface DiscoveryConfig {
   prefix: string;
   ttl: number;
   passwordFile: string;
+  advertiseHost: string;
 }
 
 /**
@@ -111,5 +118,6 @@ export async function joinDiscovery(
     service,
     prefix: config.prefix,
     ttlSeconds: Math.round(config.ttl / 1000),
+    ...(config.advertiseHost === "" ? {} : { advertiseHost: config.advertiseHost }),
   });
 }
