@@ -195,7 +195,7 @@ async function scrapeTimes(stack: Stack, client: Deno.HttpClient) {
 }
 
 /** Admin, 20 products with stock for every order, 4 buyers: what CreateOrder needs on a fresh stack. */
-async function orderShop(stack: Stack): Promise<{ productIds: string[]; tokens: string[] }> {
+async function orderShop(stack: Stack): Promise<{ productIds: string[]; tokens: () => Promise<string[]> }> {
   const rest = restClient(stack);
   const admin = await signIn(rest, stack.admin.email, stack.admin.password);
   const productIds: string[] = [];
@@ -217,7 +217,10 @@ async function orderShop(stack: Stack): Promise<{ productIds: string[]; tokens: 
     productIds.push(product.id);
   }
   const buyers = await Promise.all([0, 1, 2, 3].map((i) => signUp(rest, `overload-buyer-${i}`)));
-  return { productIds, tokens: buyers.map((b) => b.accessToken) };
+  // Fresh access tokens for each run: the scenario outlasts a token's lifetime.
+  const tokens = async () =>
+    (await Promise.all(buyers.map((b) => signIn(rest, b.email, b.password)))).map((t) => t.accessToken);
+  return { productIds, tokens };
 }
 
 /**
@@ -252,6 +255,7 @@ async function overloadSection(workDir: string, caFile: string, notes: string[])
     const stack = which === "before" ? before : after;
     const shop = shops[which];
     // Refused orders are answered in a few ms and each takes a new target: enough for every one.
+    const tokens = await shop.tokens();
     const count = conc > concurrency.createOrder ? durationS * 8000 : Math.max(2000, durationS * 300);
     const targets = await writeTargets(
       `${workDir}/overload-${which}-${conc}.json`,
@@ -262,7 +266,7 @@ async function overloadSection(workDir: string, caFile: string, notes: string[])
             url: `${stack.url}/v1/orders`,
             header: {
               "content-type": ["application/json"],
-              authorization: [`Bearer ${shop.tokens[i % shop.tokens.length]}`],
+              authorization: [`Bearer ${tokens[i % tokens.length]}`],
             },
             body: JSON.stringify({
               requestId: crypto.randomUUID(),
