@@ -34,8 +34,9 @@ export interface OverloadFigures {
   /** p99 of the answers with an order (2xx), ms. */
   admittedP99Ms: number;
   admittedP50Ms: number;
-  /** Refusals (429) and their p99, ms (0 when none). */
+  /** Refusals (429) and their p50 and p99, ms (0 when none). */
   rejected: number;
+  rejectedP50Ms: number;
   rejectedP99Ms: number;
   /** Answers by status: `ORDER_STATUS_PAID`, `HTTP 429`, `HTTP 504`, `no response`, ... */
   statuses: Record<string, number>;
@@ -87,6 +88,7 @@ export function overloadFigures(
     admittedP50Ms: round(percentile(admitted, 50), 1),
     admittedP99Ms: round(percentile(admitted, 99), 1),
     rejected: rejected.length,
+    rejectedP50Ms: round(percentile(rejected, 50), 1),
     rejectedP99Ms: round(percentile(rejected, 99), 1),
     statuses,
   };
@@ -156,12 +158,12 @@ export function overloadChecks(
  */
 export function renderOverload(runs: readonly OverloadFigures[], checks: readonly OverloadCheck[]): string {
   const lines = [
-    "| stack | in flight | requests | goodput (PAID/s) | admitted p50 | admitted p99 | refused | refused p99 | statuses |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| stack | in flight | requests | goodput (PAID/s) | admitted p50 | admitted p99 | refused | refused p50 | refused p99 | statuses |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...runs.map((r) =>
       `| ${
         r.stack === "after" ? "shedding" : "no shedding (before)"
-      } | ${r.concurrency} | ${r.requests} | ${r.goodput} | ${r.admittedP50Ms} ms | ${r.admittedP99Ms} ms | ${r.rejected} | ${r.rejectedP99Ms} ms | ${
+      } | ${r.concurrency} | ${r.requests} | ${r.goodput} | ${r.admittedP50Ms} ms | ${r.admittedP99Ms} ms | ${r.rejected} | ${r.rejectedP50Ms} ms | ${r.rejectedP99Ms} ms | ${
         Object.entries(r.statuses).sort((a, b) => b[1] - a[1]).map(([s, n]) =>
           `${s.replace("ORDER_STATUS_", "")} ${n}`
         )

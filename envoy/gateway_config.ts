@@ -490,7 +490,7 @@ function retryPolicy(safe: boolean) {
       : "connect-failure,refused-stream,reset-before-request,resource-exhausted",
     num_retries: 2,
     // Short: a refused call is answered within a few ms, and the client is waiting.
-    retry_back_off: { base_interval: "0.01s", max_interval: "0.04s" },
+    retry_back_off: { base_interval: "0.005s", max_interval: "0.02s" },
     retry_host_predicate: [{
       name: "envoy.retry_host_predicates.previous_hosts",
       typed_config: {

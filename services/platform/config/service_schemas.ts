@@ -47,7 +47,7 @@ export function serverConfigSchema(
     port: tcpPort({ default: defaults.port }),
     shutdownGrace: duration({ default: defaults.shutdownGrace ?? 10_000 }),
     preStopDelay: duration({ default: 2_000 }),
-    // The kit's default (start_server.ts, defaultMaxInFlight), unless the service knows better.
+    // The kit's default (server/admission.ts, defaultMaxInFlight), unless the service knows better.
     maxInFlight: integer({ default: defaults.maxInFlight ?? 32, min: 1, max: 100_000 }),
   };
 }

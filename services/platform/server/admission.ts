@@ -6,10 +6,13 @@
  *
  * @module
  */
-import { create, toBinary } from "@bufbuild/protobuf";
+import type * as http2 from "node:http2";
+import { create, type DescService, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { ErrorInfoSchema, RetryInfoSchema, StatusSchema } from "@shop/proto/google";
+import { Counter } from "prom-client";
 import { errorDomain } from "../errors/to_connect_error.ts";
+import type { ServiceMetrics } from "../metrics/service_metrics.ts";
 
 /**
  * A bound on the calls in flight: {@linkcode InFlightLimit.tryAcquire} admits a call while fewer than
@@ -154,5 +157,64 @@ export function overloadResponse(contentType: string, overload: Overload): Overl
       "retry-after": String(Math.max(1, Math.ceil(overload.retryAfterMs / 1000))),
     },
     body: new TextEncoder().encode(JSON.stringify(error)),
+  };
+}
+
+/** The calls of a service's own RPCs handled at once unless configured (`server.maxInFlight`). */
+export const defaultMaxInFlight = 32;
+
+/** How long a refused caller is told to wait before trying again. */
+const overloadRetryAfterMs = 50;
+
+/**
+ * The server's admission check, run first for every request: a call of one of `services`' RPCs is
+ * admitted while fewer than `maxInFlight` run (and released when its response closes), or answered at
+ * once with {@linkcode overloadResponse}, counted in `grpc_server_shed_total`. Anything else (health,
+ * reflection, `/metrics`, plain HTTP routes) passes. Returns true when it answered the request itself.
+ *
+ * @example
+ * ```ts ignore
+ * const refused = shedBeyond(32, { service: "order", services, metrics });
+ * const onRequest = (req, res) => {
+ *   if (refused(req, res)) return;
+ *   handler(req, res);
+ * };
+ * ```
+ */
+export function shedBeyond(
+  maxInFlight: number | undefined,
+  options: { service: string; services: readonly DescService[]; metrics: ServiceMetrics },
+): (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => boolean {
+  const admission = new InFlightLimit(maxInFlight ?? defaultMaxInFlight);
+  // `/<package.Service>/<Method>` of a service the server registers.
+  const bounded = new Set(options.services.map((service) => `/${service.typeName}/`));
+  const registry = options.metrics.registry;
+  const shed = registry.getSingleMetric("grpc_server_shed_total") as Counter | undefined ?? new Counter({
+    name: "grpc_server_shed_total",
+    help: "RPCs refused with RESOURCE_EXHAUSTED at once because the service was at its in-flight limit.",
+    registers: [registry],
+  });
+  return (req, res) => {
+    const path = req.url ?? "/";
+    if (!bounded.has(path.slice(0, path.indexOf("/", 1) + 1))) return false;
+    if (admission.tryAcquire()) {
+      res.on("close", () => admission.release());
+      return false;
+    }
+    shed.inc();
+    const refusal = overloadResponse(String(req.headers["content-type"] ?? ""), {
+      service: options.service,
+      retryAfterMs: overloadRetryAfterMs,
+      limit: admission.limit,
+    });
+    req.resume();
+    if (req.httpVersionMajor === 2 && refusal.body.byteLength === 0) {
+      // gRPC's trailers-only form: the status in the one HEADERS frame, which ends the stream.
+      res.stream.respond({ ":status": refusal.status, ...refusal.headers }, { endStream: true });
+    } else {
+      res.writeHead(refusal.status, refusal.headers);
+      res.end(refusal.body);
+    }
+    return true;
   };
 }

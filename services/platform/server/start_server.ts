@@ -4,7 +4,6 @@ import type { TLSSocket } from "node:tls";
 import type { DescService } from "@bufbuild/protobuf";
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { Counter } from "prom-client";
 import { type Caller, callerKey, peerIdentity } from "../auth/caller.ts";
 import { allowedPeersInterceptor, gatewayClaimsInterceptor } from "../auth/interceptors.ts";
 import { createHealthState, type HealthState, OVERALL, registerHealth } from "../grpc/health.ts";
@@ -22,7 +21,7 @@ import {
   validationInterceptor,
 } from "./interceptors.ts";
 import { deferSessionDestroy } from "./session_guard.ts";
-import { InFlightLimit, overloadResponse } from "./admission.ts";
+import { shedBeyond } from "./admission.ts";
 
 /** A plain HTTP route served beside gRPC on the same port (the JWKS document, the Stripe webhook). */
 export interface HttpRoute {
@@ -95,12 +94,6 @@ export interface RunningServer {
 }
 
 const defaultMaxRequestBytes = 4 * 1024 * 1024;
-
-/** The calls of a service's own RPCs handled at once unless configured (see ServerOptions.maxInFlight). */
-export const defaultMaxInFlight = 32;
-
-/** How long a refused caller is told to wait before trying again. */
-const overloadRetryAfterMs = 50;
 
 function servicesOf(routes: (router: ConnectRouter) => void): DescService[] {
   // A throwaway router tells which services `routes` registers, for reflection.
@@ -248,39 +241,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
 
-  const admission = new InFlightLimit(options.maxInFlight ?? defaultMaxInFlight);
-  // Only the service's own RPCs are bounded: `/<package.Service>/<Method>` of a service `routes` registers.
-  const bounded = new Set(services.map((service) => `/${service.typeName}/`));
-  const shed = metrics.registry.getSingleMetric("grpc_server_shed_total") as Counter | undefined ??
-    new Counter({
-      name: "grpc_server_shed_total",
-      help: "RPCs refused with RESOURCE_EXHAUSTED at once because the service was at its in-flight limit.",
-      registers: [metrics.registry],
-    });
+  const refusedOverLimit = shedBeyond(options.maxInFlight, { service: options.service, services, metrics });
 
   const http1Sockets = new Set<Socket>();
   const onRequest = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
-    const path = req.url ?? "/";
-    if (bounded.has(path.slice(0, path.indexOf("/", 1) + 1))) {
-      if (!admission.tryAcquire()) {
-        shed.inc();
-        const refusal = overloadResponse(String(req.headers["content-type"] ?? ""), {
-          service: options.service,
-          retryAfterMs: overloadRetryAfterMs,
-          limit: admission.limit,
-        });
-        req.resume();
-        if (req.httpVersionMajor === 2 && refusal.body.byteLength === 0) {
-          // gRPC's trailers-only form: the status in the one HEADERS frame, which ends the stream.
-          res.stream.respond({ ":status": refusal.status, ...refusal.headers }, { endStream: true });
-        } else {
-          res.writeHead(refusal.status, refusal.headers);
-          res.end(refusal.body);
-        }
-        return;
-      }
-      res.on("close", () => admission.release());
-    }
+    if (refusedOverLimit(req, res)) return;
     inFlight++;
     res.on("close", () => {
       inFlight--;
