@@ -995,8 +995,8 @@
                                 "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1040,8 +1040,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1119,8 +1119,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1226,8 +1226,8 @@
                                 "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1275,8 +1275,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1324,8 +1324,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1373,8 +1373,8 @@
                                 "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1462,8 +1462,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1551,8 +1551,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1658,8 +1658,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1707,8 +1707,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1756,8 +1756,8 @@
                                 "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1805,8 +1805,8 @@
                                 "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1854,8 +1854,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -1943,8 +1943,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2032,8 +2032,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2121,8 +2121,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2170,8 +2170,8 @@
                                 "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2219,8 +2219,8 @@
                                 "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2268,8 +2268,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2317,8 +2317,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2406,8 +2406,8 @@
                                 "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2455,8 +2455,8 @@
                                 "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2504,8 +2504,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2593,8 +2593,8 @@
                                 "retry_on": "unavailable,reset,connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2642,8 +2642,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2691,8 +2691,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2740,8 +2740,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
@@ -2789,8 +2789,8 @@
                                 "retry_on": "connect-failure,refused-stream,reset-before-request,resource-exhausted",
                                 "num_retries": 2,
                                 "retry_back_off": {
-                                  "base_interval": "0.01s",
-                                  "max_interval": "0.04s"
+                                  "base_interval": "0.005s",
+                                  "max_interval": "0.02s"
                                 },
                                 "retry_host_predicate": [
                                   {
