@@ -21,6 +21,7 @@ import {
   postgresForTests,
   type ProcessGroup,
   redisForTests,
+  type StartedServer,
   startEtcd,
   startFerretDb,
   startPostgres,
@@ -29,6 +30,7 @@ import {
   stripeMockForTests,
   withFreePorts,
 } from "@shop/platform/testing";
+import { ensureDevCertificates } from "@shop/platform/tls";
 import { devPorts, type StackService } from "./services.ts";
 
 /** What the stack's servers give its processes. */
@@ -71,16 +73,7 @@ export async function startDevServers(
       peerPort: devPorts.etcdPeer,
       dataDir: `${local}/etcd`,
       certsDir,
-    }).then(async (etcd) => {
-      // Each identity may write only its own registrations under the registry's prefix.
-      const root = new EtcdClient(await etcdAccessOf({ endpoints: [etcd.url], certsDir, identity: "root" }));
-      try {
-        await grantRegistryAccess(root, defaultPrefix, (await readEtcdPasswords(certsDir)).identities);
-      } finally {
-        root.close();
-      }
-      return etcd;
-    }),
+    }).then((etcd) => secureRegistry(etcd, certsDir)),
     startRedis(group, { port: devPorts.redis, dataDir: `${local}/redis` }),
   ]);
   const [mongo, stripeMock] = await Promise.all([
@@ -159,6 +152,17 @@ export async function borrowTestServers(
   };
 }
 
+/** Gives each identity its etcd user under the registry's default prefix (its own registrations only). */
+async function secureRegistry(etcd: StartedServer, certsDir: string): Promise<StartedServer> {
+  const root = new EtcdClient(await etcdAccessOf({ endpoints: [etcd.url], certsDir, identity: "root" }));
+  try {
+    await grantRegistryAccess(root, defaultPrefix, (await readEtcdPasswords(certsDir)).identities);
+  } finally {
+    root.close();
+  }
+  return etcd;
+}
+
 /** The servers a stack may restart: its own ({@linkcode startOwnServers}), never the test run's. */
 export type RestartableServer = "postgres" | "etcd" | "ferretdb";
 
@@ -181,7 +185,13 @@ export async function startOwnServers(group: ProcessGroup, label: string): Promi
     ),
     withFreePorts(
       2,
-      ([port = 0, peerPort = 0]) => startEtcd(group, { port, peerPort, dataDir: `${group.dir}/etcd` }),
+      async ([port = 0, peerPort = 0]) => {
+        const certsDir = await ensureDevCertificates();
+        return await secureRegistry(
+          await startEtcd(group, { port, peerPort, dataDir: `${group.dir}/etcd`, certsDir }),
+          certsDir,
+        );
+      },
     ),
     stripeMockForTests(),
     redisForTests(),
