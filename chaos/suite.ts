@@ -11,7 +11,7 @@
  */
 import { eventually } from "@shop/platform/testing";
 import { createProduct, type Product, restClient, type Session, signIn, signUp } from "../e2e/rest.ts";
-import { type Stack, startStack } from "../e2e/stack.ts";
+import { type Stack, stackServices, startStack } from "../e2e/stack.ts";
 import { type Books, discrepancies, orderCounts, readBooks } from "./books.ts";
 import { type Fault, routedAgain } from "./faults.ts";
 import { startLoad } from "./load.ts";
@@ -99,11 +99,13 @@ export async function runChaos(faults: readonly Fault[], options: ChaosOptions =
     let shown = stopped;
     try {
       await routedAgain(stack);
-      const admin = await signIn(rest, stack.admin.email, stack.admin.password);
+      // Signed in again for each fault (tokens expire), as part of the wait: the shop must let its admin in.
+      let adminToken: string | undefined;
       books = await eventually(`the books balance after "${fault.name}"`, async () => {
         let read: Books;
         try {
-          read = await readBooks(stack, rest, admin.accessToken, { initialStock, customers });
+          adminToken ??= (await signIn(rest, stack.admin.email, stack.admin.password)).accessToken;
+          read = await readBooks(stack, rest, adminToken, { initialStock, customers });
         } catch (error) {
           wrong = [`reading the books: ${error instanceof Error ? error.message : error}`];
           return undefined;
@@ -123,7 +125,9 @@ export async function runChaos(faults: readonly Fault[], options: ChaosOptions =
       });
     } catch (error) {
       console.log(table(results));
-      console.log(`chaos: after "${fault.name}" the books did not balance:\n  ${wrong.join("\n  ")}`);
+      const what = wrong.length > 0 ? wrong : [error instanceof Error ? error.message : String(error)];
+      console.log(`chaos: after "${fault.name}" the books did not balance:\n  ${what.join("\n  ")}`);
+      console.log(await instancesReport(stack));
       throw error;
     }
     const mine = books.orders.filter((order) => !ordersBefore.has(order.id));
@@ -141,6 +145,25 @@ export async function runChaos(faults: readonly Fault[], options: ChaosOptions =
   console.log(table(results));
   console.log(`chaos: ${results.length} fault(s) in ${seconds(Date.now() - started)}`);
   return results;
+}
+
+/** Each running instance: whether its process still runs, and its last warnings and errors. */
+async function instancesReport(stack: Stack): Promise<string> {
+  const lines: string[] = [];
+  for (const service of stackServices) {
+    for (const instance of stack.instances(service)) {
+      const exited = await Promise.race([
+        instance.process.child.status.then((status) => `exited (${status.signal ?? status.code})`),
+        new Promise<string>((resolve) => setTimeout(() => resolve("runs"), 50)),
+      ]);
+      lines.push(`chaos: ${instance.name} on ${instance.port}: ${exited}`);
+      const notable = instance.process.logs.filter((line) => line.level !== "info" && line.level !== "debug");
+      for (const line of notable.slice(-8)) {
+        lines.push(`    ${line.time} ${line.level} ${String(line.message).slice(0, 300)}`);
+      }
+    }
+  }
+  return lines.join("\n");
 }
 
 /** Fresh products (two scarce, two plentiful) and customers for one fault. */

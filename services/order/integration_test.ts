@@ -119,7 +119,9 @@ async function startStack(): Promise<Stack> {
     SHOP_ORDER_SERVER_PORT: "0",
     SHOP_ORDER_DATABASE_URL: orderDb.url,
     SHOP_ORDER_TLS_CERTS_DIR: certsDir,
-    SHOP_ORDER_SAGA_LEASE: "1s",
+    // Longer than any step takes on a loaded machine, so the surviving instance never takes over a saga
+    // the crashing one is still driving (which would then never reach the step it dies after).
+    SHOP_ORDER_SAGA_LEASE: "5s",
     SHOP_ORDER_SAGA_RECOVERY_INTERVAL: "200ms",
     ...tracing,
     ...discovery("ORDER"),
