@@ -107,7 +107,7 @@ function nameOf(cmdline: string): string | undefined {
   const service = /services\/([a-z_]+)\/main\.ts/.exec(cmdline);
   if (service) return service[1];
   if (cmdline.includes("stripe_simulator/main.ts")) return "stripe-simulator";
-  for (const name of ["envoy", "ferretdb", "stripe-mock", "etcd", "postgres"]) {
+  for (const name of ["envoy", "ferretdb", "stripe-mock", "etcd", "postgres", "jaeger"]) {
     const binary = cmdline.split("\0")[0] ?? "";
     if (binary.endsWith(`/${name}`) || binary === name) return name;
   }

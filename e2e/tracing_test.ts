@@ -327,7 +327,7 @@ Deno.test("tracing: a checkout through the gateway is one trace across every ser
     await page.getByLabel(/^Tags/).fill(`shop.order.id=${order.id}`);
     await page.getByRole("button", { name: "Find traces" }).click();
     const found = page.getByRole("region", { name: "Traces found" });
-    await found.getByRole("heading", { name: "1 traces" }).waitFor();
+    await found.getByRole("heading", { name: "1 trace", exact: true }).waitFor();
     await snapshot(page, "traces-search");
     await found.getByRole("link", { name: /^gateway / }).click();
 

@@ -236,6 +236,9 @@ Deno.test("the renderer turns Envoy's tracer on from the variables every service
     assert.match(text, /"uri": "http:\/\/jaeger:4318\/v1\/traces"/);
     assert.match(text, /"random_sampling": \{\s*"value": 25\s*\}/);
     assert.match(text, /"address": "jaeger",\s*"port_value": 4318/);
+    assert.match(text, /"tracing.opentelemetry.min_flush_spans": 512/, "Envoy sends its spans in batches");
+    const { success, output } = await validate(`${dir}/envoy.json`);
+    assert.ok(success, output);
 
     const off = await render({ SHOP_TRACING_ENDPOINT: "" });
     assert.ok(off.success, new TextDecoder().decode(off.stderr));

@@ -1,5 +1,5 @@
 import { Gauge, Histogram, type Registry } from "prom-client";
-import { startChildSpan, tracingEnabled } from "../tracing/tracing.ts";
+import { insideTracedCall, startChildSpan } from "../tracing/tracing.ts";
 
 /** The `db.system` of each store name. */
 const dbSystems: Record<string, string> = { postgres: "postgresql", mongo: "mongodb" };
@@ -85,8 +85,8 @@ export function instrumentStore<T extends object>(store: T, options: StoreMetric
       const operation = property;
       return (...args: unknown[]) => {
         const start = performance.now();
-        // A span per store operation (its queries, or its transaction), under the call that made it.
-        const span = tracingEnabled()
+        // A span per store operation (its queries, or its transaction), under the traced call that made it.
+        const span = insideTracedCall()
           ? startChildSpan(`${options.store} ${operation}`, {
             "db.system": dbSystems[options.store] ?? options.store,
             "shop.store.operation": operation,

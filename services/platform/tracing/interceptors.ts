@@ -1,5 +1,18 @@
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Span } from "@opentelemetry/api";
 import { contextFromHeaders, injectTraceContext, inSpan, SpanKind } from "./tracing.ts";
+
+/** The call's outcome as `rpc.grpc.status_code` on its span (0, or the error's code). */
+async function withStatusCode<T>(span: Span, call: Promise<T>): Promise<T> {
+  try {
+    const response = await call;
+    span.setAttribute("rpc.grpc.status_code", 0);
+    return response;
+  } catch (error) {
+    span.setAttribute("rpc.grpc.status_code", ConnectError.from(error).code);
+    throw error;
+  }
+}
 
 function rpcAttributes(service: string, method: string) {
   return { "rpc.system": "grpc", "rpc.service": service, "rpc.method": method };
@@ -9,7 +22,7 @@ function rpcAttributes(service: string, method: string) {
  * A server span per RPC (`shop.order.v1.OrderService/CreateOrder`, kind SERVER), continuing the trace
  * the caller sent in `traceparent`, with the `rpc.*` attributes and `rpc.grpc.status_code`; a failed call
  * records its error on the span. Everything the handler does (logs, outgoing calls, queries) runs inside
- * it.
+ * it. Health checks (`grpc.health.v1.Health`) get none.
  *
  * @example
  * ```ts
@@ -18,20 +31,14 @@ function rpcAttributes(service: string, method: string) {
  */
 export function serverTracingInterceptor(): Interceptor {
   return (next) => (req) =>
-    inSpan(`${req.service.typeName}/${req.method.name}`, {
-      kind: SpanKind.SERVER,
-      parent: contextFromHeaders(req.header),
-      attributes: rpcAttributes(req.service.typeName, req.method.name),
-    }, async (span) => {
-      try {
-        const response = await next(req);
-        span.setAttribute("rpc.grpc.status_code", 0);
-        return response;
-      } catch (error) {
-        span.setAttribute("rpc.grpc.status_code", ConnectError.from(error).code);
-        throw error;
-      }
-    });
+    // The gateway's and the supervisor's health probes, every few seconds: a trace each would be noise.
+    req.service.typeName === "grpc.health.v1.Health"
+      ? next(req)
+      : inSpan(`${req.service.typeName}/${req.method.name}`, {
+        kind: SpanKind.SERVER,
+        parent: contextFromHeaders(req.header),
+        attributes: rpcAttributes(req.service.typeName, req.method.name),
+      }, (span) => withStatusCode(span, next(req)));
 }
 
 /**
@@ -48,16 +55,9 @@ export function clientTracingInterceptor(): Interceptor {
     inSpan(`${req.service.typeName}/${req.method.name}`, {
       kind: SpanKind.CLIENT,
       attributes: { ...rpcAttributes(req.service.typeName, req.method.name), ...serverAddress(req.url) },
-    }, async (span) => {
+    }, (span) => {
       injectTraceContext(req.header);
-      try {
-        const response = await next(req);
-        span.setAttribute("rpc.grpc.status_code", 0);
-        return response;
-      } catch (error) {
-        span.setAttribute("rpc.grpc.status_code", ConnectError.from(error).code);
-        throw error;
-      }
+      return withStatusCode(span, next(req));
     });
 }
 

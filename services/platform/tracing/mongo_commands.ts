@@ -1,6 +1,6 @@
 import { context, type Span, SpanKind } from "@opentelemetry/api";
 import type { MongoClient } from "mongodb";
-import { recordError, shopTracer } from "./tracing.ts";
+import { insideTracedCall, recordError, shopTracer } from "./tracing.ts";
 
 /** Driver housekeeping that no handler asked for: not worth a span. */
 const housekeeping = new Set([
@@ -19,7 +19,8 @@ const housekeeping = new Set([
  * A client span per MongoDB command, from the driver's command monitoring (the client must be created
  * with `monitorCommands: true`): named `find products`, with `db.system` (`mongodb`),
  * `db.operation.name`, `db.collection.name` and `db.namespace`, never the command's values; a failed
- * command records its error. Each span is a child of the span active when the command was sent.
+ * command records its error. Each span is a child of the span active when the command was sent; a
+ * command sent outside a traced call gets none.
  *
  * @example
  * ```ts ignore
@@ -31,7 +32,7 @@ const housekeeping = new Set([
 export function traceMongoCommands(client: MongoClient): void {
   const open = new Map<number, Span>();
   client.on("commandStarted", (event) => {
-    if (housekeeping.has(event.commandName)) return;
+    if (housekeeping.has(event.commandName) || !insideTracedCall()) return;
     const target = (event.command as Record<string, unknown>)[event.commandName];
     const collection = typeof target === "string" ? target : undefined;
     const span = shopTracer().startSpan(

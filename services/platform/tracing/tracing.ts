@@ -74,10 +74,12 @@ export function setupTracing(options: TracingOptions): ProcessTracing | undefine
       root: new TraceIdRatioBasedSampler(Math.min(1, Math.max(0, options.sampleRatio))),
     }),
     spanProcessors: [
+      // Fewer, larger exports: each is a JSON body to build here and to take in at the store. A second
+      // at most between a span's end and its export; a full batch leaves at once.
       new BatchSpanProcessor(new OTLPTraceExporter({ url: `${base}/v1/traces` }), {
-        scheduledDelayMillis: 500,
-        maxQueueSize: 8192,
-        maxExportBatchSize: 512,
+        scheduledDelayMillis: 1_000,
+        maxQueueSize: 16_384,
+        maxExportBatchSize: 2_048,
       }),
     ],
   });

@@ -162,7 +162,9 @@ function SearchPage(props: { params: URLSearchParams }): JSX.Element {
       <Problem error={error} />
       {found === undefined ? null : (
         <section aria-label="Traces found">
-          <h2>{found.length === 0 ? "No trace found" : `${found.length} traces`}</h2>
+          <h2>
+            {found.length === 0 ? "No trace found" : `${found.length} trace${found.length === 1 ? "" : "s"}`}
+          </h2>
           <ul class="results">
             {found.map((trace) => (
               <li key={trace.traceId}>
