@@ -239,12 +239,11 @@ function Cart(props: { signedIn: boolean }): JSX.Element {
   });
   const [paymentMethod, setPaymentMethod] = useState("pm_card_visa");
   // One requestId per checkout attempt: a double click or a retry after a lost answer sends the same
-  // one, so the order service places at most one order; a new one only after an answer arrived.
+  // one, so at most one order is placed (the cart service answers a retry of a checkout that already
+  // emptied the cart with its order); a new one only after an answer arrived.
   const [requestId, setRequestId] = useState(() => crypto.randomUUID());
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<Problem>();
-  // Set after a checkout whose answer never came: the order may exist although the cart was emptied.
-  const [unanswered, setUnanswered] = useState(false);
   const setQuantity = (productId: string, quantity: number) => {
     setProblem(undefined);
     setCartQuantity(productId, quantity).catch((error) => setProblem(problemOf(error)));
@@ -260,29 +259,17 @@ function Cart(props: { signedIn: boolean }): JSX.Element {
       shippingAddress: { ...address, postalCode: address.postal_code },
       paymentMethod,
     };
-    const items = lines.map((line) => ({ productId: line.productId, quantity: line.quantity }));
-    const placed = async (order: Order | undefined) => {
-      setRequestId(crypto.randomUUID());
-      setUnanswered(false);
-      // Paid or awaiting payment: the cart service emptied the cart; failed: it kept it.
-      await reloadAccountCart().catch(() => undefined);
-      location.hash = `#/orders/${order?.id ?? ""}`;
-    };
-    let lost = unanswered;
     try {
       for (let attempt = 1;; attempt++) {
         try {
-          return await placed((await api.cart.checkout(request)).order);
+          const { order } = await api.cart.checkout(request);
+          setRequestId(crypto.randomUUID());
+          // Paid or awaiting payment: the cart service emptied the cart; failed: it kept it.
+          await reloadAccountCart().catch(() => undefined);
+          location.hash = `#/orders/${order?.id ?? ""}`;
+          return;
         } catch (error) {
-          if (lost && error instanceof ConnectError && error.code === Code.FailedPrecondition) {
-            // An earlier try placed the order and emptied the cart, but its answer was lost: the order
-            // service returns that same order for the same requestId and lines.
-            return await placed((await api.orders.createOrder({ ...request, items })).order);
-          }
-          if (!retryable(error)) throw error;
-          lost = true;
-          setUnanswered(true);
-          if (attempt === 4) throw error;
+          if (!retryable(error) || attempt === 4) throw error;
           await new Promise((resolve) => setTimeout(resolve, 400 * attempt));
         }
       }

@@ -16,6 +16,12 @@ export const MAX_QUANTITY = 100;
 /** How long a cart lives after its last change: 30 days. */
 export const CART_LIFETIME_MS = 30 * 24 * 60 * 60 * 1000;
 
+/**
+ * How long a checkout's lines are remembered under its request id after the cart was emptied, so that a
+ * retry of that checkout (its answer lost) finds the same order instead of an empty cart: one day.
+ */
+export const CHECKOUT_MEMORY_MS = 24 * 60 * 60 * 1000;
+
 /** One stored line: a product and how many units. */
 export interface CartLine {
   productId: string;

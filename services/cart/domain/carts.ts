@@ -75,16 +75,24 @@ export class Carts<Order, Details> {
 
   /**
    * Places an order of the cart's lines with the caller's request id (the order service makes a repeated
-   * request id return the same order). Empties the cart once the order is paid or awaits payment; any
-   * other outcome leaves it. FAILED_PRECONDITION for an empty cart.
+   * request id return the same order). Empties the cart once the order is paid or awaits payment,
+   * remembering that checkout's lines for a day, so that a retry of it answers the same order even though
+   * the cart is empty (or filled again) by then; any other outcome leaves the cart. FAILED_PRECONDITION for
+   * an empty cart.
    */
   async checkout(customerId: string, requestId: string, details: Details): Promise<Order> {
+    // A retry of a checkout that emptied the cart (its answer lost): the same lines and request id, so the
+    // order service answers with the order already placed; the cart, maybe filled again since, stays.
+    const done = await this.#store.checkedOut(customerId, requestId);
+    if (done) return (await this.#orders.placeOrder(customerId, { requestId, items: done }, details)).order;
     const { lines } = await this.#store.get(customerId);
     if (lines.length === 0) {
       throw new DomainError("failed_precondition", "INVALID_STATE", "the cart is empty; add items first");
     }
     const placed = await this.#orders.placeOrder(customerId, { requestId, items: lines }, details);
-    if (placed.status === "paid" || placed.status === "awaiting_payment") await this.#store.clear(customerId);
+    if (placed.status === "paid" || placed.status === "awaiting_payment") {
+      await this.#store.clear(customerId, { requestId, lines });
+    }
     return placed.order;
   }
 

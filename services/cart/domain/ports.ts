@@ -17,6 +17,12 @@ export type WriteOutcome =
   | { kind: "too_many_lines" }
   | { kind: "line_too_large"; current: number };
 
+/** A checkout whose order was placed: its request id and the lines it ordered. */
+export interface CheckoutRecord {
+  requestId: string;
+  lines: CartLine[];
+}
+
 /** Carts by customer id. Every write restarts the cart's lifetime; every write is atomic. */
 export interface CartStore {
   /** The customer's cart (empty when there is none, or it expired). */
@@ -25,8 +31,13 @@ export interface CartStore {
   add(customerId: string, line: CartLine, limits: LineLimits): Promise<WriteOutcome>;
   /** Sets a product's line (0 removes it), unless the cart would exceed a limit. */
   set(customerId: string, line: CartLine, limits: LineLimits): Promise<WriteOutcome>;
-  /** Removes the cart. */
-  clear(customerId: string): Promise<void>;
+  /**
+   * Removes the cart; given the checkout that emptied it, also records that checkout's lines under its
+   * request id (for `CHECKOUT_MEMORY_MS`, a day), in the same atomic write.
+   */
+  clear(customerId: string, checkout?: CheckoutRecord): Promise<void>;
+  /** The lines of a checkout recorded by {@linkcode clear}, or undefined (none, or forgotten). */
+  checkedOut(customerId: string, requestId: string): Promise<CartLine[] | undefined>;
 }
 
 /** The catalog: products by id, as they are now. */

@@ -89,6 +89,19 @@ export function cartStoreContract(adapter: string, fixture: CartStoreFixture): v
     assert.deepEqual((await store.get("u-2")).lines, [{ productId: "p-2", quantity: 2 }]);
   });
 
+  test("clear with a checkout records its lines under its request id, for that customer only", async (store) => {
+    await store.add("u-1", { productId: "p-1", quantity: 2 }, limits);
+    const lines = (await store.get("u-1")).lines;
+    assert.equal(await store.checkedOut("u-1", "r-1"), undefined);
+    await store.clear("u-1", { requestId: "r-1", lines });
+    assert.deepEqual((await store.get("u-1")).lines, []);
+    assert.deepEqual(await store.checkedOut("u-1", "r-1"), [{ productId: "p-1", quantity: 2 }]);
+    assert.equal(await store.checkedOut("u-2", "r-1"), undefined, "another customer's request id");
+    assert.equal(await store.checkedOut("u-1", "r-2"), undefined);
+    await store.add("u-1", { productId: "p-3", quantity: 1 }, limits);
+    assert.deepEqual(await store.checkedOut("u-1", "r-1"), [{ productId: "p-1", quantity: 2 }], "a new cart");
+  });
+
   Deno.test(`${adapter}: a cart is gone once its lifetime passed without a change`, async () => {
     const { store, cleanup } = await fixture({ lifetimeMs: 200 });
     try {

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { CART_LIFETIME_MS, type CartLine, type StoredCart } from "../domain/cart.ts";
-import type { CartStore, LineLimits, WriteOutcome } from "../domain/ports.ts";
+import { CART_LIFETIME_MS, type CartLine, CHECKOUT_MEMORY_MS, type StoredCart } from "../domain/cart.ts";
+import type { CartStore, CheckoutRecord, LineLimits, WriteOutcome } from "../domain/ports.ts";
 import { decide } from "./line_rules.ts";
 
 interface Entry {
@@ -24,6 +24,8 @@ interface Entry {
  */
 export class MemoryCartStore implements CartStore {
   readonly #carts = new Map<string, Entry>();
+  /** `<customer>:<request id>` -> the checkout's lines and when it was recorded. */
+  readonly #checkouts = new Map<string, { lines: CartLine[]; time: number }>();
   readonly #now: () => number;
   readonly #lifetimeMs: number;
 
@@ -49,9 +51,21 @@ export class MemoryCartStore implements CartStore {
     return Promise.resolve(this.#write(customerId, line, limits, "set"));
   }
 
-  clear(customerId: string): Promise<void> {
+  clear(customerId: string, checkout?: CheckoutRecord): Promise<void> {
     this.#carts.delete(customerId);
+    if (checkout) {
+      this.#checkouts.set(`${customerId}:${checkout.requestId}`, {
+        lines: structuredClone(checkout.lines),
+        time: this.#now(),
+      });
+    }
     return Promise.resolve();
+  }
+
+  checkedOut(customerId: string, requestId: string): Promise<CartLine[] | undefined> {
+    const found = this.#checkouts.get(`${customerId}:${requestId}`);
+    if (!found || this.#now() - found.time >= CHECKOUT_MEMORY_MS) return Promise.resolve(undefined);
+    return Promise.resolve(structuredClone(found.lines));
   }
 
   #live(customerId: string): Entry | undefined {

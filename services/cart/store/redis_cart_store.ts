@@ -2,14 +2,16 @@
  * The cart store on Redis: one hash per customer (`<prefix>cart:<customer id>`), a field per product
  * holding its quantity and `:updated` holding the last change (product ids never contain `:`). Every
  * write is one Lua script, so the limits are checked and the line written atomically (concurrent adds
- * to one line never lose units), and every write restarts the key's expiry (30 days).
+ * to one line never lose units), and every write restarts the key's expiry (30 days). A checkout that
+ * emptied the cart leaves its lines in `<prefix>checkout:<customer id>:<request id>` (JSON, one day),
+ * written with the cart's removal in one transaction.
  *
  * @module
  */
 import type { createClient } from "redis";
 import { DomainError } from "@shop/platform/errors";
-import { CART_LIFETIME_MS, type CartLine, type StoredCart } from "../domain/cart.ts";
-import type { CartStore, LineLimits, WriteOutcome } from "../domain/ports.ts";
+import { CART_LIFETIME_MS, type CartLine, CHECKOUT_MEMORY_MS, type StoredCart } from "../domain/cart.ts";
+import type { CartStore, CheckoutRecord, LineLimits, WriteOutcome } from "../domain/ports.ts";
 
 /** A connected client of the `redis` package. */
 export type RedisClient = ReturnType<typeof createClient>;
@@ -103,8 +105,36 @@ export class RedisCartStore implements CartStore {
     return this.#write(customerId, line, limits, "set");
   }
 
-  async clear(customerId: string): Promise<void> {
-    await unavailableOnFailure(this.#client.del(this.#key(customerId)));
+  async clear(customerId: string, checkout?: CheckoutRecord): Promise<void> {
+    if (!checkout) {
+      await unavailableOnFailure(this.#client.del(this.#key(customerId)));
+      return;
+    }
+    const lines = checkout.lines.map((line) => ({ productId: line.productId, quantity: line.quantity }));
+    await unavailableOnFailure(
+      this.#client.multi()
+        .del(this.#key(customerId))
+        .set(this.#checkoutKey(customerId, checkout.requestId), JSON.stringify(lines), {
+          expiration: { type: "PX", value: CHECKOUT_MEMORY_MS },
+        })
+        .exec(),
+    );
+  }
+
+  async checkedOut(customerId: string, requestId: string): Promise<CartLine[] | undefined> {
+    const text = await unavailableOnFailure(this.#client.get(this.#checkoutKey(customerId, requestId)));
+    if (typeof text !== "string") return undefined;
+    const lines: unknown = JSON.parse(text);
+    return Array.isArray(lines)
+      ? lines.map((line: { productId: unknown; quantity: unknown }) => ({
+        productId: String(line.productId),
+        quantity: Number(line.quantity),
+      }))
+      : undefined;
+  }
+
+  #checkoutKey(customerId: string, requestId: string): string {
+    return `${this.#prefix}checkout:${customerId}:${requestId}`;
   }
 
   #key(customerId: string): string {

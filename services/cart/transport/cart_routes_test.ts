@@ -160,6 +160,28 @@ Deno.test("checkout places the cart's lines with the request id and empties the 
   assert.deepEqual((await client.getCart({}, as(id))).cart?.items, []);
 });
 
+Deno.test("a checkout repeated after it emptied the cart answers the same order and leaves the new cart", async () => {
+  const { client, orders } = setup();
+  const id = crypto.randomUUID();
+  await client.addItem({ productId: "kettle", quantity: 2 }, as(id));
+  const request = { requestId: crypto.randomUUID(), shippingAddress: address, paymentMethod: "pm_card_visa" };
+  const first = await client.checkout(request, as(id));
+  assert.equal(first.order?.status, OrderStatus.PAID);
+  // The customer fills the cart again; then the first checkout's retry arrives (its answer was lost).
+  await client.addItem({ productId: "mug", quantity: 1 }, as(id));
+  const retry = await client.checkout(request, as(id));
+  assert.equal(retry.order?.id, first.order?.id, "the same order");
+  assert.deepEqual(orders.placed.map((p) => p.request.items), [
+    [{ productId: "kettle", quantity: 2 }],
+    [{ productId: "kettle", quantity: 2 }],
+  ]);
+  assert.deepEqual((await client.getCart({}, as(id))).cart?.items.map((i) => [i.productId, i.quantity]), [
+    ["mug", 1],
+  ]);
+  const elsewhere = await refusal(client.checkout(request, as(crypto.randomUUID())));
+  assert.equal(elsewhere.code, Code.FailedPrecondition, "another customer's empty cart, same request id");
+});
+
 Deno.test("a declined checkout leaves the cart as it was; an empty cart cannot check out", async () => {
   const { client } = setup();
   const id = crypto.randomUUID();
