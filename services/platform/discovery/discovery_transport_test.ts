@@ -200,8 +200,8 @@ Deno.test("a call refused as OVERLOADED goes again after the delay, within the t
   // The only instance refuses every other call, as a service at its in-flight limit does now and then.
   let calls = 0;
   const busy = await catalogServer("busy", { refuseAsOverloaded: () => calls++ % 2 === 0 });
-  await registerAll(ns.url, prefix, [busy.server]);
-  const resolver = createResolver({ etcd: ns.url, prefix });
+  await registerAll(ns.root, prefix, [busy.server]);
+  const resolver = createResolver({ etcd: ns.root, prefix });
   const budget = new RetryBudget({ ratio: 0, burst: 3 });
   const transport = createDiscoveryTransport({
     resolver,
