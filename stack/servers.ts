@@ -6,13 +6,7 @@
  *
  * @module
  */
-import {
-  defaultPrefix,
-  etcdAccessOf,
-  EtcdClient,
-  grantRegistryAccess,
-  readEtcdPasswords,
-} from "@shop/platform/discovery";
+import { defaultPrefix, grantRegistryAccessFrom } from "@shop/platform/discovery";
 import { productEqualityLookups } from "../services/product/store/mongo_product_store.ts";
 import {
   ensurePostgresDatabase,
@@ -154,12 +148,7 @@ export async function borrowTestServers(
 
 /** Gives each identity its etcd user under the registry's default prefix (its own registrations only). */
 async function secureRegistry(etcd: StartedServer, certsDir: string): Promise<StartedServer> {
-  const root = new EtcdClient(await etcdAccessOf({ endpoints: [etcd.url], certsDir, identity: "root" }));
-  try {
-    await grantRegistryAccess(root, defaultPrefix, (await readEtcdPasswords(certsDir)).identities);
-  } finally {
-    root.close();
-  }
+  await grantRegistryAccessFrom([etcd.url], certsDir, defaultPrefix);
   return etcd;
 }
 

@@ -10,13 +10,7 @@
  * @module
  */
 import { string, stringList } from "@shop/platform/config";
-import {
-  enableEtcdAuth,
-  etcdAccessOf,
-  EtcdClient,
-  grantRegistryAccess,
-  readEtcdPasswords,
-} from "@shop/platform/discovery";
+import { enableEtcdAuthFrom, grantRegistryAccessFrom } from "@shop/platform/discovery";
 import { logConfigSchema } from "@shop/platform/log";
 import { startProcess } from "@shop/platform/service";
 
@@ -34,30 +28,10 @@ if (import.meta.main) {
     schema: etcdAccessConfigSchema,
     envPrefix: "SHOP_ETCD_ACCESS",
   });
-  const passwords = await readEtcdPasswords(config.certsDir);
-  const client = await etcdAccessOf({
-    endpoints: config.endpoints,
-    certsDir: config.certsDir,
-    identity: "client",
-  });
-  // Before authentication is on: the client certificate, no user.
-  const { auth: _noUserYet, ...tlsOnly } = client;
-  const anonymous = new EtcdClient(tlsOnly);
-  try {
-    await enableEtcdAuth(anonymous, passwords.root);
-  } finally {
-    anonymous.close();
-  }
-  const root = new EtcdClient(
-    await etcdAccessOf({ endpoints: config.endpoints, certsDir: config.certsDir, identity: "root" }),
-  );
-  try {
-    await grantRegistryAccess(root, config.prefix, passwords.identities);
-  } finally {
-    root.close();
-  }
+  await enableEtcdAuthFrom(config.endpoints, config.certsDir);
+  const users = await grantRegistryAccessFrom(config.endpoints, config.certsDir, config.prefix);
   log.info("etcd: authentication on; users {users} may write their own registrations under {prefix}", {
-    users: Object.keys(passwords.identities),
+    users,
     prefix: config.prefix,
   });
 }

@@ -10,16 +10,8 @@
  *
  * @module
  */
-import { type EtcdClient, EtcdError, type EtcdOptions, prefixRangeEnd } from "./etcd_client.ts";
+import { EtcdClient, EtcdError, type EtcdOptions, prefixRange } from "./etcd_client.ts";
 import { normalizePrefix } from "./instance.ts";
-
-const encoder = new TextEncoder();
-
-function base64(text: string): string {
-  let binary = "";
-  for (const byte of encoder.encode(text)) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
 
 /** Runs an etcd auth call, taking "already exists" / "already granted" as done. */
 async function idempotent(call: Promise<unknown>): Promise<void> {
@@ -68,7 +60,6 @@ export async function grantRegistryAccess(
   passwords: Record<string, string>,
 ): Promise<void> {
   const prefix = `${normalizePrefix(registryPrefix)}/`;
-  const everything = { key: base64(prefix), range_end: base64(prefixRangeEnd(prefix)) };
   // Adding a user costs etcd a bcrypt hash: only the missing ones, one at a time.
   const users = new Set((await root.request<{ users?: string[] }>("/v3/auth/user/list", {})).users ?? []);
   for (const [name, password] of Object.entries(passwords)) {
@@ -79,11 +70,10 @@ export async function grantRegistryAccess(
   }
   await Promise.all(
     Object.keys(passwords).map(async (name) => {
-      await root.request("/v3/auth/role/grant", { name, perm: { permType: "READ", ...everything } });
-      const own = `${prefix}${name}/`;
+      await root.request("/v3/auth/role/grant", { name, perm: { permType: "READ", ...prefixRange(prefix) } });
       await root.request("/v3/auth/role/grant", {
         name,
-        perm: { permType: "READWRITE", key: base64(own), range_end: base64(prefixRangeEnd(own)) },
+        perm: { permType: "READWRITE", ...prefixRange(`${prefix}${name}/`) },
       });
     }),
   );
@@ -130,11 +120,7 @@ export async function revokeRegistryAccess(
   await Promise.all(names.map(async (name) => {
     for (const key of [base, `${base}${name}/`]) {
       try {
-        await root.request("/v3/auth/role/revoke", {
-          role: name,
-          key: base64(key),
-          range_end: base64(prefixRangeEnd(key)),
-        });
+        await root.request("/v3/auth/role/revoke", { role: name, ...prefixRange(key) });
       } catch (error) {
         if (!(error instanceof EtcdError && /not granted|not found/i.test(error.message))) throw error;
       }
@@ -190,4 +176,47 @@ export async function etcdAccessOf(settings: EtcdAccessSettings): Promise<EtcdOp
     ...(tls === undefined ? {} : { tls }),
     ...(password === undefined ? {} : { auth: { user: identity, password } }),
   };
+}
+
+/**
+ * {@linkcode enableEtcdAuth} on the etcd at `endpoints`, connecting as the client identity of
+ * `certsDir` (TLS, no user yet), with root's password from there.
+ *
+ * @example
+ * ```ts ignore
+ * await enableEtcdAuthFrom(["https://127.0.0.1:2379"], "certs/dev");
+ * ```
+ */
+export async function enableEtcdAuthFrom(endpoints: readonly string[], certsDir: string): Promise<void> {
+  const { auth: _noUserYet, ...tlsOnly } = await etcdAccessOf({ endpoints, certsDir, identity: "client" });
+  const anonymous = new EtcdClient(tlsOnly);
+  try {
+    await enableEtcdAuth(anonymous, (await readEtcdPasswords(certsDir)).root);
+  } finally {
+    anonymous.close();
+  }
+}
+
+/**
+ * {@linkcode grantRegistryAccess} as etcd's root for every identity with a password in `certsDir`;
+ * returns their names.
+ *
+ * @example
+ * ```ts ignore
+ * await grantRegistryAccessFrom(["https://127.0.0.1:2379"], "certs/dev", "/shop/services");
+ * ```
+ */
+export async function grantRegistryAccessFrom(
+  endpoints: readonly string[],
+  certsDir: string,
+  registryPrefix: string,
+): Promise<string[]> {
+  const { identities } = await readEtcdPasswords(certsDir);
+  const root = new EtcdClient(await etcdAccessOf({ endpoints, certsDir, identity: "root" }));
+  try {
+    await grantRegistryAccess(root, registryPrefix, identities);
+  } finally {
+    root.close();
+  }
+  return Object.keys(identities);
 }

@@ -153,6 +153,19 @@ export function prefixRangeEnd(prefix: string): string {
   return "\0"; // Every byte is 0xff: the range has no end (etcd reads "\0" as "to the last key").
 }
 
+/**
+ * Every key starting with `prefix`, as etcd's JSON gateway takes a range: `key` and `range_end`,
+ * base64-encoded (ranges, watches, deletes, and the permissions of roles).
+ *
+ * @example
+ * ```ts
+ * prefixRange("/a/"); // { key: "L2Ev", range_end: "L2Ew" }
+ * ```
+ */
+export function prefixRange(prefix: string): { key: string; range_end: string } {
+  return { key: toBase64(prefix), range_end: toBase64(prefixRangeEnd(prefix)) };
+}
+
 function keyValueOf(raw: RawKeyValue): EtcdKeyValue {
   return {
     key: fromBase64(raw.key),
@@ -349,10 +362,9 @@ export class EtcdClient {
     prefix: string,
     signal?: AbortSignal,
   ): Promise<{ kvs: EtcdKeyValue[]; revision: bigint }> {
-    const body = { key: toBase64(prefix), range_end: toBase64(prefixRangeEnd(prefix)) };
     const answer = await this.#call<{ header?: RawHeader; kvs?: RawKeyValue[] }>(
       "/v3/kv/range",
-      body,
+      prefixRange(prefix),
       signal,
     );
     return { kvs: (answer.kvs ?? []).map(keyValueOf), revision: BigInt(answer.header?.revision ?? "0") };
@@ -386,6 +398,18 @@ export class EtcdClient {
    */
   async delete(key: string, signal?: AbortSignal): Promise<void> {
     await this.#call("/v3/kv/deleterange", { key: toBase64(key) }, signal);
+  }
+
+  /**
+   * Deletes every key starting with `prefix`.
+   *
+   * @example
+   * ```ts ignore
+   * await etcd.deletePrefix("/test/suite-1/");
+   * ```
+   */
+  async deletePrefix(prefix: string, signal?: AbortSignal): Promise<void> {
+    await this.#call("/v3/kv/deleterange", prefixRange(prefix), signal);
   }
 
   /**
@@ -482,8 +506,7 @@ export class EtcdClient {
     const endpoint = this.endpoint;
     const request = {
       create_request: {
-        key: toBase64(prefix),
-        range_end: toBase64(prefixRangeEnd(prefix)),
+        ...prefixRange(prefix),
         start_revision: startRevision.toString(),
       },
     };

@@ -6,14 +6,8 @@
  *
  * @module
  */
-import { type EtcdOptions, prefixRangeEnd } from "../discovery/etcd_client.ts";
-import {
-  etcdAccessOf,
-  grantRegistryAccess,
-  readEtcdPasswords,
-  revokeRegistryAccess,
-} from "../discovery/etcd_access.ts";
-import { EtcdClient } from "../discovery/etcd_client.ts";
+import { etcdAccessOf, grantRegistryAccessFrom, revokeRegistryAccess } from "../discovery/etcd_access.ts";
+import { EtcdClient, type EtcdOptions } from "../discovery/etcd_client.ts";
 import { ensureDevCertificates } from "../tls/tls_files.ts";
 import { sharedServerUrl } from "./test_servers.ts";
 
@@ -79,20 +73,11 @@ export async function etcdForTests(): Promise<EtcdForTests> {
       const registryPrefix = `${prefix}services`;
       const root = await access("root");
       const secured = root.auth !== undefined;
-      const { identities } = secured ? await readEtcdPasswords(certsDir) : { identities: {} };
-      const rootClient = new EtcdClient(root);
-      try {
-        if (secured) await grantRegistryAccess(rootClient, registryPrefix, identities);
-      } finally {
-        rootClient.close();
-      }
+      const identities = secured ? await grantRegistryAccessFrom([url], certsDir, registryPrefix) : [];
       const clear = async () => {
         const etcd = new EtcdClient(root);
         try {
-          await etcd.request("/v3/kv/deleterange", {
-            key: base64(prefix),
-            range_end: base64(prefixRangeEnd(prefix)),
-          });
+          await etcd.deletePrefix(prefix);
         } finally {
           etcd.close();
         }
@@ -102,7 +87,7 @@ export async function etcdForTests(): Promise<EtcdForTests> {
         if (!secured) return;
         const etcd = new EtcdClient(root);
         try {
-          await revokeRegistryAccess(etcd, registryPrefix, Object.keys(identities));
+          await revokeRegistryAccess(etcd, registryPrefix, identities);
         } finally {
           etcd.close();
         }
@@ -110,8 +95,4 @@ export async function etcdForTests(): Promise<EtcdForTests> {
       return { prefix, registryPrefix, url, root, access, clear, [Symbol.asyncDispose]: dispose };
     },
   };
-}
-
-function base64(text: string): string {
-  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
 }

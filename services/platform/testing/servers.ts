@@ -9,8 +9,7 @@ import { ensureFerretDbLookupIndexes, type EqualityLookups } from "./ferretdb_in
 import { isRunning, type ManagedProcess, type ProcessGroup, waitUntil } from "./process_group.ts";
 import { acceptsConnections } from "./net.ts";
 import { toolPath } from "./tools.ts";
-import { enableEtcdAuth, readEtcdPasswords } from "../discovery/etcd_access.ts";
-import { EtcdClient } from "../discovery/etcd_client.ts";
+import { enableEtcdAuthFrom } from "../discovery/etcd_access.ts";
 
 /** A server that a starter brought up. */
 export interface StartedServer {
@@ -214,15 +213,7 @@ export async function startEtcd(group: ProcessGroup, options: StartEtcdOptions):
   } finally {
     client?.close();
   }
-  if (certsDir !== undefined && tls !== undefined) {
-    const { root } = await readEtcdPasswords(certsDir);
-    const etcd = new EtcdClient({ endpoints: [url], tls });
-    try {
-      await enableEtcdAuth(etcd, root);
-    } finally {
-      etcd.close();
-    }
-  }
+  if (certsDir !== undefined) await enableEtcdAuthFrom([url], certsDir);
   return { url, port: options.port, process };
 }
 
