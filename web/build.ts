@@ -35,22 +35,82 @@ export const webPages = [
   { path: "/admin", file: "admin.html", entry: "admin", title: "shop admin" },
 ] as const;
 
-function page(title: string, script: string, style: string): string {
+/**
+ * An HTML page that loads one script and one stylesheet from `base` (no inline script, for the CSP).
+ *
+ * @example
+ * ```ts
+ * htmlPage({ title: "shop", base: "/assets", script: "admin-AB12.js", style: "style-CD34.css" });
+ * ```
+ */
+export function htmlPage(
+  options: { title: string; base: string; script: string; style: string; noscript?: string },
+): string {
+  const { title, base, script, style } = options;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
-<link rel="stylesheet" href="/assets/${style}">
-<script type="module" src="/assets/${script}"></script>
+<link rel="stylesheet" href="${base}/${style}">
+<script type="module" src="${base}/${script}"></script>
 </head>
 <body>
 <div id="app"></div>
-<noscript>This shop needs JavaScript.</noscript>
+<noscript>${options.noscript ?? "This shop needs JavaScript."}</noscript>
 </body>
 </html>
 `;
+}
+
+/**
+ * Bundles `entries` (output name -> source) for the browser into `outDir` (emptied first), each named
+ * by content hash; returns the file names written and a finder of the bundle of an entry.
+ *
+ * @example
+ * ```ts ignore
+ * const { named } = await bundleForBrowser({ outDir: "/tmp/x", assetsDir: "/tmp/x/assets", entries: { app: "src/app.tsx" } });
+ * named("app"); // "app-AB12CD34.js"
+ * ```
+ */
+export async function bundleForBrowser(options: {
+  outDir: string;
+  assetsDir: string;
+  entries: Record<string, string>;
+  splitting?: boolean;
+}): Promise<{ files: string[]; named(entry: string): string }> {
+  await Deno.remove(options.outDir, { recursive: true }).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+  const result = await esbuild.build({
+    absWorkingDir: `${webDir}..`,
+    entryPoints: Object.entries(options.entries).map(([out, source]) => ({ in: source, out })),
+    outdir: options.assetsDir,
+    entryNames: "[name]-[hash]",
+    ...(options.splitting === true ? { chunkNames: "chunk-[hash]", splitting: true } : {}),
+    bundle: true,
+    format: "esm",
+    minify: true,
+    target: "es2022",
+    jsx: "automatic",
+    jsxImportSource: "preact",
+    // The workspace's own packages, as Deno names them.
+    alias: { "@shop/proto": `${webDir}../proto` },
+    legalComments: "none",
+    metafile: true,
+    write: true,
+    logLevel: "warning",
+  });
+  const files = Object.keys(result.metafile.outputs).map((path) => path.slice(path.lastIndexOf("/") + 1));
+  return {
+    files,
+    named: (entry) => {
+      const found = files.find((name) => name.startsWith(`${entry}-`));
+      if (found === undefined) throw new Error(`esbuild wrote no ${entry} bundle`);
+      return found;
+    },
+  };
 }
 
 /**
@@ -62,45 +122,23 @@ function page(title: string, script: string, style: string): string {
  * ```
  */
 export async function buildWeb(outDir: string = defaultWebDist): Promise<string[]> {
-  await Deno.remove(outDir, { recursive: true }).catch((error) => {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  });
   try {
-    const result = await esbuild.build({
-      absWorkingDir: `${webDir}..`,
-      entryPoints: [
-        { in: `${webDir}src/storefront.tsx`, out: "storefront" },
-        { in: `${webDir}src/admin.tsx`, out: "admin" },
-        { in: `${webDir}src/style.css`, out: "style" },
-      ],
-      outdir: `${outDir}/assets`,
-      entryNames: "[name]-[hash]",
-      chunkNames: "chunk-[hash]",
-      bundle: true,
+    const { files, named } = await bundleForBrowser({
+      outDir,
+      assetsDir: `${outDir}/assets`,
+      entries: {
+        storefront: `${webDir}src/storefront.tsx`,
+        admin: `${webDir}src/admin.tsx`,
+        style: `${webDir}src/style.css`,
+      },
       splitting: true,
-      format: "esm",
-      minify: true,
-      target: "es2022",
-      jsx: "automatic",
-      jsxImportSource: "preact",
-      // The workspace's own packages, as Deno names them.
-      alias: { "@shop/proto": `${webDir}../proto` },
-      legalComments: "none",
-      metafile: true,
-      write: true,
-      logLevel: "warning",
     });
-    const outputs = Object.keys(result.metafile.outputs).map((path) => path.slice(path.lastIndexOf("/") + 1));
-    const named = (prefix: string) => {
-      const found = outputs.find((name) => name.startsWith(`${prefix}-`));
-      if (found === undefined) throw new Error(`esbuild wrote no ${prefix} bundle`);
-      return found;
-    };
     for (const { file, entry, title } of webPages) {
-      await Deno.writeTextFile(`${outDir}/${file}`, page(title, named(entry), named("style")));
+      const html = htmlPage({ title, base: "/assets", script: named(entry), style: named("style") });
+      await Deno.writeTextFile(`${outDir}/${file}`, html);
     }
     await copyDemoImages(outDir);
-    return outputs;
+    return files;
   } finally {
     await esbuild.stop();
   }

@@ -7,6 +7,7 @@
  * @module
  */
 import * as esbuild from "esbuild";
+import { bundleForBrowser, htmlPage } from "./build.ts";
 
 const webDir = new URL(".", import.meta.url).pathname;
 
@@ -22,52 +23,21 @@ export const traceViewerDist: string = `${webDir}traces-dist`;
  * ```
  */
 export async function buildTraceViewer(outDir: string = traceViewerDist): Promise<string[]> {
-  await Deno.remove(outDir, { recursive: true }).catch((error) => {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  });
   try {
-    const result = await esbuild.build({
-      absWorkingDir: `${webDir}..`,
-      entryPoints: [
-        { in: `${webDir}src/traces/viewer.tsx`, out: "viewer" },
-        { in: `${webDir}src/traces/traces.css`, out: "traces" },
-      ],
-      outdir: `${outDir}/static`,
-      entryNames: "[name]-[hash]",
-      bundle: true,
-      format: "esm",
-      minify: true,
-      target: "es2022",
-      jsx: "automatic",
-      jsxImportSource: "preact",
-      legalComments: "none",
-      metafile: true,
-      write: true,
-      logLevel: "warning",
+    const { files, named } = await bundleForBrowser({
+      outDir,
+      assetsDir: `${outDir}/static`,
+      entries: { viewer: `${webDir}src/traces/viewer.tsx`, traces: `${webDir}src/traces/traces.css` },
     });
-    const files = Object.keys(result.metafile.outputs).map((path) => path.slice(path.lastIndexOf("/") + 1));
-    const script = files.find((name) => name.startsWith("viewer-"));
-    const style = files.find((name) => name.startsWith("traces-"));
-    if (script === undefined || style === undefined) throw new Error("esbuild wrote no viewer bundle");
     // Absolute paths: Jaeger answers this page at any address, `/trace/...` included.
-    await Deno.writeTextFile(
-      `${outDir}/index.html`,
-      `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>shop traces</title>
-<link rel="stylesheet" href="/static/${style}">
-<script type="module" src="/static/${script}"></script>
-</head>
-<body>
-<div id="app"></div>
-<noscript>The trace viewer needs JavaScript.</noscript>
-</body>
-</html>
-`,
-    );
+    const html = htmlPage({
+      title: "shop traces",
+      base: "/static",
+      script: named("viewer"),
+      style: named("traces"),
+      noscript: "The trace viewer needs JavaScript.",
+    });
+    await Deno.writeTextFile(`${outDir}/index.html`, html);
     return files;
   } finally {
     await esbuild.stop();
