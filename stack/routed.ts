@@ -94,6 +94,12 @@ export interface RoutedCheck {
   ports: Record<StackService, number[]>;
   /** When to give up (`Date.now()` time). */
   deadline: number;
+  /**
+   * What the stack knows about a service's routing, added to the error when its cluster is not ready
+   * (the registry's keys, the endpoint file, the edge bridge's last lines): a failure on a machine
+   * nobody can log in to must say where the chain broke.
+   */
+  diagnose?: (service: StackService) => Promise<string>;
 }
 
 /**
@@ -113,6 +119,14 @@ export async function waitUntilRouted(check: RoutedCheck): Promise<void> {
   };
   for (const service of stackServices) {
     const expected = [...check.ports[service]].sort();
+    const diagnosed = async (error: unknown): Promise<never> => {
+      const diagnosis = await check.diagnose?.(service).catch((e) => `no diagnosis: ${e}`);
+      return notReady(
+        diagnosis === undefined
+          ? error
+          : new Error(`${error instanceof Error ? error.message : error}\n${diagnosis}`),
+      );
+    };
     await waitForHosts(
       check.gateway.adminSocket,
       service,
@@ -121,7 +135,7 @@ export async function waitUntilRouted(check: RoutedCheck): Promise<void> {
         JSON.stringify(hosts.filter((h) => h.healthFlags === "healthy").map((h) => h.port).sort()) ===
           JSON.stringify(expected),
       left(),
-    ).catch(notReady);
+    ).catch(diagnosed);
   }
   const client = Deno.createHttpClient({ caCerts: [check.ca] });
   try {

@@ -56,6 +56,30 @@ export interface StackRunner<P> {
   serve(spec: ServerSpec): Promise<Served<P>>;
   /** Starts a program that serves no port; resolves once `ready()` holds. */
   run(spec: ProgramSpec, ready: () => Promise<boolean>): Promise<void>;
+  /** Whether a server program still runs, and its last output: for an error that must say why. */
+  describe(process: P): Promise<string>;
+}
+
+/** The last `count` lines of `text`, each indented, or "(nothing)". */
+function lastLines(text: string, count: number): string {
+  const lines = text.trimEnd().split("\n").filter((line) => line !== "").slice(-count);
+  return lines.length === 0 ? "  (nothing)" : lines.map((line) => `  ${line.slice(0, 400)}`).join("\n");
+}
+
+/**
+ * Whether a process of a group still runs, and the last lines of its log file.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(await describeManaged(edgeProcess));
+ * ```
+ */
+export async function describeManaged(process: ManagedProcess): Promise<string> {
+  const alive = await Deno.stat(`/proc/${process.pid}`).then(() => true, () => false);
+  const log = await Deno.readTextFile(process.logFile).catch((error) => `(no log: ${error})`);
+  return `${alive ? "running" : "no longer running"}; the last lines of ${process.logFile}:\n${
+    lastLines(log, 8)
+  }`;
 }
 
 async function runInGroup(
@@ -92,6 +116,7 @@ export function groupRunner(group: ProcessGroup): StackRunner<ManagedProcess> {
       return { port: spec.port, process };
     },
     run: async (spec, ready) => void await runInGroup(group, spec, true, ready),
+    describe: describeManaged,
   };
 }
 
@@ -122,5 +147,18 @@ export function childRunner(
       return { port: process.port, process };
     },
     run: async (spec, ready) => void await runInGroup(group, spec, false, ready),
+    describe: async (process) => {
+      const ended = await Promise.race([
+        process.child.status,
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 50)),
+      ]);
+      const state = ended === undefined
+        ? "running"
+        : `exited (code ${ended.code}${ended.signal === null ? "" : `, ${ended.signal}`})`;
+      const records = process.logs.slice(-8).map((entry) => JSON.stringify(entry)).join("\n");
+      return `${state}; its last log records:\n${lastLines(records, 8)}\nits stderr:\n${
+        lastLines(process.stderr(), 8)
+      }`;
+    },
   };
 }

@@ -16,7 +16,13 @@
  *
  * @module
  */
-import { type StartedEnvoy, startEnvoy, startMailpit, withFreePorts } from "@shop/platform/testing";
+import {
+  adminRequest,
+  type StartedEnvoy,
+  startEnvoy,
+  startMailpit,
+  withFreePorts,
+} from "@shop/platform/testing";
 import {
   prometheusConfig,
   startAlertmanager,
@@ -26,8 +32,9 @@ import {
 import type { GatewaySettings } from "../envoy/gateway_config.ts";
 import { writeGatewayConfig } from "../envoy/render_config.ts";
 import { type StartedTraceStore, startTraceStore } from "../observability/trace_store.ts";
+import { etcdAccessOf, EtcdClient } from "@shop/platform/discovery";
 import { waitUntilRouted } from "./routed.ts";
-import type { StackRunner } from "./runners.ts";
+import { describeManaged, type StackRunner } from "./runners.ts";
 import type { StackServers } from "./servers.ts";
 import { devPorts, envPrefix, type StackService, stackServices } from "./services.ts";
 
@@ -268,6 +275,77 @@ async function startInstance<P>(launch: Launch<P>, service: StackService): Promi
   };
   launch.instances.push(instance);
   return instance;
+}
+
+/**
+ * Where the chain registry -> edge bridge -> endpoint file -> Envoy stands for `service`: the instances
+ * registered in etcd, the endpoints in its file, and the edge bridge's last log lines.
+ */
+async function diagnoseRouting<P>(launch: Launch<P>, service: StackService): Promise<string> {
+  const servers = need(launch.servers, "servers");
+  const lines: string[] = [];
+  const registryPrefix = `${servers.discoveryPrefix ?? "/shop/services"}/${service}/`;
+  try {
+    const etcd = new EtcdClient(
+      await etcdAccessOf({ endpoints: [servers.etcdUrl], certsDir: launch.setup.certsDir, identity: "root" }),
+    );
+    try {
+      const { kvs } = await etcd.rangePrefix(registryPrefix);
+      const registered = kvs.map((kv) => {
+        const record = JSON.parse(kv.value) as { address?: string; port?: number };
+        return `${record.address}:${record.port} (lease ${kv.lease ?? "none"})`;
+      });
+      lines.push(`registered under ${registryPrefix}: [${registered.join(", ")}]`);
+    } finally {
+      etcd.close();
+    }
+  } catch (error) {
+    lines.push(`the registry could not be read: ${error instanceof Error ? error.message : error}`);
+  }
+  const file = `${launch.endpointsDir}/${service}.json`;
+  try {
+    const document = JSON.parse(await Deno.readTextFile(file)) as {
+      version_info?: string;
+      resources?: Array<
+        {
+          endpoints?: Array<
+            { lb_endpoints?: Array<{ endpoint?: { address?: { socket_address?: unknown } } }> }
+          >;
+        }
+      >;
+    };
+    const endpoints = (document.resources ?? []).flatMap((r) => r.endpoints ?? []).flatMap((e) =>
+      e.lb_endpoints ?? []
+    ).map((e) => JSON.stringify(e.endpoint?.address?.socket_address));
+    lines.push(`${file} (version ${document.version_info}): [${endpoints.join(", ")}]`);
+  } catch (error) {
+    lines.push(`${file} could not be read: ${error instanceof Error ? error.message : error}`);
+  }
+  for (const instance of launch.instances.filter((instance) => instance.service === service)) {
+    const described = await launch.setup.runner.describe(instance.process).catch((error) => `${error}`);
+    lines.push(`${instance.name} (port ${instance.port}): ${described}`);
+  }
+  const adminSocket = launch.gateway?.adminSocket;
+  if (adminSocket !== undefined) {
+    try {
+      const { status, body } = await adminRequest(adminSocket, "/clusters");
+      const hostLines = body.split("\n").filter((line) =>
+        line.startsWith(`${service}::`) && line.includes("::health_flags::")
+      );
+      lines.push(
+        `Envoy's /clusters answered ${status} (${body.length} bytes); ${service}'s hosts: [${
+          hostLines.join(", ")
+        }]`,
+      );
+    } catch (error) {
+      lines.push(`Envoy's /clusters failed: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+  for (const name of ["edge", "envoy"]) {
+    const process = launch.setup.runner.group.processes.find((process) => process.name === name);
+    if (process !== undefined) lines.push(`${name}: ${await describeManaged(process)}`);
+  }
+  return lines.join("\n");
 }
 
 /** The environment that has a service send its spans to the stack's trace store (none without one). */
@@ -611,7 +689,15 @@ export async function launchStack<P>(setup: StackSetup<P>): Promise<LaunchedStac
         service,
         instances.filter((instance) => instance.service === service).map((instance) => instance.port),
       ])) as Record<StackService, number[]>;
-      return waitUntilRouted({ gateway, ca, admin: setup.admin, probes, ports, deadline });
+      return waitUntilRouted({
+        gateway,
+        ca,
+        admin: setup.admin,
+        probes,
+        ports,
+        deadline,
+        diagnose: (service) => diagnoseRouting(launch, service),
+      });
     },
   };
   await stack.waitUntilRouted(stack.gateway, started + (setup.readyTimeoutMs ?? 120_000));

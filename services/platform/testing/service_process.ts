@@ -75,7 +75,14 @@ export async function startServiceProcess(
     (async () => {
       for await (const line of lines) {
         if (!line.startsWith("{")) continue;
-        const entry = JSON.parse(line) as Record<string, unknown>;
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          // Not a log record (a library's console output): reading must go on, or the pipe fills up
+          // and the service blocks on its next log line.
+          continue;
+        }
         logs.push(entry);
         if (String(entry.message).startsWith("Serving ") && typeof entry.url === "string") {
           clearTimeout(timer);
