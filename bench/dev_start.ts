@@ -9,6 +9,8 @@
  * @module
  */
 import { acceptsConnections } from "@shop/platform/testing";
+import { stackMemory } from "./procs.ts";
+import type { MemoryPart } from "./results.ts";
 import { devStackPorts } from "../scripts/lib/dev.ts";
 import { parseClusters } from "../stack/routed.ts";
 import { stackServices } from "../stack/services.ts";
@@ -23,7 +25,12 @@ export interface DevStart {
   /** Seconds to all healthy, or null when it did not run or did not get there. */
   seconds: number | null;
   note: string;
+  /** The memory of every process the dev stack runs, idle (`idleSeconds` after it was healthy). */
+  memory?: MemoryPart[];
 }
+
+/** How long the dev stack idles before its memory is read. */
+const idleSeconds = 10;
 
 async function freeOfDev(): Promise<number | undefined> {
   for (const port of devPorts) if (await acceptsConnections(port)) return port;
@@ -62,8 +69,13 @@ export async function timeDevStart(logFile: string, timeoutMs = 240_000): Promis
   const ca = await Deno.readTextFile(`${root}/certs/dev/ca.crt`);
   const client = Deno.createHttpClient({ caCerts: [ca] });
   // `exec setsid`: the pid is deno task's, leader of a new process group that SIGINT reaches whole.
+  // As the README says to run it (`npx -y deno@<pinned> task dev`), so its memory counts npm's wrapper
+  // too; with Deno itself where there is no npx.
+  const npx = await new Deno.Command("sh", { args: ["-c", "command -v npx"], stdout: "piped" }).output();
+  const version = (await Deno.readTextFile(`${root}/.deno-version`)).trim();
+  const command = npx.success ? ["npx", "-y", `deno@${version}`] : [Deno.execPath()];
   const child = new Deno.Command("sh", {
-    args: ["-c", 'exec setsid "$0" task dev >"$1" 2>&1', Deno.execPath(), logFile],
+    args: ["-c", 'log="$1"; shift; exec setsid "$@" task dev >"$log" 2>&1', "sh", logFile, ...command],
     cwd: root,
     env: { NO_COLOR: "1" },
     stdin: "null",
@@ -72,7 +84,10 @@ export async function timeDevStart(logFile: string, timeoutMs = 240_000): Promis
   }).spawn();
   const started = performance.now();
   let seconds: number | null = null;
-  let note = warm ? "warm .local/ data" : "first start: empty .local/";
+  let memory: MemoryPart[] | undefined;
+  let note = `${npx.success ? "npx -y deno@" + version : "deno"} task dev, ${
+    warm ? "warm .local/ data" : "first start: empty .local/"
+  }`;
   try {
     const deadline = started + timeoutMs;
     let exited = false;
@@ -83,6 +98,10 @@ export async function timeDevStart(logFile: string, timeoutMs = 240_000): Promis
         break;
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    if (seconds !== null) {
+      await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+      memory = stackMemory(child.pid, `${root}/.local`);
     }
     if (seconds === null) {
       note = exited
@@ -110,5 +129,5 @@ export async function timeDevStart(logFile: string, timeoutMs = 240_000): Promis
     }
     await child.status;
   }
-  return { seconds, note };
+  return memory === undefined ? { seconds, note } : { seconds, note, memory };
 }

@@ -28,7 +28,7 @@ import { productEqualityLookups } from "../services/product/store/mongo_product_
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
 import { type Stack, type StackInstance, stackServices, startStack } from "../e2e/stack.ts";
 import { address, ok, type Product, restClient, signIn, signUp } from "../e2e/rest.ts";
-import { timeDevStart } from "./dev_start.ts";
+import { type DevStart, timeDevStart } from "./dev_start.ts";
 import {
   loadToolVersion,
   type RunningLoad,
@@ -349,7 +349,7 @@ async function main(): Promise<void> {
   const curves: CurvePoint[] = [];
 
   // 1. Footprint: `deno task dev` from nothing to healthy, before anything of the bench runs.
-  let dev = { seconds: null as number | null, note: "skipped: --skip-dev" };
+  let dev: DevStart = { seconds: null, note: "skipped: --skip-dev" };
   if (!flags.has("skip-dev") && wanted("dev")) {
     say(`timing deno task dev (log ${workDir}/dev.log)`);
     dev = await timeDevStart(`${workDir}/dev.log`);
@@ -475,6 +475,7 @@ async function main(): Promise<void> {
         idle,
         devStartSeconds: dev.seconds === null ? null : round(dev.seconds, 1),
         devStartNote: dev.note,
+        ...(dev.memory === undefined ? {} : { devIdleMemory: dev.memory }),
         benchStackStartSeconds: round(benchStackStartSeconds, 1),
       },
       notes,

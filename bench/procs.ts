@@ -11,7 +11,7 @@
  * @module
  */
 import { RUN_MARKER } from "@shop/platform/testing";
-import { type ProcessUsage, round } from "./results.ts";
+import { type MemoryPart, type ProcessUsage, round } from "./results.ts";
 
 /** A part of the stack to watch: a name and its root pid. */
 export interface Watched {
@@ -61,6 +61,21 @@ export function parseStat(line: string): ProcStat | undefined {
 }
 
 /**
+ * The proportional set size in KiB from a `/proc/<pid>/smaps_rollup` text (0 when absent): the
+ * process's private pages plus its share of the pages it shares (the Deno binary's text, shared by
+ * every Deno process, counts once in all), so the sum over processes is what they cost the machine.
+ *
+ * @example
+ * ```ts
+ * pssKiB("00400000-7fff [rollup]\nRss:  2000 kB\nPss:  1234 kB\n"); // 1234
+ * ```
+ */
+export function pssKiB(smapsRollup: string): number {
+  const match = /^Pss:\s+(\d+) kB$/m.exec(smapsRollup);
+  return match ? Number(match[1]) : 0;
+}
+
+/**
  * The resident set size in KiB from a `/proc/<pid>/status` text (0 when absent, e.g. a zombie).
  *
  * @example
@@ -103,7 +118,7 @@ function descendants(root: number, stats: Map<number, ProcStat>): number[] {
 }
 
 /** A readable name for a process of the stack, from its command line. */
-function nameOf(cmdline: string): string | undefined {
+export function nameOf(cmdline: string): string | undefined {
   const service = /services\/([a-z_]+)\/main\.ts/.exec(cmdline);
   if (service) return service[1];
   if (cmdline.includes("stripe_simulator/main.ts")) return "stripe-simulator";
@@ -242,4 +257,63 @@ export function rssNow(watched: Watched[]): ProcessUsage[] {
       0,
     ),
   }));
+}
+
+/**
+ * A name for any process of the dev stack: a known part ({@linkcode nameOf}), else a Deno program by its
+ * script (`ship_file.ts`), else the program's file name (`victoria-logs`, `bash`).
+ *
+ * @example
+ * ```ts
+ * anyNameOf("/usr/bin/deno\0run\0-A\0/repo/observability/ship_file.ts"); // "ship_file.ts"
+ * ```
+ */
+export function anyNameOf(cmdline: string): string {
+  const known = nameOf(cmdline);
+  if (known !== undefined) return known;
+  const argv = cmdline.split("\0").filter((arg) => arg !== "");
+  const program = (argv[0] ?? "?").split("/").pop() ?? "?";
+  // npm names its process `npm exec deno@...` (process.title), or it still shows node running npx.
+  if (argv[0]?.startsWith("npm ") || (program === "node" && argv.some((arg) => /\bnp[mx]/.test(arg)))) {
+    return "npm exec";
+  }
+  const script = argv.find((arg) => /\.(ts|js)$/.test(arg));
+  if (script !== undefined) return script.split("/").pop() ?? script;
+  if (program === "deno" && argv[1] === "task") return `deno task ${argv[2] ?? ""}`.trim();
+  return program;
+}
+
+/**
+ * The memory of a whole stack right now: every process below `root` (the command that runs it) and
+ * every process of a process group whose directory is under `groupDirPrefix` (the servers run in
+ * sessions of their own), each counted once, summed by name, largest PSS first.
+ *
+ * @example
+ * ```ts ignore
+ * const parts = stackMemory(devChild.pid, `${repo}/.local`);
+ * ```
+ */
+export function stackMemory(root: number, groupDirPrefix: string): MemoryPart[] {
+  const stats = allStats();
+  const pids = new Set(descendants(root, stats));
+  for (const stat of stats.values()) {
+    if (pids.has(stat.pid)) continue;
+    const environ = readText(`/proc/${stat.pid}/environ`) ?? "";
+    const marker = environ.split("\0").find((line) => line.startsWith(`${RUN_MARKER}=`));
+    if (marker !== undefined && marker.slice(RUN_MARKER.length + 1).startsWith(groupDirPrefix)) {
+      for (const pid of descendants(stat.pid, stats)) pids.add(pid);
+    }
+  }
+  const parts = new Map<string, MemoryPart>();
+  for (const pid of pids) {
+    const name = anyNameOf(readText(`/proc/${pid}/cmdline`) ?? "");
+    const part = parts.get(name) ?? { name, processes: 0, pssMiB: 0, rssMiB: 0 };
+    part.processes++;
+    part.pssMiB += pssKiB(readText(`/proc/${pid}/smaps_rollup`) ?? "") / 1024;
+    part.rssMiB += rssKiB(readText(`/proc/${pid}/status`) ?? "") / 1024;
+    parts.set(name, part);
+  }
+  return [...parts.values()]
+    .map((part) => ({ ...part, pssMiB: round(part.pssMiB, 1), rssMiB: round(part.rssMiB, 1) }))
+    .sort((a, b) => b.pssMiB - a.pssMiB);
 }

@@ -100,10 +100,23 @@ export interface BenchResult {
     /** Seconds from `deno task dev` to Envoy answering and every service healthy; null when skipped. */
     devStartSeconds: number | null;
     devStartNote: string;
+    /**
+     * PSS and RSS of every process `deno task dev` leaves running, idle, summed by name (absent when the
+     * dev start was skipped). PSS counts shared pages once across processes: the sum is the stack's cost.
+     */
+    devIdleMemory?: MemoryPart[];
     /** Seconds for `startStack()` of the bench's own stack to be ready. */
     benchStackStartSeconds: number;
   };
   notes: string[];
+}
+
+/** One named part of a whole stack's memory: every process of that name, summed. */
+export interface MemoryPart {
+  name: string;
+  processes: number;
+  pssMiB: number;
+  rssMiB: number;
 }
 
 const nsToMs = (ns: number): number => ns / 1e6;
@@ -401,6 +414,10 @@ export function renderReport(result: BenchResult): string {
       String(Math.round(f.idle.reduce((sum, p) => sum + p.rssMiB, 0))),
     ]]),
   ));
+  if (f.devIdleMemory !== undefined) {
+    out.push("");
+    out.push(devMemoryTable(f.devIdleMemory));
+  }
   out.push("");
   out.push(
     `deno task dev to all healthy: ${
@@ -419,3 +436,39 @@ export function renderReport(result: BenchResult): string {
   );
   return out.join("\n");
 }
+
+/**
+ * The dev stack's idle memory as a Markdown table: a row per program (processes of one name summed), the
+ * total, and the total without what tracing and the storefront add (Jaeger; the web build is static).
+ *
+ * @example
+ * ```ts
+ * devMemoryTable([{ name: "postgres", processes: 8, pssMiB: 80.5, rssMiB: 210 }]);
+ * ```
+ */
+export function devMemoryTable(parts: readonly MemoryPart[]): string {
+  const sum = (list: readonly MemoryPart[], key: "pssMiB" | "rssMiB") =>
+    String(Math.round(list.reduce((total, part) => total + part[key], 0)));
+  const rows = parts.map((
+    p,
+  ) => [p.name, String(p.processes), p.pssMiB.toFixed(1), String(Math.round(p.rssMiB))]);
+  const tracing = parts.filter((p) => tracingParts.has(p.name));
+  const rest = parts.filter((p) => !tracingParts.has(p.name));
+  rows.push([
+    "total",
+    String(parts.reduce((n, p) => n + p.processes, 0)),
+    sum(parts, "pssMiB"),
+    sum(parts, "rssMiB"),
+  ]);
+  rows.push([
+    "total without tracing (jaeger)",
+    String(rest.reduce((n, p) => n + p.processes, 0)),
+    sum(rest, "pssMiB"),
+    sum(rest, "rssMiB"),
+  ]);
+  if (tracing.length === 0) rows.pop();
+  return markdownTable(["deno task dev, idle", "processes", "PSS MiB", "RSS MiB"], rows);
+}
+
+/** What tracing adds to the dev stack, reported on its own line. */
+const tracingParts = new Set(["jaeger"]);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  devMemoryTable,
   parseGhzReport,
   parseVegetaReport,
   ratioOf,
@@ -8,7 +9,7 @@ import {
   withFailures,
 } from "./results.ts";
 import type { BenchResult, ScenarioResult } from "./results.ts";
-import { parseStat, rssKiB } from "./procs.ts";
+import { anyNameOf, parseStat, pssKiB, rssKiB } from "./procs.ts";
 import { parseHandlingTimes, timesBetween } from "./rpc_metrics.ts";
 import { vegetaTargetLine } from "./load.ts";
 import { decodeCursor } from "./seed.ts";
@@ -165,4 +166,37 @@ Deno.test("orders that came back FAILED count as errors and not as throughput", 
   assert.equal(counted.throughput, 0.5);
   assert.equal(counted.errorKinds.ORDER_STATUS_FAILED, 15);
   assert.equal(withFailures(summary, {}), summary);
+});
+
+Deno.test("PSS comes from smaps_rollup, 0 when absent", () => {
+  const rollup =
+    "55d0a0000000-7ffd1c3f6000 ---p 00000000 00:00 0 [rollup]\nRss:  204800 kB\nPss:  51234 kB\n";
+  assert.equal(pssKiB(rollup), 51234);
+  assert.equal(pssKiB(""), 0);
+});
+
+Deno.test("every process of the dev stack gets a name a reader knows", () => {
+  const argv = (...args: string[]) => args.join("\0") + "\0";
+  assert.equal(anyNameOf(argv("/usr/bin/deno", "run", "-A", "/repo/services/order/main.ts")), "order");
+  assert.equal(anyNameOf(argv("/tools/envoy-1.40.0/bin/envoy", "-c", "x.json")), "envoy");
+  assert.equal(
+    anyNameOf(argv("/usr/bin/deno", "run", "-A", "/repo/observability/ship_file.ts")),
+    "ship_file.ts",
+  );
+  assert.equal(anyNameOf(argv("/usr/bin/deno", "task", "dev")), "deno task dev");
+  assert.equal(
+    anyNameOf(argv("node", "/usr/lib/node_modules/npm/bin/npx-cli.js", "-y", "deno@2.9.6")),
+    "npm exec",
+  );
+  assert.equal(anyNameOf(argv("/tools/victoria-logs-1.52.1/bin/victoria-logs", "-x")), "victoria-logs");
+});
+
+Deno.test("the dev stack's memory table sums PSS and puts tracing on its own line", () => {
+  const table = devMemoryTable([
+    { name: "postgres", processes: 8, pssMiB: 80.5, rssMiB: 210 },
+    { name: "jaeger", processes: 1, pssMiB: 40, rssMiB: 60 },
+    { name: "order", processes: 1, pssMiB: 50.2, rssMiB: 130 },
+  ]);
+  assert.match(table, /\| total +\| 10 +\| 171 +\| 400 +\|/);
+  assert.match(table, /\| total without tracing \(jaeger\) +\| 9 +\| 131 +\| 340 +\|/);
 });
