@@ -217,21 +217,37 @@ function tracingConfig(tracing: GatewayTracing) {
 const traceStoreCluster = "trace_store";
 
 /**
- * Envoy's OpenTelemetry tracer sends its spans once 5 are buffered by default (`min_flush_spans`): an
- * export request per two or three requests under load, each one the trace store must take in. Batches of
- * up to 512 spans, at least once a second, cost the gateway and the store far less.
+ * Envoy's runtime, in layers: fixed values; the services' capacities, which the edge bridge writes beside
+ * the endpoint files (`circuit_breakers.<service>.default.max_requests`, the sum of its instances'
+ * `server.maxInFlight`: calls beyond it are answered at once with 429 instead of queueing in a busy
+ * instance); and the admin socket's changes last, as without a layered runtime.
+ *
+ * With tracing: Envoy's OpenTelemetry tracer sends its spans once 5 are buffered by default
+ * (`min_flush_spans`): an export request per two or three requests under load, each one the trace store
+ * must take in. Batches of up to 512 spans, at least once a second, cost the gateway and the store far less.
  */
-function tracingRuntime() {
+function layeredRuntime(settings: GatewaySettings) {
   return {
     layers: [
       {
-        name: "tracing",
-        static_layer: {
-          "tracing.opentelemetry.min_flush_spans": 512,
-          "tracing.opentelemetry.flush_interval_ms": 1_000,
+        name: "static",
+        static_layer: settings.tracing
+          ? { "tracing.opentelemetry.min_flush_spans": 512, "tracing.opentelemetry.flush_interval_ms": 1_000 }
+          : {},
+      },
+      {
+        name: capacityLayer,
+        rtds_layer: {
+          name: capacityLayer,
+          rtds_config: {
+            resource_api_version: "V3",
+            path_config_source: {
+              path: runtimeFilePath(settings.endpointsDir),
+              watched_directory: { path: settings.endpointsDir },
+            },
+          },
         },
       },
-      // Runtime values stay changeable over the admin socket, as without a layered runtime.
       { name: "admin", admin_layer: {} },
     ],
   };
@@ -440,6 +456,22 @@ function upstreamTls(settings: GatewaySettings, sni: string, peerIdentity: strin
     },
   };
 }
+
+/**
+ * The runtime layer the edge bridge writes into the endpoints directory, which Envoy reads as RTDS the
+ * way it reads the EDS files (`services/edge/eds_files.ts` writes it).
+ *
+ * @example
+ * ```ts
+ * runtimeFilePath("/tmp/eds"); // "/tmp/eds/capacity.json"
+ * ```
+ */
+export function runtimeFilePath(endpointsDir: string): string {
+  return `${endpointsDir}/${capacityLayer}.json`;
+}
+
+/** The name of that runtime layer, and of its RTDS resource. */
+export const capacityLayer = "capacity";
 
 /** The EDS file of one service, relative to the endpoints directory. */
 export function endpointsFile(endpointsDir: string, service: UpstreamService): string {
@@ -799,6 +831,14 @@ const jwtAudienceRefusal = [
   },
 ];
 
+/** Envoy refused the call because the cluster's circuit breaker was at its limit (response flag UO). */
+const atCapacity = { response_flag_filter: { flags: ["UO"] } };
+const retryAfterOneSecond = {
+  header: { key: "retry-after", value: "1" },
+  append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+};
+const atCapacityMessage = "the service is at capacity: retry after the time in retry-after";
+
 function localReplyConfig() {
   return {
     mappers: [
@@ -813,6 +853,19 @@ function localReplyConfig() {
         },
       },
       { filter: { and_filter: { filters: jwtAudienceRefusal } }, status_code: 401 },
+      // A call beyond a cluster's capacity (the circuit breaker's limit on requests in flight, set from
+      // the instances' announced capacities) is refused at once, as an instance would refuse it at its
+      // own limit: 429 RESOURCE_EXHAUSTED with retry-after to REST clients; gRPC clients get UNAVAILABLE.
+      {
+        filter: { and_filter: { filters: [atCapacity, answeredWithJson] } },
+        status_code: 429,
+        headers_to_add: [retryAfterOneSecond],
+        body_format_override: {
+          json_format: { code: 8, message: atCapacityMessage },
+          content_type: "application/json",
+        },
+      },
+      { filter: atCapacity, status_code: 429, headers_to_add: [retryAfterOneSecond] },
       ...jsonErrorMappers(),
     ],
   };
@@ -1020,7 +1073,7 @@ export function gatewayConfig(settings: GatewaySettings): Record<string, unknown
       // A socket only Envoy's user may open: the admin API changes runtime values and stops Envoy.
       address: { pipe: { path: settings.adminSocket, mode: 0o600 } },
     },
-    ...(settings.tracing ? { layered_runtime: tracingRuntime() } : {}),
+    layered_runtime: layeredRuntime(settings),
     overload_manager: {
       resource_monitors: [{
         name: "envoy.resource_monitors.global_downstream_max_connections",

@@ -348,6 +348,44 @@ Deno.test("the gateway serves the REST contract and enforces tokens, roles and l
     assert.equal(other.status, 200);
   });
 
+  await t.step(
+    "beyond the instances' announced capacity a call is refused at once with 429 and retry-after, not queued",
+    async () => {
+      const original = stack.endpoints();
+      const product = original.find((e) => e.service === "product");
+      assert.ok(product, "the stack has a product instance");
+      await stack.source.set([...original.filter((e) => e !== product), { ...product, capacity: 2 }]);
+      const rest127 = restClient(stack, { localAddress: "127.0.0.6" });
+      try {
+        // Envoy reads the new limit from the bridge's runtime file a moment after it is written.
+        await eventually("the gateway refuses a third call while two are in flight", async () => {
+          let slowEnded = false;
+          const slow = Promise.all([
+            rest127("GET", "/v1/products/slow-1500"),
+            rest127("GET", "/v1/products/slow-1500"),
+          ]).finally(() => slowEnded = true);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const third = await rest127("GET", "/v1/products/p-1");
+          const answeredWhileBusy = !slowEnded;
+          await slow;
+          if (third.status !== 429) return false;
+          assert.ok(answeredWhileBusy, "the refusal came while both slow calls were still in flight");
+          assert.deepEqual(third.body, {
+            code: 8,
+            message: "the service is at capacity: retry after the time in retry-after",
+          });
+          assert.equal(third.headers.get("retry-after"), "1");
+          return true;
+        }, { timeoutMs: 15_000, intervalMs: 100 });
+        // Below the limit calls go through again.
+        const calm = await rest127("GET", "/v1/products/p-1");
+        assert.equal(calm.status, 200, JSON.stringify(calm.body));
+      } finally {
+        await stack.source.set(original);
+      }
+    },
+  );
+
   await t.step("a new instance gets traffic without a restart; a killed one stops getting it", async () => {
     const product2 = await startStub("product", "product-2", stack.certsDir);
     try {

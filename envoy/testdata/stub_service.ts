@@ -41,13 +41,18 @@ const server = await startServer({
           })],
         }),
         // `name` says which instance answered, `description` who the caller is (from forwarded claims).
-        getProduct: (request, ctx) => ({
-          product: create(ProductSchema, {
-            id: request.id,
-            name: instance,
-            description: callerOf(ctx).user?.id ?? "anonymous",
-          }),
-        }),
+        // An id `slow-<ms>` answers after that many ms: a call that keeps a place in flight.
+        getProduct: async (request, ctx) => {
+          const slow = /^slow-(\d+)$/.exec(request.id);
+          if (slow) await new Promise((resolve) => setTimeout(resolve, Number(slow[1])));
+          return {
+            product: create(ProductSchema, {
+              id: request.id,
+              name: instance,
+              description: callerOf(ctx).user?.id ?? "anonymous",
+            }),
+          };
+        },
         createProduct: (request, ctx) => ({
           product: create(ProductSchema, {
             name: request.product?.name ?? "",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startBridge } from "./bridge.ts";
+import { runtimeFilePath } from "../../envoy/gateway_config.ts";
 import { edsDocument, endpointsFilePath, ensureEndpointFiles, writeFileAtomically } from "./eds_files.ts";
 import { parseStaticEndpoints, StaticEndpointSource } from "./endpoint_source.ts";
 
@@ -61,7 +62,27 @@ Deno.test("the bridge rewrites every service's file on each change, atomically, 
     await bridge.stop();
     const names = [];
     for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-    assert.deepEqual(names.sort(), ["order.json", "user.json"]);
+    assert.deepEqual(names.sort(), ["capacity.json", "order.json", "user.json"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the gateway's limit on a service's calls in flight is the sum of its instances' capacities", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "edge-test-" });
+  try {
+    const source = new StaticEndpointSource([
+      { service: "order", address: "127.0.0.1", port: 50053, capacity: 32 },
+      { service: "order", address: "127.0.0.1", port: 50063, capacity: 16 },
+      { service: "user", address: "127.0.0.1", port: 50051 },
+    ]);
+    const bridge = await startBridge({ source, dir, services: ["user", "order", "payment"] });
+    const layer = async () => JSON.parse(await Deno.readTextFile(runtimeFilePath(dir))).resources[0].layer;
+    // user announced no capacity and payment has no instance: their clusters keep the configured limit.
+    assert.deepEqual(await layer(), { "circuit_breakers.order.default.max_requests": 48 });
+    await source.set([{ service: "order", address: "127.0.0.1", port: 50053, capacity: 32 }]);
+    assert.deepEqual(await layer(), { "circuit_breakers.order.default.max_requests": 32 });
+    await bridge.stop();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

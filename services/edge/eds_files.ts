@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { capacityLayer, runtimeFilePath } from "../../envoy/gateway_config.ts";
 import type { Endpoint } from "./endpoint_source.ts";
 
 /**
@@ -41,6 +42,43 @@ export function edsDocument(service: string, endpoints: readonly Endpoint[], ver
           endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
         })),
       }],
+    }],
+  };
+}
+
+/**
+ * The RTDS document that sets each service's cluster limit on requests in flight
+ * (`circuit_breakers.<service>.default.max_requests`) to the sum of its instances' announced capacities,
+ * so that Envoy answers the calls beyond it at once, without sending them to an instance that would only
+ * queue them behind its own work and then refuse. A service with no instance, or one whose capacity an
+ * instance did not announce, keeps the cluster's configured limit.
+ *
+ * @example
+ * ```ts
+ * const doc = runtimeDocument(["order"], [{ service: "order", address: "10.0.0.5", port: 50053, capacity: 32 }], "1");
+ * // layer: { "circuit_breakers.order.default.max_requests": 32 }
+ * ```
+ */
+export function runtimeDocument(
+  services: readonly string[],
+  endpoints: readonly Endpoint[],
+  version: string,
+): unknown {
+  const layer: Record<string, number> = {};
+  for (const service of services) {
+    const mine = endpoints.filter((e) => e.service === service);
+    if (mine.length === 0 || mine.some((e) => e.capacity === undefined)) continue;
+    layer[`circuit_breakers.${service}.default.max_requests`] = mine.reduce(
+      (sum, e) => sum + (e.capacity ?? 0),
+      0,
+    );
+  }
+  return {
+    version_info: version,
+    resources: [{
+      "@type": "type.googleapis.com/envoy.service.runtime.v3.Runtime",
+      name: capacityLayer,
+      layer,
     }],
   };
 }
@@ -85,6 +123,11 @@ export async function writeEndpointFiles(
   version: string,
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
+  // The limits first: a new instance's capacity is in place before it gets its first call.
+  await writeFileAtomically(
+    runtimeFilePath(dir),
+    JSON.stringify(runtimeDocument(services, endpoints, version), null, 2) + "\n",
+  );
   for (const service of services) {
     await writeFileAtomically(
       endpointsFilePath(dir, service),
@@ -104,11 +147,23 @@ export async function writeEndpointFiles(
  */
 export async function ensureEndpointFiles(dir: string, services: readonly string[]): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  for (const service of services) {
+  const missing = async (path: string) => {
     try {
-      await Deno.stat(endpointsFilePath(dir, service));
+      await Deno.stat(path);
+      return false;
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
+      return true;
+    }
+  };
+  if (await missing(runtimeFilePath(dir))) {
+    await writeFileAtomically(
+      runtimeFilePath(dir),
+      JSON.stringify(runtimeDocument(services, [], "0"), null, 2) + "\n",
+    );
+  }
+  for (const service of services) {
+    if (await missing(endpointsFilePath(dir, service))) {
       await writeFileAtomically(
         endpointsFilePath(dir, service),
         JSON.stringify(edsDocument(service, [], "0"), null, 2) + "\n",

@@ -12,6 +12,11 @@ export interface Endpoint {
   /** An IP address (Envoy's EDS wants an address, not a host name to resolve). */
   address: string;
   port: number;
+  /**
+   * How many calls the instance handles at once before it refuses more (its registered
+   * `server.maxInFlight`); the gateway sheds a cluster's calls beyond the sum. Unknown: no limit there.
+   */
+  capacity?: number;
 }
 
 /** A live list of endpoints. */

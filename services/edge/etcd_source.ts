@@ -6,7 +6,12 @@
  *
  * @module
  */
-import { createResolver, type EtcdTarget, type Resolver } from "@shop/platform/discovery";
+import {
+  capacityMetadataKey,
+  createResolver,
+  type EtcdTarget,
+  type Resolver,
+} from "@shop/platform/discovery";
 import { serviceLogger } from "@shop/platform/log";
 import type { Endpoint, EndpointSource } from "./endpoint_source.ts";
 
@@ -42,12 +47,14 @@ export class EtcdEndpointSource implements EndpointSource {
     const found = await Promise.all(
       [...this.#resolver.services()].flatMap(([service, instances]) =>
         instances.map(async (instance): Promise<Endpoint[]> => {
+          const capacity = Number(instance.metadata[capacityMetadataKey]);
+          const announced = Number.isInteger(capacity) && capacity > 0 ? { capacity } : {};
           if (ipAddress.test(instance.address)) {
-            return [{ service, address: instance.address, port: instance.port }];
+            return [{ service, address: instance.address, port: instance.port, ...announced }];
           }
           try {
             const addresses = await Deno.resolveDns(instance.address, "A");
-            return addresses.map((address) => ({ service, address, port: instance.port }));
+            return addresses.map((address) => ({ service, address, port: instance.port, ...announced }));
           } catch (error) {
             this.#log.warning("Skipping {key}: {address} does not resolve: {error}", {
               key: instance.key,

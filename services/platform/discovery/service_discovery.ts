@@ -98,6 +98,12 @@ export function discoveryRefusal(mode: string, config: DiscoveryConfig): string 
 }
 
 /**
+ * The key of an instance record's `metadata` that holds its capacity: how many of its RPCs it handles
+ * at once before it refuses more (`server.maxInFlight`).
+ */
+export const capacityMetadataKey = "maxInFlight";
+
+/**
  * Registers a started server in etcd when discovery is enabled (it leaves again first thing at
  * shutdown); returns undefined when it is disabled.
  *
@@ -107,7 +113,7 @@ export function discoveryRefusal(mode: string, config: DiscoveryConfig): string 
  * ```
  */
 export async function joinDiscovery(
-  server: Pick<RunningServer, "url" | "onShutdown">,
+  server: Pick<RunningServer, "url" | "onShutdown"> & Partial<Pick<RunningServer, "maxInFlight">>,
   config: DiscoveryConfig,
   etcd: EtcdTarget,
   service: string,
@@ -119,5 +125,9 @@ export async function joinDiscovery(
     prefix: config.prefix,
     ttlSeconds: Math.round(config.ttl / 1000),
     ...(config.advertiseHost === "" ? {} : { advertiseHost: config.advertiseHost }),
+    // The gateway sheds a service's calls beyond the sum of its instances' capacities (services/edge).
+    ...(server.maxInFlight === undefined
+      ? {}
+      : { metadata: { [capacityMetadataKey]: String(server.maxInFlight) } }),
   });
 }

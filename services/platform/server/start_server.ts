@@ -21,7 +21,7 @@ import {
   validationInterceptor,
 } from "./interceptors.ts";
 import { deferSessionDestroy } from "./session_guard.ts";
-import { shedBeyond } from "./admission.ts";
+import { defaultMaxInFlight, shedBeyond } from "./admission.ts";
 
 /** A plain HTTP route served beside gRPC on the same port (the JWKS document, the Stripe webhook). */
 export interface HttpRoute {
@@ -84,6 +84,11 @@ export interface RunningServer {
   readonly health: HealthState;
   /** Its metrics registry. */
   readonly metrics: ServiceMetrics;
+  /**
+   * How many of its own RPCs it handles at once before it refuses more (`server.maxInFlight`): its
+   * capacity, which it announces in the registry so that the gateway sheds beyond it before calling.
+   */
+  readonly maxInFlight: number;
   /**
    * Adds work to shutdown: `deregister` hooks (leave the registry) run first, while the server still
    * serves; `close` hooks (close pools) run after in-flight calls have drained.
@@ -348,6 +353,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: `${scheme}://${host}:${port}`,
     health,
     metrics,
+    maxInFlight: options.maxInFlight ?? defaultMaxInFlight,
     onShutdown(phase, hook) {
       hooks[phase].push(hook);
     },

@@ -18,6 +18,33 @@
       }
     }
   },
+  "layered_runtime": {
+    "layers": [
+      {
+        "name": "static",
+        "static_layer": {}
+      },
+      {
+        "name": "capacity",
+        "rtds_layer": {
+          "name": "capacity",
+          "rtds_config": {
+            "resource_api_version": "V3",
+            "path_config_source": {
+              "path": "/endpoints/capacity.json",
+              "watched_directory": {
+                "path": "/endpoints"
+              }
+            }
+          }
+        }
+      },
+      {
+        "name": "admin",
+        "admin_layer": {}
+      }
+    ]
+  },
   "overload_manager": {
     "resource_monitors": [
       {
@@ -234,6 +261,83 @@
                           }
                         },
                         "status_code": 401
+                      },
+                      {
+                        "filter": {
+                          "and_filter": {
+                            "filters": [
+                              {
+                                "response_flag_filter": {
+                                  "flags": [
+                                    "UO"
+                                  ]
+                                }
+                              },
+                              {
+                                "or_filter": {
+                                  "filters": [
+                                    {
+                                      "header_filter": {
+                                        "header": {
+                                          "name": "x-envoy-original-path",
+                                          "present_match": true
+                                        }
+                                      }
+                                    },
+                                    {
+                                      "header_filter": {
+                                        "header": {
+                                          "name": "content-type",
+                                          "string_match": {
+                                            "prefix": "application/grpc"
+                                          },
+                                          "invert_match": true,
+                                          "treat_missing_header_as_empty": true
+                                        }
+                                      }
+                                    }
+                                  ]
+                                }
+                              }
+                            ]
+                          }
+                        },
+                        "status_code": 429,
+                        "headers_to_add": [
+                          {
+                            "header": {
+                              "key": "retry-after",
+                              "value": "1"
+                            },
+                            "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"
+                          }
+                        ],
+                        "body_format_override": {
+                          "json_format": {
+                            "code": 8,
+                            "message": "the service is at capacity: retry after the time in retry-after"
+                          },
+                          "content_type": "application/json"
+                        }
+                      },
+                      {
+                        "filter": {
+                          "response_flag_filter": {
+                            "flags": [
+                              "UO"
+                            ]
+                          }
+                        },
+                        "status_code": 429,
+                        "headers_to_add": [
+                          {
+                            "header": {
+                              "key": "retry-after",
+                              "value": "1"
+                            },
+                            "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"
+                          }
+                        ]
                       },
                       {
                         "filter": {
