@@ -68,10 +68,13 @@ function causeChain(error: Error): string {
  *
  * @example
  * ```ts
- * const interceptors = [connectionFailuresAsUnavailable()];
+ * const interceptors = [connectionFailuresAsUnavailable("https://10.0.3.7:50052")];
  * ```
+ *
+ * @param address The address dialed, named in the message when the calls' URLs name the service
+ * instead (`https://product:50052/...` through the endpoint's relay).
  */
-export function connectionFailuresAsUnavailable(): Interceptor {
+export function connectionFailuresAsUnavailable(address?: string): Interceptor {
   return (next) => async (req) => {
     try {
       return await next(req);
@@ -79,7 +82,9 @@ export function connectionFailuresAsUnavailable(): Interceptor {
       const connectError = ConnectError.from(error);
       if (connectError.code === Code.Unknown && connectError.cause instanceof TypeError) {
         throw new ConnectError(
-          `${req.url} is unreachable: ${causeChain(connectError.cause)}`,
+          `${req.url}${address === undefined ? "" : ` at ${address}`} is unreachable: ${
+            causeChain(connectError.cause)
+          }`,
           Code.Unavailable,
           undefined,
           undefined,
@@ -138,7 +143,7 @@ export function createServiceTransport(options: ServiceTransportOptions): Closab
         peerIdentityCheck({ url: options.baseUrl, identity, tls: options.tls, warm: true }),
       ]),
       clientTracingInterceptor(),
-      connectionFailuresAsUnavailable(),
+      connectionFailuresAsUnavailable(identity === undefined ? undefined : options.baseUrl),
       requestIdPropagation(),
       ...(options.interceptors ?? []),
     ],
