@@ -953,7 +953,7 @@ async function project(volume: K8s, secrets: Map<string, Map<string, string>>, d
   return dir;
 }
 
-Deno.test("the etcd-access Job, run as rendered on a real etcd with the certificates Job's Secrets: auth on, each service writes only its own registrations, and a second run changes nothing", async () => {
+Deno.test("the etcd-access Job, run as rendered on a real etcd with the certificates Job's Secrets: auth on, each service writes only its own registrations, a second run changes nothing, a changed password takes effect", async () => {
   for (const [set, { objects }] of Object.entries(rendered)) {
     const spec = etcdAccessJob(objects);
     assert.equal(spec.metadata.annotations["helm.sh/hook"], "post-install,post-upgrade", set);
@@ -1063,6 +1063,22 @@ Deno.test("the etcd-access Job, run as rendered on a real etcd with the certific
         anonymous.put("/shop/services/order/i-2", "{}"),
         /user name is empty|permission denied/,
       );
+
+      // A password changed in the Secret (in every volume that projects it) takes effect at the next run.
+      for (const where of [jobDir, orderDir]) {
+        await Deno.writeTextFile(`${where}/etcd/order.password`, "changed-in-the-secret");
+      }
+      const third = await runJob();
+      assert.equal(third.code, 0, `third run: ${third.stdout}${third.stderr}`);
+      const asOrderNow = new EtcdClient(
+        await etcdAccessOf({ endpoints: [url], certsDir: orderDir, identity: "order" }),
+      );
+      try {
+        await asOrderNow.put("/shop/services/order/i-3", "{}");
+      } finally {
+        asOrderNow.close();
+      }
+      await assert.rejects(asOrder.put("/shop/services/order/i-4", "{}"), /authentication failed/);
     } finally {
       asOrder.close();
       anonymous.close();
