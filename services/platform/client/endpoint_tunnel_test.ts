@@ -6,8 +6,8 @@ import { openEndpointTunnel } from "./endpoint_tunnel.ts";
 const certsDir = await ensureDevCertificates();
 const callerTls = await readTlsFiles(certsDir, "order");
 
-/** An mTLS HTTP/2 server on 127.0.0.2 (named by no certificate) that answers with the SNI it got. */
-async function serverAt(tls: TlsFiles) {
+/** An mTLS HTTP/2 server (on 127.0.0.2 unless told: named by no certificate) that answers with the SNI it got. */
+async function serverAt(tls: TlsFiles, host = "127.0.0.2") {
   const server = createSecureServer({
     key: tls.key,
     cert: tls.cert,
@@ -19,7 +19,7 @@ async function serverAt(tls: TlsFiles) {
     // node's TLSSocket has `servername` (the SNI the client sent); its type declarations lack it.
     response.end(`sni=${(request.socket as { servername?: string }).servername}`);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.2", resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const address = server.address();
   assert.ok(address !== null && typeof address === "object");
   return {
@@ -29,8 +29,13 @@ async function serverAt(tls: TlsFiles) {
 }
 
 /** GET `https://<name>:<port>/` through a tunnel to 127.0.0.2:<port>, with the caller's certificate. */
-async function getThroughTunnel(name: string, port: number, authority = `${name}:${port}`) {
-  const tunnel = openEndpointTunnel({ hostname: "127.0.0.2", port, authority });
+async function getThroughTunnel(
+  name: string,
+  port: number,
+  authority = `${name}:${port}`,
+  hostname = "127.0.0.2",
+) {
+  const tunnel = openEndpointTunnel({ hostname, port, authority });
   const client = Deno.createHttpClient({
     ...callerTls,
     caCerts: [callerTls.ca],
@@ -80,4 +85,9 @@ Deno.test("the tunnel goes only to its endpoint, as the identity it was made for
   const elsewhere = await getThroughTunnel("product", product.port, `payment:${product.port}`);
   assert.ok(elsewhere instanceof Error);
   assert.match(reason(elsewhere), /unsuccessful tunnel/);
+});
+
+Deno.test("an IPv6 endpoint, bracketed as in its URL, is reached the same way", async () => {
+  await using product = await serverAt(await readTlsFiles(certsDir, "product"), "::1");
+  assert.equal(await getThroughTunnel("product", product.port, undefined, "[::1]"), "sni=product");
 });
