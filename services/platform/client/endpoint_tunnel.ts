@@ -30,8 +30,11 @@ export interface EndpointTunnelOptions {
   authority: string;
 }
 
-/** The status line the relay answers when the endpoint refused the connection (see `neverReachedServer`). */
-export const tunnelRefusedStatus = "502 Endpoint Unreachable";
+/**
+ * The status line the relay answers when the endpoint refused the connection: `fetch` then fails with
+ * "client error (Connect): unsuccessful tunnel", which `neverReachedServer` counts as never sent.
+ */
+const tunnelRefusedStatus = "502 Endpoint Unreachable";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -43,6 +46,11 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch {
     // Closed already.
   }
+}
+
+/** Writes every byte (a socket may take fewer than it is given). */
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let written = 0; written < bytes.length;) written += await conn.write(bytes.subarray(written));
 }
 
 /** Reads the request head (up to the blank line); returns it and any bytes that came after it. */
@@ -65,7 +73,8 @@ async function readHead(conn: Deno.Conn): Promise<{ head: string; rest: Uint8Arr
 /**
  * Opens a relay on 127.0.0.1 (a port of the kernel's choosing) that tunnels `CONNECT <authority>`
  * requests to `hostname:port` and refuses any other target, so it can never be used to reach anything
- * but that endpoint. A refused upstream connection is answered with {@linkcode tunnelRefusedStatus}.
+ * but that endpoint. A refused upstream connection is answered with 502, which `fetch` reports as a
+ * connection failure ("unsuccessful tunnel").
  *
  * @example
  * ```ts
@@ -89,20 +98,20 @@ export function openEndpointTunnel(options: EndpointTunnelOptions): EndpointTunn
       const request = await readHead(client);
       const [verb, target] = request?.head.split("\r\n")[0]?.split(" ") ?? [];
       if (request === undefined || verb !== "CONNECT" || target !== options.authority) {
-        await client.write(encoder.encode("HTTP/1.1 403 Forbidden\r\n\r\n"));
+        await writeAll(client, encoder.encode("HTTP/1.1 403 Forbidden\r\n\r\n"));
         return;
       }
       try {
         upstream = await Deno.connect({ hostname, port: options.port });
       } catch {
-        await client.write(encoder.encode(`HTTP/1.1 ${tunnelRefusedStatus}\r\n\r\n`));
+        await writeAll(client, encoder.encode(`HTTP/1.1 ${tunnelRefusedStatus}\r\n\r\n`));
         return;
       }
       open.add(upstream);
       upstream.setNoDelay(true);
       client.setNoDelay(true);
-      await client.write(encoder.encode("HTTP/1.1 200 Connection Established\r\n\r\n"));
-      if (request.rest.length > 0) await upstream.write(request.rest);
+      await writeAll(client, encoder.encode("HTTP/1.1 200 Connection Established\r\n\r\n"));
+      await writeAll(upstream, request.rest);
       // Either direction ending ends the tunnel (TLS needs no half-closed connection).
       await Promise.race([
         client.readable.pipeTo(upstream.writable, { preventClose: true }),

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createSecureServer } from "node:http2";
+import { freePort } from "../testing/net.ts";
 import { ensureDevCertificates, readTlsFiles, type TlsFiles } from "../tls/tls_files.ts";
 import { openEndpointTunnel } from "./endpoint_tunnel.ts";
 
@@ -90,4 +91,12 @@ Deno.test("the tunnel goes only to its endpoint, as the identity it was made for
 Deno.test("an IPv6 endpoint, bracketed as in its URL, is reached the same way", async () => {
   await using product = await serverAt(await readTlsFiles(certsDir, "product"), "::1");
   assert.equal(await getThroughTunnel("product", product.port, undefined, "[::1]"), "sni=product");
+});
+
+Deno.test("an endpoint that refuses the connection fails the call as a connection failure", async () => {
+  const port = freePort();
+  const refused = await getThroughTunnel("product", port);
+  assert.ok(refused instanceof Error);
+  // What neverReachedServer (discovery) counts as a call never sent: safe to try another instance.
+  assert.match(reason(refused), /client error \(Connect\): unsuccessful tunnel/);
 });
