@@ -7,14 +7,27 @@
  * exactly the call graph derived from the services' config schemas; probes are the images' own
  * HEALTHCHECKs; the gateway's Envoy configuration is the renderer's with the values in place and passes
  * `envoy --mode validate`; the PrometheusRule passes promtool; a migration Job's command migrates a
- * real PostgreSQL. Tools come from `deno task setup`; a missing one fails the test with what to run.
+ * real PostgreSQL; the etcd-access Job's command sets up etcd's users on a real etcd from the Secrets
+ * the certificates Job stores, mounted as the pods mount them; the certificates name their identity as
+ * the DNS SAN callers verify. Tools come from `deno task setup`; a missing one fails the test with what
+ * to run.
  *
  * @module
  */
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import { type ConfigOf, loadConfig, type Schema } from "@shop/platform/config";
 import { ensureDevCertificates } from "@shop/platform/tls";
-import { envoyBinary, postgresForTests, toolsDir } from "@shop/platform/testing";
+import {
+  envoyBinary,
+  freePort,
+  postgresForTests,
+  ProcessGroup,
+  toolPath,
+  toolsDir,
+  waitUntil,
+} from "@shop/platform/testing";
+import { etcdAccessOf, EtcdClient } from "@shop/platform/discovery";
 import { stripeCredentials } from "../../../services/payment/config.ts";
 import { edgeConfigSchema } from "../../../services/edge/config.ts";
 import { ensureEndpointFiles } from "../../../services/edge/eds_files.ts";
@@ -22,6 +35,7 @@ import { gatewayConfigSchema } from "../../../envoy/render_config.ts";
 import { gatewayConfig, upstreamServices } from "../../../envoy/gateway_config.ts";
 import { type DockerStage, parseDockerfile } from "../../../containers/dockerfile.ts";
 import { envNamesOf, readVersions, shopPrograms } from "../../../containers/config_env.ts";
+import { etcdAccessConfigSchema } from "../../../containers/etcd/access.ts";
 import {
   chartGatewaySettings,
   gatewayTemplate,
@@ -154,6 +168,11 @@ async function valuesOf(set: string): Promise<K8s> {
   return merge(base, over);
 }
 
+/** `helm template` with one `--set`, for what the chart must refuse: its exit code and output. */
+function templateSetting(setting: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(helm, ["template", "shop", chart, "--kube-version", "1.37.0", "--set", setting]);
+}
+
 Deno.test("helm lint --strict passes with every values file, and refuses a grace shorter than the drain", async () => {
   for (const [name, args] of Object.entries(valueSets)) {
     const out = await run(helm, ["lint", "--strict", chart, ...args]);
@@ -161,15 +180,7 @@ Deno.test("helm lint --strict passes with every values file, and refuses a grace
     assert.match(out.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
     assert.deepEqual(unexpectedStderr(out.stderr), [], name);
   }
-  const short = await run(helm, [
-    "template",
-    "shop",
-    chart,
-    "--kube-version",
-    "1.37.0",
-    "--set",
-    "services.order.terminationGracePeriodSeconds=20",
-  ]);
+  const short = await templateSetting("services.order.terminationGracePeriodSeconds=20");
   assert.notEqual(short.code, 0);
   assert.match(
     short.stderr,
@@ -183,7 +194,7 @@ Deno.test("helm lint --strict passes with every values file, and refuses a grace
       ["gateway.jwt.maxLifetimeSeconds=30", /maxLifetimeSeconds': minimum: got 30, want 60/],
     ] as const
   ) {
-    const refused = await run(helm, ["template", "shop", chart, "--kube-version", "1.37.0", "--set", set]);
+    const refused = await templateSetting(set);
     assert.notEqual(refused.code, 0, set);
     assert.match(refused.stderr, error, set);
   }
@@ -292,7 +303,11 @@ function stage(name: string): DockerStage {
   return found;
 }
 
-const programs = shopPrograms;
+/** The shop's programs, and the one-shot that sets up etcd's users (the etcd-access Job). */
+const programs: Readonly<Record<string, { schema: Schema; prefix: string }>> = {
+  ...shopPrograms,
+  "etcd-access": { schema: etcdAccessConfigSchema, prefix: "SHOP_ETCD_ACCESS" },
+};
 
 /**
  * The tracing variables the kit reads from the environment itself (services/platform/tracing, from the
@@ -369,6 +384,8 @@ Deno.test("the environment of every shop program is a complete, valid production
   const tracing = await tracingEnvNames();
   for (const [set, { objects }] of Object.entries(rendered)) {
     const seen = new Set<string>();
+    /** The etcd endpoints each program is given. */
+    const etcdOf = new Map<string, string>();
     for (const { object, container, target } of shopContainers(objects)) {
       if (target === "certs") continue;
       const where = `${set}: ${object.kind} ${object.metadata.name}/${container.name}`;
@@ -397,10 +414,21 @@ Deno.test("the environment of every shop program is a complete, valid production
       } catch (error) {
         assert.fail(`${where}: ${(error as Error).message}`);
       }
+      if (target === "etcd-access") {
+        seen.add(target);
+        const c = config as ConfigOf<typeof etcdAccessConfigSchema>;
+        const certs = container.volumeMounts.find((mount: K8s) => mount.name === "certs");
+        assert.equal(certs?.mountPath, c.certsDir, `${where}: the certificates are where it reads them`);
+        etcdOf.set(target, `${c.endpoints.join(",")} ${c.prefix}`);
+        continue;
+      }
       if (object.kind === "Job") continue; // a migration reads only its database URL from this config
       seen.add(target);
       const c = config as K8s;
       if (c.mode !== undefined) assert.equal(c.mode, "production", where);
+      if (c.discovery !== undefined) {
+        etcdOf.set(target, `${c.discovery.etcd.join(",")} ${c.discovery.prefix}`);
+      }
       if (c.server !== undefined) {
         assert.equal(c.server.host, "0.0.0.0", `${where} listens only on the pod's loopback`);
         assert.deepEqual(container.ports.map((port: K8s) => port.containerPort), [c.server.port], where);
@@ -419,6 +447,12 @@ Deno.test("the environment of every shop program is a complete, valid production
           ["ca.crt", `${target}.crt`, `${target}.key`].sort(),
           `${where}: readTlsFiles(certsDir, "${target}") finds its files`,
         );
+        // Its etcd password where etcdAccessOf reads it, and no other identity's.
+        assert.deepEqual(
+          volume.projected.sources.slice(1).flatMap((source: K8s) => source.secret.items),
+          [{ key: `${target}.password`, path: `etcd/${target}.password` }],
+          `${where}: its etcd password`,
+        );
       }
       if (target === "payment") {
         assert.equal(typeof stripeCredentials(c), "object", `${where}: ${stripeCredentials(c)}`);
@@ -430,11 +464,29 @@ Deno.test("the environment of every shop program is a complete, valid production
       if (target === "edge") {
         const endpoints = container.volumeMounts.find((mount: K8s) => mount.name === "endpoints");
         assert.equal(endpoints?.mountPath, c.endpoints.dir, where);
+        const certs = object.spec.template.spec.volumes.find((v: K8s) => v.name === "edge-certs");
+        assert.deepEqual(
+          certs.projected.sources.slice(1).flatMap((source: K8s) => source.secret.items),
+          [{ key: "edge.password", path: "etcd/edge.password" }],
+          `${where}: its etcd password`,
+        );
       }
     }
+    // The etcd-access Job sets up the etcd and the registry prefix the services use.
+    assert.equal(etcdOf.get("etcd-access"), etcdOf.get("order"), `${set}: etcd-access's etcd`);
     assert.deepEqual(
       [...seen].sort(),
-      ["cart", "edge", "gateway-config", "notification", "order", "payment", "product", "user"],
+      [
+        "cart",
+        "edge",
+        "etcd-access",
+        "gateway-config",
+        "notification",
+        "order",
+        "payment",
+        "product",
+        "user",
+      ],
       `${set}: every program was checked`,
     );
   }
@@ -535,10 +587,10 @@ const storeGroups: Record<string, string> = {
  * bridge (in the gateway's pod) reads etcd.
  */
 function derivedCallGraph(): Set<string> {
-  const services = Object.keys(programs).filter((name) => name !== "edge" && name !== "gateway-config");
+  const services = Object.keys(shopPrograms).filter((name) => name !== "edge" && name !== "gateway-config");
   const pairs = new Set<string>();
   for (const name of services) {
-    const schema = programs[name]?.schema ?? {};
+    const schema = shopPrograms[name]?.schema ?? {};
     for (const [group, node] of Object.entries(schema)) {
       if (services.includes(group) && typeof node === "object" && node !== null && "url" in node) {
         pairs.add(`${name} -> ${group}`);
@@ -663,6 +715,11 @@ Deno.test("the network policies deny by default and allow exactly the call graph
         set,
       );
     }
+    // The etcd-access Job reaches etcd's client port (and etcd admits it), nothing else.
+    assert.deepEqual([...pairs].filter((pair) => pair.startsWith("etcd-access -> ")).sort(), [
+      "etcd-access -> dns",
+      "etcd-access -> etcd",
+    ], set);
     if (!values.certManager.enabled) {
       assert.deepEqual([...pairs].filter((pair) => pair.startsWith("certs -> ")).sort(), [
         "certs -> dns",
@@ -789,7 +846,10 @@ Deno.test("certificates: a Secret per identity, from cert-manager or the Job, na
       for (const name of mounted) {
         const certificate = certificates.find((c) => c.spec.secretName === name);
         assert.ok(certificate, `${set}: no Certificate makes ${name}`);
-        assert.deepEqual(certificate.spec.uris, [`spiffe://shop.local/${name.slice("shop-tls-".length)}`]);
+        const identity = name.slice("shop-tls-".length);
+        assert.deepEqual(certificate.spec.uris, [`spiffe://shop.local/${identity}`]);
+        // The name callers verify whatever pod IP they dial (services/platform/client/endpoint_tunnel.ts).
+        assert.equal(certificate.spec.dnsNames[0], identity, `${name}: DNS SAN ${identity}`);
       }
       assert.ok(!objects.some((o) => o.kind === "Job" && componentOf(o) === "certs"));
     } else {
@@ -837,4 +897,225 @@ Deno.test("a migration Job's command applies the service's migrations to a real 
   const again = await migrate();
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /"applied":0/);
+});
+
+/** The identities whose certificates the certificates Job's script stores. */
+function certsJobIdentities(script: string): string[] {
+  return /for id in ([a-z ]+); do/.exec(script)?.[1]?.split(" ") ?? [];
+}
+
+/** The files of the Secrets the certificates Job stores, read from its script: Secret name -> key -> file in `issued`. */
+function secretsOfCertsJob(objects: K8s[], issued: string): Map<string, Map<string, string>> {
+  const job = objects.find((o) => o.kind === "Job" && componentOf(o) === "certs");
+  assert.ok(job, "the certificates Job");
+  const script: string = job.spec.template.spec.containers[0].command.at(-1);
+  const identities = certsJobIdentities(script);
+  const tlsPrefix = /secret="([a-z-]+)-\$id"/.exec(script)?.[1];
+  assert.ok(tlsPrefix && identities.length > 0, script);
+  const secrets = new Map<string, Map<string, string>>();
+  for (const id of identities) {
+    const data = new Map<string, string>();
+    for (
+      const [, key, file] of script.matchAll(
+        /--from-file=(tls\.crt|tls\.key|ca\.crt)="?\/work\/certs\/([^"\s]+)"?/g,
+      )
+    ) {
+      data.set(key ?? "", `${issued}/${(file ?? "").replace("$id", id)}`);
+    }
+    secrets.set(`${tlsPrefix}-${id}`, data);
+  }
+  const passwords = /secret="([a-z-]+-etcd-passwords)"[\s\S]*?\n\s*fi\b/.exec(script);
+  if (passwords !== null) {
+    const data = new Map<string, string>();
+    for (
+      const [, key, file] of passwords[0].matchAll(/--from-file=([a-z]+\.password)=\/work\/certs\/(\S+)/g)
+    ) {
+      data.set(key ?? "", `${issued}/${file}`);
+    }
+    secrets.set(passwords[1] ?? "", data);
+  }
+  return secrets;
+}
+
+/** A projected volume as the kubelet lays it out in `dir`, from the Secrets' files. */
+async function project(volume: K8s, secrets: Map<string, Map<string, string>>, dir: string): Promise<string> {
+  for (const source of volume.projected.sources) {
+    const data = secrets.get(source.secret.name);
+    assert.ok(data, `no Secret ${source.secret.name}`);
+    for (const item of source.secret.items) {
+      const file = data.get(item.key);
+      assert.ok(file, `the Secret ${source.secret.name} has no key ${item.key}`);
+      const target = `${dir}/${item.path}`;
+      await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+      await Deno.copyFile(file, target);
+    }
+  }
+  return dir;
+}
+
+Deno.test("the etcd-access Job, run as rendered on a real etcd with the certificates Job's Secrets: auth on, each service writes only its own registrations, a second run changes nothing, a changed password takes effect", async () => {
+  for (const [set, { objects }] of Object.entries(rendered)) {
+    const spec = etcdAccessJob(objects);
+    assert.equal(spec.metadata.annotations["helm.sh/hook"], "post-install,post-upgrade", set);
+    assert.equal(spec.spec.template.spec.restartPolicy, "OnFailure", set);
+    assert.equal(spec.spec.template.spec.automountServiceAccountToken, false, set);
+  }
+  // With cert-manager no Job makes the passwords: an existing Secret must be named.
+  const refused = await templateSetting("certManager.enabled=true");
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /etcd\.auth\.passwordsSecret: with certManager\.enabled/);
+  const off = await template(["--set", "etcd.auth.enabled=false"]);
+  assert.ok(!off.objects.some((o) => componentOf(o) === "etcd-access"), "auth off: no Job");
+  assert.ok(!off.text.includes("etcd-passwords"), "auth off: no password anywhere");
+
+  const objects = objectsOf("default");
+  const dir = await Deno.makeTempDir({ prefix: "shop-chart-etcd-" });
+  const group = await ProcessGroup.create();
+  try {
+    // What the certificates Job's first container makes (scripts/certs), stored as its script stores it.
+    const issued = await ensureDevCertificates(`${dir}/issued`);
+    const secrets = secretsOfCertsJob(objects, issued);
+    const podOf = (component: string, volume = "certs") => {
+      const object = objects.find((o) => o.spec?.template !== undefined && componentOf(o) === component);
+      const found = object?.spec.template.spec.volumes.find((v: K8s) => v.name === volume);
+      assert.ok(found, `${component}: volume ${volume}`);
+      return project(found, secrets, `${dir}/${component}-${volume}`);
+    };
+    // An etcd with TLS and client certificates, authentication still off, as the chart's starts.
+    const [port, peerPort] = [freePort(), freePort()];
+    const url = `https://127.0.0.1:${port}`;
+    const etcd = await group.start({
+      name: "etcd",
+      command: toolPath("etcd", "etcd"),
+      args: [
+        "--name=chart",
+        `--data-dir=${dir}/etcd-data`,
+        `--listen-client-urls=${url}`,
+        `--advertise-client-urls=${url}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=chart=http://127.0.0.1:${peerPort}`,
+        `--cert-file=${issued}/etcd.crt`,
+        `--key-file=${issued}/etcd.key`,
+        `--trusted-ca-file=${issued}/ca.crt`,
+        "--client-cert-auth",
+      ],
+      unsetEnv: Object.keys(Deno.env.toObject()).filter((name) => name.startsWith("ETCD")),
+    });
+    const orderDir = await podOf("order");
+    const asOrder = new EtcdClient(
+      await etcdAccessOf({ endpoints: [url], certsDir: orderDir, identity: "order" }),
+    );
+    const { auth: _none, ...certificateOnly } = await etcdAccessOf({
+      endpoints: [url],
+      certsDir: orderDir,
+      identity: "order",
+    });
+    const anonymous = new EtcdClient(certificateOnly);
+    try {
+      await waitUntil(etcd, () => anonymous.rangePrefix("/").then(() => true, () => false));
+      // Before the Job: the services' sign-in is refused (they retry; nothing crashes).
+      await assert.rejects(asOrder.put("/shop/services/order/early", "{}"), /authentication is not enabled/);
+
+      const jobDir = await podOf("etcd-access");
+      const container = etcdAccessJob(objects).spec.template.spec.containers[0];
+      const image = stage("etcd-access");
+      assert.equal(container.volumeMounts[0].mountPath, image.env.SHOP_ETCD_ACCESS_CERTS_DIR);
+      const [deno, ...args] = image.cmd ?? [];
+      assert.equal(deno, "deno");
+      const { env } = environmentOf(container);
+      const runJob = () =>
+        run(Deno.execPath(), args.filter((arg) => arg !== "--cached-only"), {
+          cwd: root,
+          env: {
+            ...image.env,
+            ...env,
+            SHOP_ETCD_ACCESS_ENDPOINTS: url,
+            SHOP_ETCD_ACCESS_CERTS_DIR: jobDir,
+            NO_COLOR: "1",
+          },
+        });
+      for (const attempt of ["first", "second"]) {
+        const out = await runJob();
+        assert.equal(out.code, 0, `${attempt} run: ${out.stdout}${out.stderr}`);
+        assert.match(out.stdout, /authentication on/, attempt);
+      }
+
+      // A service registers under its own name, as itself, and nowhere else.
+      await asOrder.put("/shop/services/order/i-1", "{}");
+      await assert.rejects(asOrder.put("/shop/services/product/i-1", "{}"), /permission denied/);
+      // The edge bridge (the gateway pod's etcd identity) reads the registry.
+      const asEdge = new EtcdClient(
+        await etcdAccessOf({
+          endpoints: [url],
+          certsDir: await podOf("gateway", "edge-certs"),
+          identity: "edge",
+        }),
+      );
+      try {
+        const listed = await asEdge.rangePrefix("/shop/services/");
+        assert.deepEqual(listed.kvs.map((kv) => kv.key), ["/shop/services/order/i-1"]);
+      } finally {
+        asEdge.close();
+      }
+      // A certificate of the shop's CA without the user is no longer enough.
+      await assert.rejects(
+        anonymous.put("/shop/services/order/i-2", "{}"),
+        /user name is empty|permission denied/,
+      );
+
+      // A password changed in the Secret (in every volume that projects it) takes effect at the next run.
+      for (const where of [jobDir, orderDir]) {
+        await Deno.writeTextFile(`${where}/etcd/order.password`, "changed-in-the-secret");
+      }
+      const third = await runJob();
+      assert.equal(third.code, 0, `third run: ${third.stdout}${third.stderr}`);
+      const asOrderNow = new EtcdClient(
+        await etcdAccessOf({ endpoints: [url], certsDir: orderDir, identity: "order" }),
+      );
+      try {
+        await asOrderNow.put("/shop/services/order/i-3", "{}");
+      } finally {
+        asOrderNow.close();
+      }
+      await assert.rejects(asOrder.put("/shop/services/order/i-4", "{}"), /authentication failed/);
+    } finally {
+      asOrder.close();
+      anonymous.close();
+    }
+  } finally {
+    await group.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+function etcdAccessJob(objects: K8s[]): K8s {
+  const found = objects.find((o) => o.kind === "Job" && componentOf(o) === "etcd-access");
+  assert.ok(found, "the etcd-access Job");
+  return found;
+}
+
+Deno.test("the certificates Job's certificates name their identity as a DNS SAN, the name callers verify at any pod IP", async () => {
+  const job = objectsOf("default").find((o) => o.kind === "Job" && componentOf(o) === "certs");
+  assert.ok(job);
+  const issue = job.spec.template.spec.initContainers[0];
+  const { env } = environmentOf(issue);
+  const dir = await Deno.makeTempDir({ prefix: "shop-chart-certs-" });
+  try {
+    // The Job's first container: scripts/certs with the Job's environment.
+    const out = await run("bash", [`${root}/${issue.command[1]}`, dir], { cwd: root, env });
+    assert.equal(out.code, 0, out.stderr);
+    const identities = certsJobIdentities(job.spec.template.spec.containers[0].command.at(-1));
+    assert.ok(identities.includes("client") && identities.includes("order"), identities.join(" "));
+    for (const identity of identities) {
+      const sans = new X509Certificate(await Deno.readTextFile(`${dir}/${identity}.crt`)).subjectAltName ??
+        "";
+      const names = sans.split(", ");
+      assert.ok(names.includes(`DNS:${identity}`), `${identity}: ${sans}`);
+      assert.ok(names.includes(`URI:spiffe://shop.local/${identity}`), `${identity}: ${sans}`);
+      assert.ok(names.includes(`DNS:shop-${identity}.shop.svc`), `${identity}: ${sans}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -3,12 +3,15 @@
  * connection of its own there (`node:tls`, the same CA and client certificate) and reads the shop
  * identity in the certificate the endpoint proves it holds (URI SAN `spiffe://shop.local/<name>`).
  *
- * Deno's `fetch`, which carries the calls, checks the CA and the host name only (every dev certificate
- * names 127.0.0.1) and does not show the peer certificate, hence a probe of its own.
+ * Deno's `fetch`, which carries the calls, checks the CA and the service's DNS name (through
+ * `endpoint_tunnel.ts`) but does not show the peer certificate, hence a probe of its own for the URI
+ * SAN. The probe dials the endpoint's address and checks the certificate against the service's name
+ * (SNI and the host name check), as the calls do: an instance registers its pod IP, which no
+ * certificate names.
  *
  * @module
  */
-import { connect } from "node:tls";
+import { checkServerIdentity, connect } from "node:tls";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { identityFromSubjectAltName, type TlsFiles } from "../tls/tls_files.ts";
 
@@ -26,23 +29,38 @@ export class PeerIdentityError extends Error {
   }
 }
 
+/** Options of {@linkcode probePeerIdentity}. */
+export interface ProbeOptions {
+  /** How long the handshake may take (3 s unless set). */
+  timeoutMs?: number;
+  /**
+   * The name the server's certificate must carry as a DNS SAN, sent as SNI: the service the caller
+   * means (`payment`), whatever address the URL dials. Unless set: the URL's host.
+   */
+  serverName?: string;
+}
+
 /**
  * The shop identity of the server at `url`: the URI SAN of the certificate it completed a TLS handshake
- * with (chain valid for `tls.ca`, the caller's own client certificate sent), or undefined when it names
- * none. Rejects when the handshake fails.
+ * with (chain valid for `tls.ca`, the caller's own client certificate sent, the host name check against
+ * `serverName` or the URL's host), or undefined when it names none. Rejects when the handshake fails; a
+ * certificate of the shop CA that lacks `serverName` rejects with a {@linkcode PeerIdentityError}
+ * naming the identity it carries.
  *
  * @example
  * ```ts ignore
- * const name = await probePeerIdentity("https://127.0.0.1:50054", tls); // "payment"
+ * const name = await probePeerIdentity("https://10.0.3.7:50054", tls, { serverName: "payment" }); // "payment"
  * ```
  */
 export function probePeerIdentity(
   url: string,
   tls: TlsFiles,
-  timeoutMs = 3_000,
+  options: ProbeOptions = {},
 ): Promise<string | undefined> {
   const { hostname, port } = new URL(url);
   const host = hostname.replace(/^\[|\]$/g, "");
+  const serverName = options.serverName ?? host;
+  const isAddress = /^[\d.]+$|:/.test(serverName);
   return new Promise((resolve, reject) => {
     const socket = connect({
       host,
@@ -52,11 +70,21 @@ export function probePeerIdentity(
       key: tls.key,
       ALPNProtocols: ["h2"],
       rejectUnauthorized: true,
-      ...(/^[\d.]+$|:/.test(host) ? {} : { servername: host }),
+      // SNI carries a name, never an address (RFC 6066).
+      ...(isAddress ? {} : { servername: serverName }),
+      // The certificate must name the service meant, not the address dialed (a pod IP is in none).
+      checkServerIdentity: (_host, cert) => {
+        const mismatch = checkServerIdentity(serverName, cert);
+        if (mismatch === undefined) return undefined;
+        const presented = identityFromSubjectAltName(cert.subjectaltname);
+        return presented === undefined ? mismatch : new PeerIdentityError(
+          `${url} is not ${serverName}: its certificate names ${presented}`,
+        );
+      },
     });
     const timer = setTimeout(
       () => socket.destroy(new Error(`TLS handshake with ${url} timed out`)),
-      timeoutMs,
+      options.timeoutMs ?? 3_000,
     );
     socket.once("secureConnect", () => {
       clearTimeout(timer);
@@ -86,7 +114,7 @@ export interface PeerIdentityCheckOptions {
   /** How long a verdict holds before the next call checks again (30 s unless set). */
   recheckMs?: number;
   /** The probe, replaceable in tests. */
-  probe?: (url: string, tls: TlsFiles) => Promise<string | undefined>;
+  probe?: (url: string, tls: TlsFiles, options: ProbeOptions) => Promise<string | undefined>;
   /** Probe at once rather than at the first call (a transport warms up as soon as it is made). */
   warm?: boolean;
 }
@@ -111,7 +139,7 @@ export function peerIdentityCheck(options: PeerIdentityCheckOptions): Intercepto
   let refreshing = false;
 
   function verify(): Promise<void> {
-    const check = probe(options.url, options.tls).then((presented) => {
+    const check = probe(options.url, options.tls, { serverName: options.identity }).then((presented) => {
       if (presented !== options.identity) {
         throw new PeerIdentityError(
           `${options.url} is not ${options.identity}: its certificate names ${

@@ -23,6 +23,32 @@ Deno.test("the probe reads the identity the server proves in its handshake", asy
   await assert.rejects(probePeerIdentity(server.url, callerTls), "a closed port is no verdict");
 });
 
+Deno.test("the probe checks the name of the service meant, not the address it dials", async () => {
+  const server = await startServer({
+    service: "probe-target",
+    host: "127.0.0.2", // in no certificate, as a pod IP
+    port: 0,
+    transport: { tls: await readTlsFiles(certsDir, "payment") },
+    routes: () => {},
+  });
+  try {
+    assert.equal(await probePeerIdentity(server.url, callerTls, { serverName: "payment" }), "payment");
+    await assert.rejects(
+      probePeerIdentity(server.url, callerTls, { serverName: "product" }),
+      (error) =>
+        error instanceof PeerIdentityError &&
+        /is not product: its certificate names payment/.test(error.message),
+    );
+    await assert.rejects(
+      probePeerIdentity(server.url, callerTls),
+      /127\.0\.0\.2/,
+      "the address alone is no name",
+    );
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("a verdict is cached, a refusal names both identities, and a failed probe is tried again", async () => {
   const presented: (string | undefined | Error)[] = [
     "payment",

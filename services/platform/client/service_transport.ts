@@ -3,6 +3,7 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { currentRequestId } from "../log/logging.ts";
 import { requestIdHeader } from "../server/interceptors.ts";
 import type { TlsFiles } from "../tls/tls_files.ts";
+import { openEndpointTunnel } from "./endpoint_tunnel.ts";
 import { peerIdentityCheck } from "./peer_identity.ts";
 import { clientTracingInterceptor } from "../tracing/interceptors.ts";
 
@@ -17,9 +18,11 @@ export interface ServiceTransportOptions {
   /** More interceptors, run after the kit's. */
   interceptors?: Interceptor[];
   /**
-   * The shop identity the service must prove before any call is sent (`payment`: its certificate's URI
-   * SAN is `spiffe://shop.local/payment`); see `peerIdentityCheck`. Unchecked when not given: the CA
-   * and the host name only.
+   * The shop identity the service must prove, whatever address `baseUrl` dials (a pod IP is in no
+   * certificate): every connection verifies that the callee's certificate chains to `tls.ca` and names
+   * `identity` as a DNS SAN (TLS with SNI and the host name check against `payment`), and before any
+   * call is sent its URI SAN must be `spiffe://shop.local/payment` (`peerIdentityCheck`). When not given:
+   * the CA and `baseUrl`'s host only.
    */
   identity?: string;
 }
@@ -47,6 +50,17 @@ export function requestIdPropagation(): Interceptor {
   };
 }
 
+/** An error's message and its causes' (fetch's own says only "fetch failed"; the reason is its cause). */
+function causeChain(error: Error): string {
+  const messages: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    messages.push(current.message);
+    current = current.cause;
+  }
+  return messages.join(": ");
+}
+
 /**
  * Reports a call that never reached the service (connection refused or reset, TLS failure) as
  * UNAVAILABLE, as gRPC does, rather than the UNKNOWN that `fetch`'s TypeError becomes: callers retry
@@ -54,10 +68,13 @@ export function requestIdPropagation(): Interceptor {
  *
  * @example
  * ```ts
- * const interceptors = [connectionFailuresAsUnavailable()];
+ * const interceptors = [connectionFailuresAsUnavailable("https://10.0.3.7:50052")];
  * ```
+ *
+ * @param address The address dialed, named in the message when the calls' URLs name the service
+ * instead (`https://product:50052/...` through the endpoint's relay).
  */
-export function connectionFailuresAsUnavailable(): Interceptor {
+export function connectionFailuresAsUnavailable(address?: string): Interceptor {
   return (next) => async (req) => {
     try {
       return await next(req);
@@ -65,7 +82,9 @@ export function connectionFailuresAsUnavailable(): Interceptor {
       const connectError = ConnectError.from(error);
       if (connectError.code === Code.Unknown && connectError.cause instanceof TypeError) {
         throw new ConnectError(
-          `${req.url} is unreachable: ${connectError.cause.message}`,
+          `${req.url}${address === undefined ? "" : ` at ${address}`} is unreachable: ${
+            causeChain(connectError.cause)
+          }`,
           Code.Unavailable,
           undefined,
           undefined,
@@ -100,30 +119,47 @@ export function connectionFailuresAsUnavailable(): Interceptor {
  * ```
  */
 export function createServiceTransport(options: ServiceTransportOptions): ClosableTransport {
+  const identity = options.identity;
+  const endpoint = new URL(options.baseUrl);
+  const port = Number(endpoint.port || 443);
+  // With an identity, calls name the service, not the address (`https://payment:50054`), and a relay
+  // made for this one endpoint carries them there: TLS checks the name, the relay picks the address.
+  const tunnel = identity === undefined
+    ? undefined
+    : openEndpointTunnel({ hostname: endpoint.hostname, port, authority: `${identity}:${port}` });
   const httpClient = Deno.createHttpClient({
     caCerts: [options.tls.ca],
     cert: options.tls.cert,
     key: options.tls.key,
+    ...(tunnel === undefined ? {} : { proxy: { url: tunnel.proxyUrl } }),
   });
   const transport = createConnectTransport({
-    baseUrl: options.baseUrl,
+    baseUrl: identity === undefined ? options.baseUrl : identityUrl(endpoint, identity),
     useBinaryFormat: true,
     defaultTimeoutMs: options.defaultTimeoutMs ?? 5_000,
     fetch: (input, init) => fetch(input, { ...init, client: httpClient }),
     interceptors: [
-      ...(options.identity === undefined ? [] : [
-        peerIdentityCheck({
-          url: options.baseUrl,
-          identity: options.identity,
-          tls: options.tls,
-          warm: true,
-        }),
+      ...(identity === undefined ? [] : [
+        peerIdentityCheck({ url: options.baseUrl, identity, tls: options.tls, warm: true }),
       ]),
       clientTracingInterceptor(),
-      connectionFailuresAsUnavailable(),
+      connectionFailuresAsUnavailable(identity === undefined ? undefined : options.baseUrl),
       requestIdPropagation(),
       ...(options.interceptors ?? []),
     ],
   });
-  return { ...transport, close: () => httpClient.close() };
+  return {
+    ...transport,
+    close: () => {
+      httpClient.close();
+      tunnel?.close();
+    },
+  };
+}
+
+/** `baseUrl` with the identity in place of the address: `https://10.0.3.7:50054/x` -> `https://payment:50054/x`. */
+function identityUrl(endpoint: URL, identity: string): string {
+  const url = new URL(endpoint.href);
+  url.hostname = identity;
+  return url.href.replace(/\/$/, "");
 }

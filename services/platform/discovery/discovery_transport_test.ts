@@ -20,7 +20,12 @@ const clientTls = await readTlsFiles(certsDir, "gateway");
 /** A catalog server that names itself in `x-served-by` and counts the calls its handler ran. */
 async function catalogServer(
   name: string,
-  options: { refuseAsShuttingDown?: boolean; refuseAsOverloaded?: () => boolean; tls?: TlsFiles } = {},
+  options: {
+    refuseAsShuttingDown?: boolean;
+    refuseAsOverloaded?: () => boolean;
+    tls?: TlsFiles;
+    host?: string;
+  } = {},
 ) {
   const handled: string[] = [];
   const refusals: Interceptor[] = [];
@@ -42,6 +47,7 @@ async function catalogServer(
   }
   const server = await startServer({
     service: "sample",
+    ...(options.host === undefined ? {} : { host: options.host }),
     port: 0,
     transport: { tls: options.tls ?? serverTls },
     interceptors: refusals,
@@ -107,6 +113,44 @@ Deno.test("calls are spread over every instance, and an instance that refuses co
     etcd.close();
     await a.server.shutdown();
     await b.server.shutdown();
+  }
+});
+
+Deno.test("instances registered at addresses no certificate names (pod IPs) are called as their identity", async () => {
+  await using ns = await (await etcdForTests()).createNamespace({ label: "pod-ip" });
+  const prefix = `${ns.prefix}services`;
+  // 127.0.0.2 and 127.0.0.3 stand in for pod IPs: the product certificate names 127.0.0.1 only.
+  const a = await catalogServer("a", { host: "127.0.0.2" });
+  const b = await catalogServer("b", { host: "127.0.0.3" });
+  const impostor = await catalogServer("impostor", {
+    host: "127.0.0.4",
+    tls: await readTlsFiles(certsDir, "payment"),
+  });
+  await registerAll(ns.root, prefix, [a.server, b.server, impostor.server]);
+  const resolver = createResolver({ etcd: ns.root, prefix });
+  const transport = createDiscoveryTransport({
+    resolver,
+    service: "sample",
+    identity: "product",
+    tls: clientTls,
+  });
+  try {
+    await resolver.ready();
+    assert.deepEqual(
+      resolver.endpoints("sample").map((endpoint) => new URL(endpoint.url).hostname).sort(),
+      ["127.0.0.2", "127.0.0.3", "127.0.0.4"],
+    );
+    const catalog = createClient(ProductService, transport);
+    for (let i = 0; i < 12; i++) await catalog.getProduct({ id: `p-${i}` });
+    assert.equal(a.handled.length + b.handled.length, 12, "every call went to a product instance");
+    assert.ok(a.handled.length > 0 && b.handled.length > 0, `a: ${a.handled.length}, b: ${b.handled.length}`);
+    assert.equal(impostor.handled.length, 0, "nothing went to the instance holding payment's certificate");
+  } finally {
+    transport.close();
+    await resolver.close();
+    await a.server.shutdown();
+    await b.server.shutdown();
+    await impostor.server.shutdown();
   }
 });
 

@@ -44,10 +44,21 @@ export async function enableEtcdAuth(client: EtcdClient, rootPassword: string): 
   await client.request("/v3/auth/enable", {});
 }
 
+/** Options of {@linkcode grantRegistryAccess}. */
+export interface GrantRegistryAccessOptions {
+  /**
+   * Set the password of every user that exists already to the one given (a deployment's Secret is the
+   * truth: a password changed there takes effect at the next run). Unless set, an existing user keeps
+   * its password (each change costs etcd a bcrypt hash, and ends the user's sessions: its clients sign
+   * in again).
+   */
+  resetPasswords?: boolean;
+}
+
 /**
- * Adds a user and a role per identity of `passwords` (an existing user keeps its password) and grants
- * each role read on `<prefix>/` and read-write on `<prefix>/<identity>/`. Idempotent; `root` is root's
- * client.
+ * Adds a user and a role per identity of `passwords` (an existing user keeps its password unless
+ * `resetPasswords`) and grants each role read on `<prefix>/` and read-write on `<prefix>/<identity>/`.
+ * Idempotent; `root` is root's client.
  *
  * @example
  * ```ts ignore
@@ -58,12 +69,18 @@ export async function grantRegistryAccess(
   root: EtcdClient,
   registryPrefix: string,
   passwords: Record<string, string>,
+  options: GrantRegistryAccessOptions = {},
 ): Promise<void> {
   const prefix = `${normalizePrefix(registryPrefix)}/`;
   // Adding a user costs etcd a bcrypt hash: only the missing ones, one at a time.
   const users = new Set((await root.request<{ users?: string[] }>("/v3/auth/user/list", {})).users ?? []);
   for (const [name, password] of Object.entries(passwords)) {
-    if (users.has(name)) continue;
+    if (users.has(name)) {
+      if (options.resetPasswords === true) {
+        await root.request("/v3/auth/user/changepw", { name, password });
+      }
+      continue;
+    }
     await idempotent(root.request("/v3/auth/user/add", { name, password }));
     await idempotent(root.request("/v3/auth/role/add", { name }));
     await idempotent(root.request("/v3/auth/user/grant", { user: name, role: name }));
@@ -210,11 +227,12 @@ export async function grantRegistryAccessFrom(
   endpoints: readonly string[],
   certsDir: string,
   registryPrefix: string,
+  options: GrantRegistryAccessOptions = {},
 ): Promise<string[]> {
   const { identities } = await readEtcdPasswords(certsDir);
   const root = new EtcdClient(await etcdAccessOf({ endpoints, certsDir, identity: "root" }));
   try {
-    await grantRegistryAccess(root, registryPrefix, identities);
+    await grantRegistryAccess(root, registryPrefix, identities, options);
   } finally {
     root.close();
   }

@@ -88,7 +88,8 @@ seccompProfile: { type: RuntimeDefault }
 
 {{/*
 The mTLS certificate of one identity, as the services read it (<dir>/<identity>.crt, .key, ca.crt):
-a projected volume over the identity's Secret (kubernetes.io/tls keys); call with (list $ "user").
+a projected volume over the identity's Secret (kubernetes.io/tls keys), and for an etcd user its etcd
+password (<dir>/etcd/<identity>.password); call with (list $ "user").
 */}}
 {{- define "shop.certVolume" -}}
 - name: certs
@@ -101,11 +102,42 @@ a projected volume over the identity's Secret (kubernetes.io/tls keys); call wit
             - { key: tls.crt, path: {{ index . 1 }}.crt }
             - { key: tls.key, path: {{ index . 1 }}.key }
             - { key: ca.crt, path: ca.crt }
+      {{- if has (index . 1) (include "shop.etcdUsers" (index . 0) | fromYamlArray) }}
+      {{- include "shop.etcdPasswordSource" . | nindent 6 }}
+      {{- end }}
 {{- end -}}
 
-{{/* The identities that get a certificate (scripts/certs issues the same set, plus etcd's). */}}
+{{/*
+The identities that get a certificate (scripts/certs issues the same set). `client` is the certificate
+the etcd-access Job connects to etcd with as etcd's root (root has no certificate of its own).
+*/}}
 {{- define "shop.identities" -}}
-[user, product, order, payment, notification, cart, gateway, edge, prometheus, etcd]
+[user, product, order, payment, notification, cart, gateway, edge, prometheus, etcd, client]
+{{- end -}}
+
+{{/* The identities that are etcd users (each may write only its own registrations). */}}
+{{- define "shop.etcdUsers" -}}
+[user, product, order, payment, notification, cart, edge]
+{{- end -}}
+
+{{/* The Secret with the etcd passwords (`root.password`, `<identity>.password`). */}}
+{{- define "shop.etcdPasswordsSecret" -}}
+{{- .Values.etcd.auth.passwordsSecret | default (include "shop.name" (list . "etcd-passwords")) -}}
+{{- end -}}
+
+{{/*
+An identity's etcd password where etcdAccessOf reads it (<certsDir>/etcd/<identity>.password), as a
+source of a projected volume; nothing when etcd's users are off. Call with (list $ "user").
+*/}}
+{{- define "shop.etcdPasswordSource" -}}
+{{- $ := index . 0 -}}
+{{- $id := index . 1 -}}
+{{- if $.Values.etcd.auth.enabled -}}
+- secret:
+    name: {{ include "shop.etcdPasswordsSecret" $ }}
+    items:
+      - { key: {{ $id }}.password, path: etcd/{{ $id }}.password }
+{{- end -}}
 {{- end -}}
 
 {{/* The DNS names of an identity's certificate beyond its own name; call with (list $ "etcd"). */}}
