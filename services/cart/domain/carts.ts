@@ -45,27 +45,38 @@ export class Carts<Order, Details> {
 
   /** The customer's cart at the catalog's current names, prices and stock. */
   async view(customerId: string): Promise<CartView> {
-    const cart = await this.#store.get(customerId);
-    const found = await Promise.all(cart.lines.map((line) => this.#catalog.product(line.productId)));
-    const products = new Map<string, CatalogProduct>();
-    for (const product of found) if (product) products.set(product.id, product);
-    return viewOf(cart, products);
+    return await this.#viewWith(customerId, new Map());
   }
 
   /** Adds units to a product's line; INVALID_ARGUMENT (nothing written) for bad input or a limit. */
   async add(customerId: string, line: CartLine): Promise<CartView> {
     checkQuantity(line.quantity, 1);
-    await this.#requireProduct(line.productId);
+    const product = await this.#requireProduct(line.productId);
     refuse(await this.#store.add(customerId, line, limits));
-    return await this.view(customerId);
+    return await this.#viewWith(customerId, new Map([[product.id, product]]));
   }
 
   /** Sets a product's line; 0 removes it. INVALID_ARGUMENT (nothing written) for bad input or a limit. */
   async setQuantity(customerId: string, line: CartLine): Promise<CartView> {
     checkQuantity(line.quantity, 0);
-    if (line.quantity > 0) await this.#requireProduct(line.productId);
+    const known = new Map<string, CatalogProduct>();
+    if (line.quantity > 0) {
+      const product = await this.#requireProduct(line.productId);
+      known.set(product.id, product);
+    }
     refuse(await this.#store.set(customerId, line, limits));
-    return await this.view(customerId);
+    return await this.#viewWith(customerId, known);
+  }
+
+  /** The cart with the products of `known` as just read (in this call), the others read now. */
+  async #viewWith(customerId: string, known: ReadonlyMap<string, CatalogProduct>): Promise<CartView> {
+    const cart = await this.#store.get(customerId);
+    const found = await Promise.all(
+      cart.lines.map((line) => known.get(line.productId) ?? this.#catalog.product(line.productId)),
+    );
+    const products = new Map<string, CatalogProduct>();
+    for (const product of found) if (product) products.set(product.id, product);
+    return viewOf(cart, products);
   }
 
   /** Empties the cart. */
@@ -96,8 +107,10 @@ export class Carts<Order, Details> {
     return placed.order;
   }
 
-  async #requireProduct(productId: string): Promise<void> {
-    if (!await this.#catalog.product(productId)) throw unknownProduct(productId);
+  async #requireProduct(productId: string): Promise<CatalogProduct> {
+    const product = await this.#catalog.product(productId);
+    if (!product) throw unknownProduct(productId);
+    return product;
   }
 }
 
