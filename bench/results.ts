@@ -306,9 +306,15 @@ export function standardRatios(scenarios: ScenarioResult[]): Ratio[] {
     ),
     ratioOf(
       "create_order_history / get_rest",
-      "CreateOrder after 20k past stock moves vs GetProduct via Envoy",
+      "CreateOrder with a history (5b) vs GetProduct via Envoy",
       by("create_order_history"),
       by("get_rest"),
+    ),
+    ratioOf(
+      "create_order_history / create_order",
+      "CreateOrder with a history (5b) vs on a fresh store: flat when near 1",
+      by("create_order_history"),
+      by("create_order"),
     ),
     ratioOf("login / get_rest", "Login (scrypt N=2^15) vs GetProduct via Envoy", by("login"), by("get_rest")),
     ratioOf(
