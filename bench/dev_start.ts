@@ -12,10 +12,13 @@ import { acceptsConnections } from "@shop/platform/testing";
 import { stackMemory } from "./procs.ts";
 import type { MemoryPart } from "./results.ts";
 import { devStackPorts } from "../scripts/lib/dev.ts";
-import { parseClusters } from "../stack/routed.ts";
+import { clusterHosts } from "../stack/routed.ts";
 import { stackServices } from "../stack/services.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** The admin socket of the dev stack's Envoy (`scripts/lib/dev.ts`: `.local/envoy`, gateway `envoy`). */
+const adminSocket = `${root}/.local/envoy/envoy-admin.sock`;
 
 /** The fixed ports of `deno task dev`. */
 export const devPorts = devStackPorts();
@@ -39,9 +42,10 @@ async function freeOfDev(): Promise<number | undefined> {
 
 async function healthy(client: Deno.HttpClient): Promise<boolean> {
   try {
-    const clusters = await (await fetch("http://127.0.0.1:9901/clusters")).text();
+    // Envoy's admin API is a Unix socket of the dev stack's (its stats port serves no /clusters).
     for (const cluster of stackServices) {
-      if (!parseClusters(clusters, cluster).some((host) => host.healthFlags === "healthy")) return false;
+      const hosts = await clusterHosts(adminSocket, cluster);
+      if (!hosts.some((host) => host.healthFlags === "healthy")) return false;
     }
     const response = await fetch("https://127.0.0.1:8443/v1/products?pageSize=1", { client });
     await response.body?.cancel();

@@ -272,7 +272,9 @@ export function anyNameOf(cmdline: string): string {
   const known = nameOf(cmdline);
   if (known !== undefined) return known;
   const argv = cmdline.split("\0").filter((arg) => arg !== "");
-  const program = (argv[0] ?? "?").split("/").pop() ?? "?";
+  // Servers that retitle themselves (`postgres: checkpointer`, `redis-server 127.0.0.1:6380`) count
+  // under their program's name.
+  const program = ((argv[0] ?? "?").split("/").pop() ?? "?").split(/[: ]/)[0] || "?";
   // npm names its process `npm exec deno@...` (process.title), or it still shows node running npx.
   if (argv[0]?.startsWith("npm ") || (program === "node" && argv.some((arg) => /\bnp[mx]/.test(arg)))) {
     return "npm exec";

@@ -189,6 +189,8 @@ Deno.test("every process of the dev stack gets a name a reader knows", () => {
     "npm exec",
   );
   assert.equal(anyNameOf(argv("/tools/victoria-logs-1.52.1/bin/victoria-logs", "-x")), "victoria-logs");
+  assert.equal(anyNameOf(argv("postgres: postgres shop_order 127.0.0.1(36270) idle")), "postgres");
+  assert.equal(anyNameOf(argv("/usr/bin/redis-server 127.0.0.1:6380")), "redis-server");
 });
 
 Deno.test("the dev stack's memory table sums PSS and puts tracing on its own line", () => {
