@@ -398,7 +398,19 @@ async function waitForRollout(api: Api, logLevel: string, what: string): Promise
   await eventually(what, async () => {
     last = await rolledOut(api, logLevel);
     return last.length === 0;
-  }, { timeoutMs: 300_000, intervalMs: 1_000, lastSeen: () => last });
+  }, { timeoutMs: 300_000, intervalMs: 1_000, lastSeen: async () => [...last, ...await warnings(api)] });
+}
+
+/** The namespace's warning events: a pod the admission refused (Pod Security, say) shows as FailedCreate. */
+async function warnings(api: Api): Promise<string[]> {
+  const events = items(await api.get(`/api/v1/namespaces/${namespace}/events?fieldSelector=type%3DWarning`));
+  return events
+    .filter((event) =>
+      event.reason !== "FailedGetResourceMetric" && event.reason !== "FailedComputeMetricsReplicas"
+    )
+    .map((event) =>
+      `${String(field(event, "involvedObject", "name"))} ${String(event.reason)}: ${String(event.message)}`
+    );
 }
 
 Deno.test({
