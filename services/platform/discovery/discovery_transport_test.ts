@@ -8,14 +8,32 @@ import { type RunningServer, startServer } from "../server/start_server.ts";
 import { etcdForTests } from "../testing/etcd.ts";
 import { freePort } from "../testing/net.ts";
 import { ensureDevCertificates, readTlsFiles, type TlsFiles } from "../tls/tls_files.ts";
-import { createDiscoveryTransport } from "./discovery_transport.ts";
+import { createDiscoveryTransport, type DiscoveryTransportOptions } from "./discovery_transport.ts";
+import type { ClosableTransport } from "../client/service_transport.ts";
 import { EtcdClient } from "./etcd_client.ts";
 import { type EtcdTarget, registerInstance } from "./registration.ts";
-import { createResolver } from "./resolver.ts";
+import { createResolver, type Resolver } from "./resolver.ts";
 
 const certsDir = await ensureDevCertificates();
 const serverTls = await readTlsFiles(certsDir, "product");
 const clientTls = await readTlsFiles(certsDir, "gateway");
+
+/** A caller of the sample service: a resolver of `prefix`, and a transport that must reach `product`. */
+function sampleCaller(
+  root: EtcdTarget,
+  prefix: string,
+  options: Partial<DiscoveryTransportOptions> = {},
+): { resolver: Resolver; transport: ClosableTransport } {
+  const resolver = createResolver({ etcd: root, prefix });
+  const transport = createDiscoveryTransport({
+    resolver,
+    service: "sample",
+    identity: "product",
+    tls: clientTls,
+    ...options,
+  });
+  return { resolver, transport };
+}
 
 /** A catalog server that names itself in `x-served-by` and counts the calls its handler ran. */
 async function catalogServer(
@@ -86,13 +104,7 @@ Deno.test("calls are spread over every instance, and an instance that refuses co
     JSON.stringify({ service: "sample", instanceId: "dead", address: "127.0.0.1", port: deadPort }),
   );
   await registerAll(ns.root, prefix, [a.server, b.server]);
-  const resolver = createResolver({ etcd: ns.root, prefix });
-  const transport = createDiscoveryTransport({
-    resolver,
-    service: "sample",
-    identity: "product",
-    tls: clientTls,
-  });
+  const { resolver, transport } = sampleCaller(ns.root, prefix);
   try {
     await resolver.ready();
     assert.equal(resolver.endpoints("sample").length, 3);
@@ -127,13 +139,7 @@ Deno.test("instances registered at addresses no certificate names (pod IPs) are 
     tls: await readTlsFiles(certsDir, "payment"),
   });
   await registerAll(ns.root, prefix, [a.server, b.server, impostor.server]);
-  const resolver = createResolver({ etcd: ns.root, prefix });
-  const transport = createDiscoveryTransport({
-    resolver,
-    service: "sample",
-    identity: "product",
-    tls: clientTls,
-  });
+  const { resolver, transport } = sampleCaller(ns.root, prefix);
   try {
     await resolver.ready();
     assert.deepEqual(
@@ -215,13 +221,7 @@ Deno.test("a call refused with SHUTTING_DOWN is sent to another instance, idempo
   const leaving = await catalogServer("leaving", { refuseAsShuttingDown: true });
   const staying = await catalogServer("staying");
   await registerAll(ns.root, prefix, [leaving.server, staying.server]);
-  const resolver = createResolver({ etcd: ns.root, prefix });
-  const transport = createDiscoveryTransport({
-    resolver,
-    service: "sample",
-    identity: "product",
-    tls: clientTls,
-  });
+  const { resolver, transport } = sampleCaller(ns.root, prefix);
   try {
     await resolver.ready();
     const catalog = createClient(ProductService, transport);
@@ -245,15 +245,8 @@ Deno.test("a call refused as OVERLOADED goes again after the delay, within the t
   let calls = 0;
   const busy = await catalogServer("busy", { refuseAsOverloaded: () => calls++ % 2 === 0 });
   await registerAll(ns.root, prefix, [busy.server]);
-  const resolver = createResolver({ etcd: ns.root, prefix });
   const budget = new RetryBudget({ ratio: 0, burst: 3 });
-  const transport = createDiscoveryTransport({
-    resolver,
-    service: "sample",
-    identity: "product",
-    tls: clientTls,
-    retryBudget: budget,
-  });
+  const { resolver, transport } = sampleCaller(ns.root, prefix, { retryBudget: budget });
   try {
     await resolver.ready();
     const catalog = createClient(ProductService, transport);
@@ -301,13 +294,7 @@ Deno.test("an endpoint whose certificate names another service is never called; 
   const impostor = await catalogServer("impostor", { tls: await readTlsFiles(certsDir, "payment") });
   const real = await catalogServer("real");
   await registerAll(ns.root, prefix, [impostor.server, real.server]);
-  const resolver = createResolver({ etcd: ns.root, prefix });
-  const transport = createDiscoveryTransport({
-    resolver,
-    service: "sample",
-    identity: "product",
-    tls: clientTls,
-  });
+  const { resolver, transport } = sampleCaller(ns.root, prefix);
   const onlyImpostor = createDiscoveryTransport({
     resolver,
     service: "sample",
