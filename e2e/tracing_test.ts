@@ -288,7 +288,10 @@ Deno.test("tracing: a checkout through the gateway is one trace across every ser
           t.spans.some((span) => span.service === "gateway") &&
           t.spans.some((span) => span.service === "payment" && span.name === "POST /v1/webhooks/stripe") &&
           t.spans.some((span) => span.name === "saga.resume") &&
-          t.spans.some((span) => span.service === "order" && span.name === resumeName),
+          t.spans.some((span) => span.service === "order" && span.name === resumeName) &&
+          // The relay's spans come in payment's next export batch, a moment after order's.
+          t.spans.some((span) => span.service === "payment" && span.name === resumeName) &&
+          t.spans.some((span) => span.service === "payment" && span.name === "outbox.relay order_notices"),
       );
       const tree = describeTrace(trace);
       // saga.resume links to the checkout's trace, and runs under order's RecordPaymentOutcome...

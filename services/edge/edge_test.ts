@@ -101,3 +101,21 @@ Deno.test("an atomic write replaces the file by a rename, so a reader never sees
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the gateway's empty endpoint files never replace one the bridge has written", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "edge-test-" });
+  try {
+    const written = JSON.stringify(
+      edsDocument("user", [{ service: "user", address: "127.0.0.1", port: 50051 }], "7"),
+    );
+    await writeFileAtomically(endpointsFilePath(dir, "user"), written);
+    await ensureEndpointFiles(dir, ["user", "order"]);
+    assert.equal(await Deno.readTextFile(endpointsFilePath(dir, "user")), written);
+    assert.equal(JSON.parse(await Deno.readTextFile(endpointsFilePath(dir, "order"))).version_info, "0");
+    const names = [];
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    assert.deepEqual(names.sort(), ["capacity.json", "order.json", "user.json"], "no temporary file is left");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -147,27 +147,32 @@ export async function writeEndpointFiles(
  */
 export async function ensureEndpointFiles(dir: string, services: readonly string[]): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  const missing = async (path: string) => {
-    try {
-      await Deno.stat(path);
-      return false;
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-      return true;
-    }
-  };
-  if (await missing(runtimeFilePath(dir))) {
-    await writeFileAtomically(
-      runtimeFilePath(dir),
-      JSON.stringify(runtimeDocument(services, [], "0"), null, 2) + "\n",
+  await createFileIfMissing(
+    runtimeFilePath(dir),
+    JSON.stringify(runtimeDocument(services, [], "0"), null, 2) + "\n",
+  );
+  for (const service of services) {
+    await createFileIfMissing(
+      endpointsFilePath(dir, service),
+      JSON.stringify(edsDocument(service, [], "0"), null, 2) + "\n",
     );
   }
-  for (const service of services) {
-    if (await missing(endpointsFilePath(dir, service))) {
-      await writeFileAtomically(
-        endpointsFilePath(dir, service),
-        JSON.stringify(edsDocument(service, [], "0"), null, 2) + "\n",
-      );
-    }
+}
+
+/**
+ * Puts a complete file in place only if there is none: a temporary file hard-linked to the name, which
+ * fails when the name exists. A check and then a write would race with the bridge: its file, written
+ * between the two, was replaced by the empty one, and the cluster stayed empty (seen in CI).
+ */
+async function createFileIfMissing(path: string, text: string): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const temporary = `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${crypto.randomUUID()}.tmp`;
+  await Deno.writeTextFile(temporary, text);
+  try {
+    await Deno.link(temporary, path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  } finally {
+    await Deno.remove(temporary).catch(() => {});
   }
 }
