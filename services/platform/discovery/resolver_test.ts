@@ -41,12 +41,18 @@ Deno.test("a resolver lists the registered instances, then follows every registr
 
     const changes: EndpointChange[] = [];
     resolver.onChange((change) => changes.push(change));
+    // Each step waits for its change: etcd may deliver writes made in quick succession in one watch
+    // message, and the resolver then reports them as one change.
+    const seen = (count: number) => eventually(`change ${count} arrives`, () => changes.length >= count);
     await put(record("product", "p-2", 1002));
+    await seen(1);
     await etcd.delete(`${prefix}/product/p-1`);
+    await seen(2);
     // Keys that do not follow the layout, or hold no instance record, are ignored.
     await etcd.put(`${prefix}/product`, "{}");
     await etcd.put(`${prefix}/product/p-3`, "not json");
     await put({ ...record("product", "p-2", 1002), version: "2" });
+    await seen(3);
     // A fence: the watch delivers in order, so once this change is seen every earlier one has been.
     await put(record("order", "o-2", 2002));
     await eventually("the fence's change arrives", () => changes.some((c) => c.service === "order"));
