@@ -14,7 +14,7 @@ import {
   productListedTwice,
 } from "./errors.ts";
 import { mayAccess, type Order, type OrderStatus, type ShippingAddress, transition } from "./order.ts";
-import type { Lease, OrderCursor, OrderRecord } from "./ports.ts";
+import { type Lease, type OrderCursor, orderOf, type OrderRecord } from "./ports.ts";
 import { CheckoutSaga, type SagaDeps } from "./saga.ts";
 
 export type { CheckoutEvent, CompensationReason, FaultPoint } from "./saga.ts";
@@ -112,15 +112,15 @@ export class Checkout {
     };
     const lease = this.#saga.newLease();
     const inserted = await this.#deps.store.insertOrder(order, lease);
-    if (!inserted.created) return strip(await this.#awaitOutcome(inserted.existing, deadline));
-    return strip(await this.#saga.drive(order, lease, deadline));
+    if (!inserted.created) return orderOf(await this.#awaitOutcome(inserted.existing, deadline));
+    return orderOf(await this.#saga.drive(order, lease, deadline));
   }
 
   /** One order; anyone but its owner or an admin gets NOT_FOUND (not a hint that it exists). */
   async getOrder(customer: Customer, id: string): Promise<Order> {
     const order = await this.#deps.store.findOrder(id);
     if (!order || !mayAccess(order, customer)) throw orderNotFound(id);
-    return strip(order);
+    return orderOf(order);
   }
 
   /** The caller's orders newest first; an admin sees everyone's, or one user's with `userId`. */
@@ -133,7 +133,7 @@ export class Checkout {
     if (customer.role !== "admin" && userId && userId !== customer.id) throw othersOrdersDenied();
     const owner = customer.role === "admin" ? (userId || undefined) : customer.id;
     const page = await this.#deps.store.listOrders(owner, pageSize, after);
-    return { orders: page.orders.map(strip), next: page.next };
+    return { orders: page.orders.map(orderOf), next: page.next };
   }
 
   /**
@@ -165,7 +165,7 @@ export class Checkout {
     const saved = await this.#saga.save(cancelled, lease);
     this.#deps.onEvent?.({ type: "order_settled", outcome: "cancelled" });
     this.#deps.onEvent?.({ type: "compensation_started", reason: "cancelled" });
-    return strip(await this.#saga.drive(saved, lease, this.#deadline(caller)));
+    return orderOf(await this.#saga.drive(saved, lease, this.#deadline(caller)));
   }
 
   /** Admin only, in the transport: moves a PAID order to SHIPPED, and a SHIPPED one to DELIVERED. */
@@ -177,7 +177,7 @@ export class Checkout {
     try {
       const moved = { ...claimed, ...transition(claimed, to, reason || `marked ${to}`, this.#now()) };
       await this.#saga.save(moved, lease);
-      return strip(moved);
+      return orderOf(moved);
     } finally {
       await this.#deps.store.releaseLease(id, lease.owner);
     }
@@ -282,16 +282,4 @@ export class Checkout {
     }
     return order;
   }
-}
-
-/** The order as callers see it, without the saga's bookkeeping. */
-function strip(record: OrderRecord): Order {
-  const {
-    sagaStep: _step,
-    chargeAttempted: _charged,
-    announcedChanges: _announced,
-    traceParent: _trace,
-    ...order
-  } = record;
-  return order;
 }

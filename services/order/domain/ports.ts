@@ -44,6 +44,25 @@ export interface SagaState {
 /** An order with its saga state, as stored. */
 export type OrderRecord = Order & SagaState;
 
+/**
+ * The order as callers and events see it: the record without its saga's bookkeeping.
+ *
+ * @example
+ * ```ts ignore
+ * const order = orderOf(await store.findOrder(id));
+ * ```
+ */
+export function orderOf(record: OrderRecord): Order {
+  const {
+    sagaStep: _step,
+    chargeAttempted: _charged,
+    announcedChanges: _announced,
+    traceParent: _trace,
+    ...order
+  } = record;
+  return order;
+}
+
 /** Who drives an order's saga, until when. Only the lease holder may advance it. */
 export interface Lease {
   owner: string;

@@ -1,5 +1,12 @@
 import type { OrderEvent, OrderEventDraft } from "../domain/order_events.ts";
-import type { Lease, OrderCursor, OrderPage, OrderRecord, OrderStore } from "../domain/ports.ts";
+import {
+  type Lease,
+  type OrderCursor,
+  orderOf,
+  type OrderPage,
+  type OrderRecord,
+  type OrderStore,
+} from "../domain/ports.ts";
 
 interface Entry {
   order: OrderRecord;
@@ -89,9 +96,7 @@ export class MemoryOrderStore implements OrderStore {
       const entry = this.#entries.get(event.draft.orderId);
       if (event.due > now || !entry) continue;
       event.due = until;
-      const { sagaStep: _step, chargeAttempted: _charged, announcedChanges: _announced, ...order } = copy(
-        entry.order,
-      );
+      const order = orderOf(copy(entry.order));
       claimed.push({
         ...structuredClone(event.draft),
         sequence: event.sequence,

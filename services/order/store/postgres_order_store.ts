@@ -9,7 +9,15 @@ import type {
   UnpricedOrder,
 } from "../domain/order.ts";
 import type { OrderEvent, OrderEventDraft, OrderEventType } from "../domain/order_events.ts";
-import type { Lease, OrderCursor, OrderPage, OrderRecord, OrderStore, SagaStep } from "../domain/ports.ts";
+import {
+  type Lease,
+  type OrderCursor,
+  orderOf,
+  type OrderPage,
+  type OrderRecord,
+  type OrderStore,
+  type SagaStep,
+} from "../domain/ports.ts";
 
 interface OrderRow {
   id: string;
@@ -130,13 +138,7 @@ function toRecord(row: OrderRow): OrderRecord {
 }
 
 function toEvent(row: EventRow): OrderEvent {
-  const {
-    sagaStep: _step,
-    chargeAttempted: _charged,
-    announcedChanges: _announced,
-    traceParent: _trace,
-    ...order
-  } = toRecord(row);
+  const order = orderOf(toRecord(row));
   return {
     id: row.e_id,
     orderId: row.id,
