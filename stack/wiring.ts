@@ -29,7 +29,8 @@ import {
   startPrometheus,
   startVictoriaLogs,
 } from "../observability/servers.ts";
-import { capacityLayer, type GatewaySettings } from "../envoy/gateway_config.ts";
+import type { GatewaySettings } from "../envoy/gateway_config.ts";
+import { endpointFilesPresent } from "../services/edge/eds_files.ts";
 import { writeGatewayConfig } from "../envoy/render_config.ts";
 import { type StartedTraceStore, startTraceStore } from "../observability/trace_store.ts";
 import { etcdAccessOf, EtcdClient } from "@shop/platform/discovery";
@@ -545,12 +546,8 @@ export const stackParts: readonly StackPart[] = [
             : { SHOP_EDGE_ETCD_PREFIX: servers.discoveryPrefix }),
         },
       }, async () => {
-        // Ready once it has written every file Envoy reads: it writes them one after the other, and
-        // the gateway's part creates any that is missing.
-        const written = new Set<string>();
-        for await (const entry of Deno.readDir(launch.endpointsDir)) written.add(entry.name);
-        return [...stackServices.map((service) => `${service}.json`), `${capacityLayer}.json`]
-          .every((name) => written.has(name));
+        // Ready once it has written every file Envoy reads, before the gateway's part creates any missing one.
+        return await endpointFilesPresent(launch.endpointsDir, stackServices);
       });
       launch.summary.push({ name: "edge", url: `${launch.endpointsDir}  (Envoy's endpoint files)` });
     },

@@ -83,6 +83,12 @@ export function runtimeDocument(
   };
 }
 
+/** A dot-name Envoy does not watch, beside `path`, unique per call so concurrent writers never share one. */
+function temporaryBeside(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return `${slash >= 0 ? path.slice(0, slash) : "."}/.${path.slice(slash + 1)}.${crypto.randomUUID()}.tmp`;
+}
+
 /**
  * Writes a file so that readers see the old or the new content, never a part: a temporary file in the
  * same directory, then a rename over the target.
@@ -93,11 +99,7 @@ export function runtimeDocument(
  * ```
  */
 export async function writeFileAtomically(path: string, text: string): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash >= 0 ? path.slice(0, slash) : ".";
-  const name = path.slice(slash + 1);
-  // A dot-name Envoy does not watch, unique per write so concurrent writers never share one.
-  const temporary = `${dir}/.${name}.${crypto.randomUUID()}.tmp`;
+  const temporary = temporaryBeside(path);
   try {
     await Deno.writeTextFile(temporary, text);
     await Deno.rename(temporary, path);
@@ -108,8 +110,29 @@ export async function writeFileAtomically(path: string, text: string): Promise<v
 }
 
 /**
- * Writes the EDS file of every service in `services` for `endpoints` (endpoints of other services are
- * ignored), each atomically.
+ * Every file Envoy reads from `dir`, with its text for `endpoints`: the capacity layer first (a new
+ * instance's capacity is in place before it gets its first call), then each service's EDS file
+ * (endpoints of other services are ignored).
+ */
+function endpointFiles(
+  dir: string,
+  services: readonly string[],
+  endpoints: readonly Endpoint[],
+  version: string,
+): Array<{ path: string; text: string }> {
+  const text = (document: unknown) => JSON.stringify(document, null, 2) + "\n";
+  return [
+    { path: runtimeFilePath(dir), text: text(runtimeDocument(services, endpoints, version)) },
+    ...services.map((service) => ({
+      path: endpointsFilePath(dir, service),
+      text: text(edsDocument(service, endpoints, version)),
+    })),
+  ];
+}
+
+/**
+ * Writes the EDS file of every service in `services` for `endpoints`, and the capacity layer, each
+ * atomically.
  *
  * @example
  * ```ts ignore
@@ -123,22 +146,15 @@ export async function writeEndpointFiles(
   version: string,
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  // The limits first: a new instance's capacity is in place before it gets its first call.
-  await writeFileAtomically(
-    runtimeFilePath(dir),
-    JSON.stringify(runtimeDocument(services, endpoints, version), null, 2) + "\n",
-  );
-  for (const service of services) {
-    await writeFileAtomically(
-      endpointsFilePath(dir, service),
-      JSON.stringify(edsDocument(service, endpoints, version), null, 2) + "\n",
-    );
+  for (const { path, text } of endpointFiles(dir, services, endpoints, version)) {
+    await writeFileAtomically(path, text);
   }
 }
 
 /**
- * Creates an empty EDS file for each service that has none yet, so that Envoy can start before the
- * bridge has written anything (its clusters then have no endpoints until the bridge runs).
+ * Creates an empty EDS file for each service that has none yet, and the capacity layer, so that Envoy can
+ * start before the bridge has written anything (its clusters then have no endpoints until the bridge
+ * runs).
  *
  * @example
  * ```ts ignore
@@ -147,16 +163,21 @@ export async function writeEndpointFiles(
  */
 export async function ensureEndpointFiles(dir: string, services: readonly string[]): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  await createFileIfMissing(
-    runtimeFilePath(dir),
-    JSON.stringify(runtimeDocument(services, [], "0"), null, 2) + "\n",
-  );
-  for (const service of services) {
-    await createFileIfMissing(
-      endpointsFilePath(dir, service),
-      JSON.stringify(edsDocument(service, [], "0"), null, 2) + "\n",
-    );
-  }
+  for (const { path, text } of endpointFiles(dir, services, [], "0")) await createFileIfMissing(path, text);
+}
+
+/**
+ * Whether every file Envoy reads for `services` is in `dir` (the bridge writes them one after the other).
+ *
+ * @example
+ * ```ts ignore
+ * await endpointFilesPresent("/tmp/eds", ["user", "product"]); // true once the bridge wrote them all
+ * ```
+ */
+export async function endpointFilesPresent(dir: string, services: readonly string[]): Promise<boolean> {
+  const present = new Set<string>();
+  for await (const entry of Deno.readDir(dir)) present.add(`${dir}/${entry.name}`);
+  return endpointFiles(dir, services, [], "0").every(({ path }) => present.has(path));
 }
 
 /**
@@ -165,8 +186,7 @@ export async function ensureEndpointFiles(dir: string, services: readonly string
  * between the two, was replaced by the empty one, and the cluster stayed empty (seen in CI).
  */
 async function createFileIfMissing(path: string, text: string): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const temporary = `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${crypto.randomUUID()}.tmp`;
+  const temporary = temporaryBeside(path);
   await Deno.writeTextFile(temporary, text);
   try {
     await Deno.link(temporary, path);
