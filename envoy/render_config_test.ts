@@ -18,6 +18,21 @@ async function validate(path: string): Promise<{ success: boolean; output: strin
   return { success: out.success, output: decoder.decode(out.stdout) + decoder.decode(out.stderr) };
 }
 
+/** Runs the renderer as a program into `dir/envoy.json` (endpoint files in `dir/eds`) with `env`. */
+function render(dir: string, env: Record<string, string>): Promise<Deno.CommandOutput> {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${root}/envoy/render_config.ts`,
+      `--out=${dir}/envoy.json`,
+      `--endpoints.dir=${dir}/eds`,
+    ],
+    env: { NO_COLOR: "1", ...env },
+    stderr: "piped",
+  }).output();
+}
+
 type Route = { name: string; match: { path?: string; prefix?: string }; typed_per_filter_config?: object };
 
 function routesOf(config: Record<string, unknown>): Route[] {
@@ -49,17 +64,7 @@ Deno.test("the rendered configuration passes envoy --mode validate, with its EDS
 Deno.test("the renderer reads SHOP_GATEWAY_PORT and limits from the environment", async () => {
   const dir = await Deno.makeTempDir({ prefix: "gateway-render-" });
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `${root}/envoy/render_config.ts`,
-        `--out=${dir}/envoy.json`,
-        `--endpoints.dir=${dir}/eds`,
-      ],
-      env: { SHOP_GATEWAY_PORT: "9443", SHOP_GATEWAY_LIMITS_SIGN_IN_RATE: "7", NO_COLOR: "1" },
-      stderr: "piped",
-    }).output();
+    const out = await render(dir, { SHOP_GATEWAY_PORT: "9443", SHOP_GATEWAY_LIMITS_SIGN_IN_RATE: "7" });
     assert.ok(out.success, new TextDecoder().decode(out.stderr));
     const text = await Deno.readTextFile(`${dir}/envoy.json`);
     const config = JSON.parse(text);
@@ -214,20 +219,8 @@ Deno.test("the admin API is a socket only Envoy's user may open; the stats port 
 
 Deno.test("the renderer turns Envoy's tracer on from the variables every service reads, off when empty", async () => {
   const dir = await Deno.makeTempDir({ prefix: "gateway-render-" });
-  const render = (env: Record<string, string>) =>
-    new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `${root}/envoy/render_config.ts`,
-        `--out=${dir}/envoy.json`,
-        `--endpoints.dir=${dir}/eds`,
-      ],
-      env: { NO_COLOR: "1", ...env },
-      stderr: "piped",
-    }).output();
   try {
-    const traced = await render({
+    const traced = await render(dir, {
       SHOP_TRACING_ENDPOINT: "http://jaeger:4318",
       SHOP_TRACING_SAMPLE_RATIO: "0.25",
     });
@@ -240,11 +233,14 @@ Deno.test("the renderer turns Envoy's tracer on from the variables every service
     const { success, output } = await validate(`${dir}/envoy.json`);
     assert.ok(success, output);
 
-    const off = await render({ SHOP_TRACING_ENDPOINT: "" });
+    const off = await render(dir, { SHOP_TRACING_ENDPOINT: "" });
     assert.ok(off.success, new TextDecoder().decode(off.stderr));
     assert.doesNotMatch(await Deno.readTextFile(`${dir}/envoy.json`), /opentelemetry|trace_store/);
 
-    const bad = await render({ SHOP_TRACING_ENDPOINT: "http://jaeger:4318", SHOP_TRACING_SAMPLE_RATIO: "2" });
+    const bad = await render(dir, {
+      SHOP_TRACING_ENDPOINT: "http://jaeger:4318",
+      SHOP_TRACING_SAMPLE_RATIO: "2",
+    });
     assert.ok(!bad.success);
     assert.match(new TextDecoder().decode(bad.stderr), /SHOP_TRACING_SAMPLE_RATIO/);
   } finally {
