@@ -99,6 +99,12 @@ function allStats(): Map<number, ProcStat> {
   return stats;
 }
 
+/** The directory of the `ProcessGroup` that started `pid` (its `SHOP_INFRA_RUN` mark), if any. */
+function groupDirOf(pid: number): string | undefined {
+  const environ = readText(`/proc/${pid}/environ`) ?? "";
+  return environ.split("\0").find((line) => line.startsWith(`${RUN_MARKER}=`))?.slice(RUN_MARKER.length + 1);
+}
+
 /** Every pid below `root` (itself included), from a snapshot's parent links. */
 function descendants(root: number, stats: Map<number, ProcStat>): number[] {
   const children = new Map<number, number[]>();
@@ -155,9 +161,8 @@ export function findStackProcesses(names: Map<number, string> = new Map()): Watc
     const cmdline = readText(`/proc/${stat.pid}/cmdline`) ?? "";
     let candidate = stat.ppid === Deno.pid;
     if (!candidate) {
-      const environ = readText(`/proc/${stat.pid}/environ`) ?? "";
-      const marker = environ.split("\0").find((line) => line.startsWith(`${RUN_MARKER}=`));
-      candidate = marker !== undefined && ours(marker.slice(RUN_MARKER.length + 1));
+      const dir = groupDirOf(stat.pid);
+      candidate = dir !== undefined && ours(dir);
     }
     if (!candidate) continue;
     // Only the root of each part: PostgreSQL's backends carry the marker too, and count under it.
@@ -300,9 +305,7 @@ export function stackMemory(root: number, groupDirPrefix: string): MemoryPart[] 
   const pids = new Set(descendants(root, stats));
   for (const stat of stats.values()) {
     if (pids.has(stat.pid)) continue;
-    const environ = readText(`/proc/${stat.pid}/environ`) ?? "";
-    const marker = environ.split("\0").find((line) => line.startsWith(`${RUN_MARKER}=`));
-    if (marker !== undefined && marker.slice(RUN_MARKER.length + 1).startsWith(groupDirPrefix)) {
+    if (groupDirOf(stat.pid)?.startsWith(groupDirPrefix)) {
       for (const pid of descendants(stat.pid, stats)) pids.add(pid);
     }
   }
