@@ -1,4 +1,12 @@
-import { type Collection, type Db, MongoServerError, type OptionalUnlessRequiredId } from "mongodb";
+import {
+  type Collection,
+  type CreateIndexesOptions,
+  type Db,
+  type Document,
+  type IndexSpecification,
+  MongoServerError,
+  type OptionalUnlessRequiredId,
+} from "mongodb";
 import { skuTaken } from "../domain/errors.ts";
 import type {
   CatalogChange,
@@ -74,6 +82,27 @@ function isDuplicateKey(error: unknown): boolean {
     (error.code === 11000 || /duplicate key value violates unique constraint/.test(error.message));
 }
 
+/** MongoDB's codes for "an index of this name exists with other options" and "...with other keys". */
+const INDEX_CONFLICT_CODES: ReadonlySet<unknown> = new Set([85, 86]);
+
+/**
+ * Creates the named index, replacing an index of the same name that an older version defined otherwise:
+ * without this, a service upgraded over old data fails at start ("An existing index has the same name").
+ */
+async function ensureIndex<T extends Document>(
+  collection: Collection<T>,
+  keys: IndexSpecification,
+  options: CreateIndexesOptions & { name: string },
+): Promise<void> {
+  try {
+    await collection.createIndex(keys, options);
+  } catch (error) {
+    if (!(error instanceof MongoServerError && INDEX_CONFLICT_CODES.has(error.code))) throw error;
+    await collection.dropIndex(options.name);
+    await collection.createIndex(keys, options);
+  }
+}
+
 /**
  * Every value that goes into a query as a value goes through here: a string field must never reach the
  * driver as an object (`{"$ne": null}`), whatever a caller's types claim.
@@ -142,19 +171,22 @@ export class MongoProductStore implements ProductStore {
     this.#catalogHead = db.collection<{ _id: string; seq: number }>("catalog_head", bson);
   }
 
-  /** Creates the indexes (idempotent; every instance runs it at start). */
+  /**
+   * Creates the indexes (idempotent; every instance runs it at start). An index whose definition changed
+   * since an older version created it (same name, other keys or options) is dropped and built again.
+   */
   async ensureIndexes(): Promise<void> {
-    await this.#products.createIndex({ sku: 1 }, { unique: true, name: "sku_unique" });
-    await this.#products.createIndex({ createTime: 1, _id: 1 }, { name: "catalog_order" });
-    await this.#products.createIndex({ category: 1, createTime: 1, _id: 1 }, { name: "category_order" });
-    await this.#products.createIndex({ "price.amountMinor": 1 }, { name: "price" });
+    await ensureIndex(this.#products, { sku: 1 }, { unique: true, name: "sku_unique" });
+    await ensureIndex(this.#products, { createTime: 1, _id: 1 }, { name: "catalog_order" });
+    await ensureIndex(this.#products, { category: 1, createTime: 1, _id: 1 }, { name: "category_order" });
+    await ensureIndex(this.#products, { "price.amountMinor": 1 }, { name: "price" });
     // Every stock and reservation lookup is by equality on `_id` or on one of these (the service README
     // lists the query each serves).
-    await this.#moves.createIndex({ opKey: 1 }, { unique: true, name: "op_unique" });
-    await this.#reservations.createIndex({ open: 1 }, { name: "open" });
-    await this.#decisions.createIndex({ orderId: 1 }, { name: "decisions_of_order" });
-    await this.#decisions.createIndex({ done: 1 }, { name: "unfinished" });
-    await this.#changes.createIndex({ block: 1 }, { name: "change_block" });
+    await ensureIndex(this.#moves, { opKey: 1 }, { unique: true, name: "op_unique" });
+    await ensureIndex(this.#reservations, { open: 1 }, { name: "open" });
+    await ensureIndex(this.#decisions, { orderId: 1 }, { name: "decisions_of_order" });
+    await ensureIndex(this.#decisions, { done: 1 }, { name: "unfinished" });
+    await ensureIndex(this.#changes, { block: 1 }, { name: "change_block" });
   }
 
   // ---- catalog -------------------------------------------------------------------------------------

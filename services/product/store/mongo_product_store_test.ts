@@ -53,6 +53,25 @@ Deno.test("MongoProductStore: two instances on one database never oversell", asy
   }
 });
 
+Deno.test("MongoProductStore: starts over data whose indexes an older version defined otherwise", async () => {
+  await using db = await (await mongoForTests()).createDatabase({ label: "product_old_index" });
+  const client = new MongoClient(db.url, { serverSelectionTimeoutMS: 10_000 });
+  try {
+    // An earlier version indexed unfinished decisions by { done, time } under the same name.
+    const decisions = client.db(db.name).collection("reservation_decisions");
+    await decisions.createIndex({ done: 1, time: 1 }, { name: "unfinished" });
+    const store = new MongoProductStore(client.db(db.name));
+    await store.ensureIndexes();
+    const unfinished = (await decisions.indexes()).find((index) => index.name === "unfinished");
+    assert.deepEqual(unfinished?.key, { done: 1 });
+    const kettle = newProduct({ stock: 2 });
+    await store.createProduct(kettle);
+    assert.equal((await store.findProduct(kettle.id))?.stock, 2);
+  } finally {
+    await client.close();
+  }
+});
+
 Deno.test("MongoProductStore: a sweep finishes what a process that died half-way left", async () => {
   await using db = await (await mongoForTests()).createDatabase({ label: "product_crash" });
   const { client, store, book } = await openStore(db.url, db.name, 1_000);
