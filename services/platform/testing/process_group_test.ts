@@ -85,7 +85,14 @@ Deno.test("ProcessGroup.create() kills and removes what a crashed run left", asy
       stdout: "piped",
     }).output();
     const leftover = Number(new TextDecoder().decode(out.stdout).trim());
-    assert.ok(isRunning(leftover));
+    // `$!` is known before the child has become `sleep`; until then its environment may read empty.
+    await eventually("the leftover server runs", async () => {
+      try {
+        return (await Deno.readTextFile(`/proc/${leftover}/cmdline`)).startsWith("sleep\0");
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 20_000 });
 
     const group = await ProcessGroup.create({ root });
     try {
