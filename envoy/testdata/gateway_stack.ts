@@ -166,13 +166,24 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       return made;
     };
     const waitForHealthy = async (cluster: string, healthy: number, timeoutMs = 15_000) => {
-      await waitForHosts(
-        settings.adminSocket,
-        cluster,
-        `${healthy} healthy hosts`,
-        (hosts) => hosts.filter((host) => host.healthFlags === "healthy").length === healthy,
-        timeoutMs,
-      );
+      try {
+        await waitForHosts(
+          settings.adminSocket,
+          cluster,
+          `${healthy} healthy hosts`,
+          (hosts) => hosts.filter((host) => host.healthFlags === "healthy").length === healthy,
+          timeoutMs,
+        );
+      } catch (error) {
+        // Say what the user service was doing: a health check that times out again and again (seen once
+        // on a loaded machine) is otherwise a riddle.
+        const lastLogs = user.logs.slice(-8).map((entry) => JSON.stringify(entry)).join("\n");
+        throw new Error(
+          `${error instanceof Error ? error.message : String(error)}\nthe user service's last log lines:\n` +
+            `${lastLogs}\nits stderr: ${user.stderr().slice(-2_000) || "(empty)"}`,
+          { cause: error },
+        );
+      }
     };
     await waitForHealthy("user", 1);
     // The JWKS is fetched in the background once the user cluster is up; wait until a token verifies.
