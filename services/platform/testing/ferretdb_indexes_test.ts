@@ -40,6 +40,19 @@ Deno.test("FerretDB equality lookups are served by GIN indexes, on tables made b
         SELECT indexdef FROM pg_indexes WHERE schemaname = 'lookups' AND indexdef LIKE '%USING gin%'`;
       const fields = indexes.map((i) => /->\s*'(\w+)'/.exec(i.indexdef)?.[1]).sort();
       assert.deepEqual(fields, ["_id", "color", "size"]);
+      // No pending list: a lookup never reads a list of unsorted new rows.
+      assert.ok(indexes.every((i) => i.indexdef.includes("fastupdate=off")), JSON.stringify(indexes));
+      // An index an earlier version built with a pending list is switched to none.
+      const [sizeIndex] = await sql<{ name: string }[]>`
+        SELECT indexname AS name FROM pg_indexes
+        WHERE schemaname = 'lookups' AND indexname LIKE 'others%' AND indexdef LIKE '%USING gin%'`;
+      await sql.unsafe(`ALTER INDEX lookups."${sizeIndex?.name}" SET (fastupdate = on)`);
+      await ensureFerretDbLookupIndexes(backend, { others: ["size"] });
+      const [altered] = await sql<{ indexdef: string }[]>`
+        SELECT indexdef FROM pg_indexes WHERE schemaname = 'lookups' AND indexname = ${
+        sizeIndex?.name ?? ""
+      }`;
+      assert.match(altered?.indexdef ?? "", /fastupdate=off/);
 
       assert.equal((await db.collection("things").find({ color: "c-2" }).toArray()).length, 10);
       assert.ok(await db.collection("things").findOne({ _id: "t-7" as unknown as never }));
