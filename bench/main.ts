@@ -32,6 +32,7 @@ import { ProductService } from "@shop/proto/product";
 import { type Stack, type StackInstance, stackServices, startStack } from "../e2e/stack.ts";
 import { address, ok, type Product, restClient, signIn, signUp } from "../e2e/rest.ts";
 import { type DevStart, timeDevStart } from "./dev_start.ts";
+import { openStatementProfile } from "./pg_statements.ts";
 import {
   loadToolVersion,
   type RunningLoad,
@@ -609,12 +610,14 @@ async function main(): Promise<void> {
     },
   );
 
-  // CreateOrder: every request a new requestId, spread over the users and products; read lazily and
-  // never repeated, so each one runs the whole saga.
+  // The busiest PostgreSQL statements of each checkout scenario (profiling; in the JSON only).
+  const statements = await openStatementProfile((await postgresForTests()).url);
   const metricsClient = Deno.createHttpClient({
     caCerts: [await Deno.readTextFile(caFile)],
     ...(await readTlsFiles(stack.certsDir, "prometheus")),
   });
+  // CreateOrder: every request a new requestId, spread over the users and products; read lazily and
+  // never repeated, so each one runs the whole saga.
   /** One order's items: one unit of one product, spread over the 20 (no product is hot). */
   const spread = (i: number) => [{ productId: productIds[i % productIds.length] ?? "", quantity: 1 }];
   const orderScenario = async (id: string, title: string, itemsOf: typeof spread = spread) => {
@@ -640,6 +643,7 @@ async function main(): Promise<void> {
       })(),
     );
     const statuses: Record<string, number> = {};
+    await statements?.reset();
     const before = await scrapeTimes(stack, metricsClient);
     await scenario(
       id,
@@ -667,6 +671,7 @@ async function main(): Promise<void> {
         extra: async () => ({
           ordersByStatus: statuses,
           serverTimeMs: timesBetween(before, await scrapeTimes(stack, metricsClient)),
+          busiestStatements: (await statements?.top(8)) ?? [],
         }),
       },
     );
@@ -898,6 +903,7 @@ async function main(): Promise<void> {
     }
   }
   metricsClient.close();
+  await statements?.close();
 
   say(`stopping the stack [${seconds()}]`);
   stopping = true;

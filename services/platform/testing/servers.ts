@@ -67,6 +67,9 @@ export async function startPostgres(
   const args = ["-D", dataDir, "-p", String(port), "-k", dataDir, "-c", "listen_addresses=127.0.0.1"];
   // Tests open a pool per suite; the default 100 connections run out with a few suites in parallel.
   args.push("-c", "max_connections=300");
+  // Statement statistics (`pg_stat_statements`, part of PostgreSQL's own packages) for profiling: the
+  // bench reads the busiest statements of each checkout scenario from it.
+  args.push("-c", "shared_preload_libraries=pg_stat_statements");
   if (options.fast === true) {
     args.push("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off");
   }
