@@ -133,6 +133,21 @@ export function orderStoreContract(name: string, fixture: () => Promise<StoreFix
     assert.equal((await store.findOrder(order.id))?.sagaStep, "charge");
   });
 
+  test("a save with releaseLease stores the progress and gives the lease up in the same write", async (store) => {
+    const order = newOrder();
+    await store.insertOrder(order, lease("a"));
+    const done = { ...order, sagaStep: "done" as const };
+    assert.equal(
+      await store.saveProgress(done, lease("a"), [event(order.id, "paid")], { releaseLease: true }),
+      true,
+    );
+    assert.equal((await store.findOrder(order.id))?.sagaStep, "done");
+    assert.equal((await store.claim(order.id, lease("b"), tick()))?.id, order.id, "free at once");
+    assert.equal(await store.saveProgress(done, lease("a"), [], { releaseLease: true }), false);
+    const [announced] = await store.claimOrderEvents(tick(), tick(), 10);
+    assert.equal(announced?.status, "paid");
+  });
+
   test("claimStalled() takes unfinished sagas whose lease expired, each by one claimer", async (store) => {
     const now = tick();
     const expired = new Date(now.getTime() - 1);
