@@ -122,18 +122,20 @@ export class PostgresPaymentStore implements PaymentStore {
   }
 
   async beginCharge(payment: NewPayment): Promise<{ payment: Payment; created: boolean }> {
-    const [inserted] = await this.#sql<{ id: string }[]>`
+    // RETURNING the row spares a read: a payment just created has no refunds.
+    const [inserted] = await this.#sql<PaymentRow[]>`
       INSERT INTO payments (id, order_id, user_id, currency_code, amount_minor, payment_method, idempotency_key,
                             charge_status, create_time, update_time)
       VALUES (${payment.id}, ${payment.orderId}, ${payment.userId}, ${payment.amount.currencyCode},
               ${payment.amount.amountMinor.toString()}, ${payment.paymentMethod}, ${payment.idempotencyKey},
               'pending', ${payment.createTime}, ${payment.createTime})
       ON CONFLICT (order_id) DO NOTHING
-      RETURNING id`;
+      RETURNING ${this.#sql.unsafe(paymentColumns)}`;
+    if (inserted) return { payment: toPayment(inserted, []), created: true };
     // ON CONFLICT waits for a concurrent insert of the same order to commit, so the row is there now.
     const stored = await this.findPaymentByOrder(payment.orderId);
     if (!stored) throw new Error(`payment of order ${payment.orderId} neither inserted nor found`);
-    return { payment: stored, created: inserted !== undefined };
+    return { payment: stored, created: false };
   }
 
   async settleCharge(
@@ -142,8 +144,18 @@ export class PostgresPaymentStore implements PaymentStore {
     now: Date,
     options: { notifyOrder?: boolean } = {},
   ): Promise<Payment | undefined> {
-    await this.#sql.begin((tx) => settleCharge(tx, paymentId, settlement, now, options.notifyOrder ?? false));
-    return await this.findPayment(paymentId);
+    if (options.notifyOrder === true) {
+      await this.#sql.begin((tx) => settleCharge(tx, paymentId, settlement, now, true));
+      return await this.findPayment(paymentId);
+    }
+    // Without a notice the settlement is one UPDATE, atomic on its own, that returns the row it left
+    // (and whether it has refunds to read).
+    const [row] = await this.#sql<(PaymentRow & { has_refunds: boolean })[]>`
+      ${updateCharge(this.#sql, paymentId, settlement, now)}
+      RETURNING ${this.#sql.unsafe(paymentColumns)},
+        EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = payments.id) AS has_refunds`;
+    if (!row) return undefined;
+    return row.has_refunds ? (await this.#withRefunds([row]))[0] : toPayment(row, []);
   }
 
   async findPayment(id: string): Promise<Payment | undefined> {
@@ -307,9 +319,7 @@ async function settleCharge(
   now: Date,
   notifyOrder: boolean,
 ): Promise<void> {
-  const status = settlement.kind;
   const failureReason = settlement.kind === "failed" ? settlement.failureReason : "";
-  const declineCode = settlement.kind === "failed" ? settlement.declineCode : "";
   // The row lock makes "was it pending?" and the change one step, whoever else settles it.
   const [before] = await tx<{ charge_status: ChargeStatus; order_id: string }[]>`
     SELECT charge_status, order_id FROM payments WHERE id = ${id} FOR UPDATE`;
@@ -321,8 +331,19 @@ async function settleCharge(
         ${currentTraceparent() ?? null})
       ON CONFLICT (payment_id) DO NOTHING`;
   }
+  await updateCharge(tx, id, settlement, now);
+}
+
+/**
+ * The UPDATE that records a charge's settlement: only a pending charge takes an outcome; a missing
+ * PaymentIntent id is always recorded.
+ */
+function updateCharge(sql: Sql | TransactionSql, id: string, settlement: ChargeSettlement, now: Date) {
+  const status = settlement.kind;
+  const failureReason = settlement.kind === "failed" ? settlement.failureReason : "";
+  const declineCode = settlement.kind === "failed" ? settlement.declineCode : "";
   // Every right-hand side reads the row as it was before this UPDATE.
-  await tx`
+  return sql`
     UPDATE payments SET
       stripe_payment_intent_id = COALESCE(stripe_payment_intent_id, ${settlement.paymentIntentId ?? null}),
       charge_status = CASE WHEN charge_status = 'pending' THEN ${status} ELSE charge_status END,
