@@ -248,11 +248,10 @@ export class PostgresPaymentStore implements PaymentStore {
     effects: LedgerEffect[],
     now: Date,
   ): Promise<boolean> {
+    // Only the event's id to keep: one statement needs no transaction.
+    if (effects.length === 0) return await recordWebhookEvent(this.#sql, event, now);
     return await this.#sql.begin(async (tx) => {
-      const [fresh] = await tx`
-        INSERT INTO webhook_events (event_id, type, receive_time) VALUES (${event.id}, ${event.type}, ${now})
-        ON CONFLICT (event_id) DO NOTHING RETURNING event_id`;
-      if (!fresh) return false;
+      if (!await recordWebhookEvent(tx, event, now)) return false;
       for (const effect of effects) {
         if (effect.kind === "charge") await settleCharge(tx, effect.paymentId, effect.settlement, now, true);
         else await settleRefund(tx, effect.refundId, effect.settlement, now);
@@ -332,6 +331,18 @@ async function settleCharge(
       ON CONFLICT (payment_id) DO NOTHING`;
   }
   await updateCharge(tx, id, settlement, now);
+}
+
+/** Keeps a webhook event's id; false when it was kept before (the event is a repeat). */
+async function recordWebhookEvent(
+  sql: Sql | TransactionSql,
+  event: { id: string; type: string },
+  now: Date,
+): Promise<boolean> {
+  const [fresh] = await sql`
+    INSERT INTO webhook_events (event_id, type, receive_time) VALUES (${event.id}, ${event.type}, ${now})
+    ON CONFLICT (event_id) DO NOTHING RETURNING event_id`;
+  return fresh !== undefined;
 }
 
 /**
