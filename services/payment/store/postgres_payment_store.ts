@@ -28,6 +28,8 @@ interface PaymentRow {
   decline_code: string;
   create_time: Date;
   update_time: Date;
+  /** Read with `paymentSelect`: false when the payment has no refunds. */
+  has_refunds?: boolean;
 }
 
 interface RefundRow {
@@ -67,6 +69,10 @@ function toNotice(row: NoticeRow): OrderNotice {
 
 const paymentColumns = `id, order_id, user_id, currency_code, amount_minor, payment_method, idempotency_key,
   charge_status, stripe_payment_intent_id, failure_reason, decline_code, create_time, update_time`;
+
+/** The columns of a payment, and whether it has refunds (a payment without any needs no second read). */
+const paymentSelect = `${paymentColumns},
+  EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = payments.id) AS has_refunds`;
 
 function toRefund(row: RefundRow): Refund {
   return {
@@ -150,30 +156,27 @@ export class PostgresPaymentStore implements PaymentStore {
     }
     // Without a notice the settlement is one UPDATE, atomic on its own, that returns the row it left
     // (and whether it has refunds to read).
-    const [row] = await this.#sql<(PaymentRow & { has_refunds: boolean })[]>`
-      ${updateCharge(this.#sql, paymentId, settlement, now)}
-      RETURNING ${this.#sql.unsafe(paymentColumns)},
-        EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = payments.id) AS has_refunds`;
-    if (!row) return undefined;
-    return row.has_refunds ? (await this.#withRefunds([row]))[0] : toPayment(row, []);
+    const rows = await this.#sql<PaymentRow[]>`
+      ${updateCharge(this.#sql, paymentId, settlement, now)} RETURNING ${this.#sql.unsafe(paymentSelect)}`;
+    return (await this.#withRefunds(rows))[0];
   }
 
   async findPayment(id: string): Promise<Payment | undefined> {
     const rows = await this.#sql<PaymentRow[]>`
-      SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments WHERE id = ${id}`;
+      SELECT ${this.#sql.unsafe(paymentSelect)} FROM payments WHERE id = ${id}`;
     return (await this.#withRefunds(rows))[0];
   }
 
   async findPaymentByOrder(orderId: string): Promise<Payment | undefined> {
     const rows = await this.#sql<PaymentRow[]>`
-      SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments WHERE order_id = ${orderId}`;
+      SELECT ${this.#sql.unsafe(paymentSelect)} FROM payments WHERE order_id = ${orderId}`;
     return (await this.#withRefunds(rows))[0];
   }
 
   async findPaymentByIntent(paymentIntentId: string): Promise<Payment | undefined> {
     const rows = await this.#sql<PaymentRow[]>`
       SELECT ${
-      this.#sql.unsafe(paymentColumns)
+      this.#sql.unsafe(paymentSelect)
     } FROM payments WHERE stripe_payment_intent_id = ${paymentIntentId}`;
     return (await this.#withRefunds(rows))[0];
   }
@@ -185,11 +188,11 @@ export class PostgresPaymentStore implements PaymentStore {
   ): Promise<PaymentPage> {
     const rows = after
       ? await this.#sql<PaymentRow[]>`
-          SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments
+          SELECT ${this.#sql.unsafe(paymentSelect)} FROM payments
           WHERE order_id = ${orderId} AND (create_time, id) > (${after.createTime}, ${after.id})
           ORDER BY create_time, id LIMIT ${pageSize + 1}`
       : await this.#sql<PaymentRow[]>`
-          SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments
+          SELECT ${this.#sql.unsafe(paymentSelect)} FROM payments
           WHERE order_id = ${orderId} ORDER BY create_time, id LIMIT ${pageSize + 1}`;
     const payments = await this.#withRefunds(rows.slice(0, pageSize));
     const last = payments[payments.length - 1];
@@ -292,14 +295,14 @@ export class PostgresPaymentStore implements PaymentStore {
 
   async findStalePendingCharges(before: Date, limit: number): Promise<Payment[]> {
     const rows = await this.#sql<PaymentRow[]>`
-      SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments
+      SELECT ${this.#sql.unsafe(paymentSelect)} FROM payments
       WHERE charge_status = 'pending' AND update_time < ${before}
       ORDER BY update_time LIMIT ${limit}`;
     return await this.#withRefunds(rows);
   }
 
   async #withRefunds(rows: PaymentRow[]): Promise<Payment[]> {
-    if (rows.length === 0) return [];
+    if (!rows.some((row) => row.has_refunds !== false)) return rows.map((row) => toPayment(row, []));
     const refunds = await this.#sql<RefundRow[]>`
       SELECT * FROM refunds WHERE payment_id IN ${this.#sql(rows.map((row) => row.id))}
       ORDER BY create_time, id`;
