@@ -124,8 +124,8 @@ export interface OrderStore {
    * `until` (so instances share the work and a crashed taker's events come back).
    */
   claimOrderEvents(now: Date, until: Date, limit: number): Promise<OrderEvent[]>;
-  /** The receiver acknowledged the event: it is never sent again. */
-  markOrderEventDelivered(eventId: string, now: Date): Promise<void>;
+  /** The receiver acknowledged these events: they are never sent again. */
+  markOrderEventsDelivered(eventIds: readonly string[], now: Date): Promise<void>;
   /** Delivery failed: counts the attempt and makes the event due again at `at`. */
   retryOrderEventAt(eventId: string, at: Date): Promise<void>;
   /** Deletes events delivered before `before`; returns how many. */

@@ -117,9 +117,8 @@ export class MemoryOrderStore implements OrderStore {
     return Promise.resolve(claimed);
   }
 
-  markOrderEventDelivered(eventId: string, now: Date): Promise<void> {
-    const event = this.#events.find((e) => e.draft.id === eventId);
-    if (event) event.delivered = now;
+  markOrderEventsDelivered(eventIds: readonly string[], now: Date): Promise<void> {
+    for (const event of this.#events) if (eventIds.includes(event.draft.id)) event.delivered = now;
     return Promise.resolve();
   }
 

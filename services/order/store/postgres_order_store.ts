@@ -302,8 +302,9 @@ export class PostgresOrderStore implements OrderStore {
     return rows.map(toEvent);
   }
 
-  async markOrderEventDelivered(eventId: string, now: Date): Promise<void> {
-    await this.#sql`UPDATE order_events SET delivered_time = ${now} WHERE id = ${eventId}`;
+  async markOrderEventsDelivered(eventIds: readonly string[], now: Date): Promise<void> {
+    if (eventIds.length === 0) return;
+    await this.#sql`UPDATE order_events SET delivered_time = ${now} WHERE id IN ${this.#sql(eventIds)}`;
   }
 
   async retryOrderEventAt(eventId: string, at: Date): Promise<void> {

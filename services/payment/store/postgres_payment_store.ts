@@ -275,10 +275,11 @@ export class PostgresPaymentStore implements PaymentStore {
     return rows.map(toNotice).sort((a, b) => a.createTime.getTime() - b.createTime.getTime());
   }
 
-  async markOrderNoticeDelivered(paymentId: string, now: Date): Promise<void> {
+  async markOrderNoticesDelivered(paymentIds: readonly string[], now: Date): Promise<void> {
+    if (paymentIds.length === 0) return;
     await this.#sql`
       UPDATE order_notices SET delivered_time = ${now}
-      WHERE payment_id = ${paymentId} AND delivered_time IS NULL`;
+      WHERE payment_id IN ${this.#sql(paymentIds)} AND delivered_time IS NULL`;
   }
 
   async retryOrderNoticeAt(paymentId: string, at: Date): Promise<void> {
