@@ -22,6 +22,7 @@ import {
   validationInterceptor,
 } from "./interceptors.ts";
 import { deferSessionDestroy } from "./session_guard.ts";
+import { reuseAbortError } from "./abort_reason.ts";
 import { defaultMaxInFlight, shedBeyond } from "./admission.ts";
 
 /** A plain HTTP route served beside gRPC on the same port (the JWKS document, the Stripe webhook). */
@@ -191,6 +192,8 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
  * ```
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  // Connect aborts a controller at the end of every call: without a new stack trace each time.
+  reuseAbortError();
   const log = serviceLogger("server");
   const metrics = options.metrics ?? createServiceMetrics(options.service);
   const maxRequestBytes = options.maxRequestBytes ?? defaultMaxRequestBytes;
