@@ -74,18 +74,26 @@ export class Notifications {
    */
   async notify(event: OrderEvent): Promise<NotifyOutcome> {
     const { store, contacts, mailer } = this.#deps;
-    const seen = await store.stateOf(event.id);
-    if (seen === "sent" || seen === "unconfirmed") return "already_sent";
-    const customer = await contacts.contactOf(event.userId);
-    if (!customer) return "no_customer";
     const now = this.#now();
     const hold = {
       owner: `${this.#deps.instanceId}/${crypto.randomUUID()}`,
       until: new Date(now.getTime() + (this.#deps.holdMs ?? 60_000)),
     };
+    // The hold first: it also tells an email sent before, so a repeated event costs one statement.
     const begun = await store.begin(event.id, event.orderId, hold, now);
     if (begun === "done") return "already_sent";
     if (begun === "busy") throw emailInProgress(event.id);
+    let customer;
+    try {
+      customer = await contacts.contactOf(event.userId);
+    } catch (error) {
+      await store.abandon(event.id, hold.owner);
+      throw error;
+    }
+    if (!customer) {
+      await store.abandon(event.id, hold.owner);
+      return "no_customer";
+    }
     const email: Email = orderEmail(event, customer);
     let outcome;
     try {

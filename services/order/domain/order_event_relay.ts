@@ -39,7 +39,7 @@ export function orderEventRelay(deps: OrderEventRelayDeps): OutboxRelay<OrderEve
     ...settings,
     outbox: {
       claim: (now, until, limit) => store.claimOrderEvents(now, until, limit),
-      markDelivered: (event, now) => store.markOrderEventDelivered(event.id, now),
+      markDelivered: (events, now) => store.markOrderEventsDelivered(events.map((event) => event.id), now),
       retryAt: (event, at) => store.retryOrderEventAt(event.id, at),
       purgeDelivered: (before) => store.purgeDeliveredOrderEvents(before),
     },

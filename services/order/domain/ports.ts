@@ -81,6 +81,12 @@ export interface OrderCursor {
   id: string;
 }
 
+/** Options of {@linkcode OrderStore.saveProgress}. */
+export interface SaveOptions {
+  /** Give the lease up with this save (as {@linkcode OrderStore.releaseLease} would), not extend it. */
+  releaseLease?: boolean;
+}
+
 /** Persistence of orders and their sagas. */
 export interface OrderStore {
   /**
@@ -94,9 +100,15 @@ export interface OrderStore {
   findOrder(id: string): Promise<OrderRecord | undefined>;
   /**
    * Saves the order's progress if `lease.owner` still holds its lease (and extends it); false if not.
-   * `events` go to the outbox in the same transaction, numbered after the order's earlier ones.
+   * `events` go to the outbox in the same transaction, numbered after the order's earlier ones. With
+   * `releaseLease`, the lease is given up in the same write instead of extended (the saga's last save).
    */
-  saveProgress(order: OrderRecord, lease: Lease, events?: readonly OrderEventDraft[]): Promise<boolean>;
+  saveProgress(
+    order: OrderRecord,
+    lease: Lease,
+    events?: readonly OrderEventDraft[],
+    options?: SaveOptions,
+  ): Promise<boolean>;
   /** Takes the lease of an order whose lease is free or expired; undefined if someone else holds it. */
   claim(id: string, lease: Lease, now: Date): Promise<OrderRecord | undefined>;
   /**
@@ -112,8 +124,8 @@ export interface OrderStore {
    * `until` (so instances share the work and a crashed taker's events come back).
    */
   claimOrderEvents(now: Date, until: Date, limit: number): Promise<OrderEvent[]>;
-  /** The receiver acknowledged the event: it is never sent again. */
-  markOrderEventDelivered(eventId: string, now: Date): Promise<void>;
+  /** The receiver acknowledged these events: they are never sent again. */
+  markOrderEventsDelivered(eventIds: readonly string[], now: Date): Promise<void>;
   /** Delivery failed: counts the attempt and makes the event due again at `at`. */
   retryOrderEventAt(eventId: string, at: Date): Promise<void>;
   /** Deletes events delivered before `before`; returns how many. */

@@ -106,6 +106,11 @@ function stepMismatch(order: OrderRecord): Error {
   return new Error(`order ${order.id} is ${order.total ? "" : "not "}priced at saga step ${order.sagaStep}`);
 }
 
+/** Whether the saga has nothing more to do for now: done, or waiting for the payment's outcome. */
+function sagaEnds(order: OrderRecord): boolean {
+  return order.sagaStep === "done" || order.sagaStep === "await_payment";
+}
+
 /** A call shorter than this is not worth sending: the answer could not come back in time. */
 const shortestCallMs = 50;
 
@@ -154,10 +159,13 @@ export class CheckoutSaga {
   async drive(start: OrderRecord, lease: Lease, deadline: number): Promise<OrderRecord> {
     let order = start;
     try {
-      while (order.sagaStep !== "done" && order.sagaStep !== "await_payment") {
+      let released = false;
+      while (!sagaEnds(order)) {
         order = await this.#advance(order, lease, deadline);
+        // The save that ended the saga gave the lease up with it (see save).
+        released = sagaEnds(order);
       }
-      await this.#deps.store.releaseLease(order.id, lease.owner);
+      if (!released) await this.#deps.store.releaseLease(order.id, lease.owner);
       return order;
     } catch (error) {
       if (error instanceof LeaseLost) return await this.#deps.store.findOrder(order.id) ?? order;
@@ -198,7 +206,8 @@ export class CheckoutSaga {
 
   /**
    * Stores the order's progress and extends the lease; {@linkcode LeaseLost} when it is not ours. Every
-   * status change not announced yet, and `events`, go to the outbox in the same transaction.
+   * status change not announced yet, and `events`, go to the outbox in the same transaction. A save that
+   * ends the saga (`done`, or waiting for the payment's outcome) gives the lease up in the same write.
    */
   async save<T extends OrderRecord>(
     order: T,
@@ -208,7 +217,8 @@ export class CheckoutSaga {
     const extended = { owner: lease.owner, until: new Date(this.#now().getTime() + this.#leaseMs) };
     const { drafts, announcedChanges } = statusEvents(order, this.#newId);
     const next: T = { ...order, announcedChanges };
-    if (!await this.#deps.store.saveProgress(next, extended, [...drafts, ...events])) {
+    const releaseLease = sagaEnds(next);
+    if (!await this.#deps.store.saveProgress(next, extended, [...drafts, ...events], { releaseLease })) {
       throw new LeaseLost(order.id);
     }
     lease.until = extended.until;

@@ -6,6 +6,7 @@ import {
   type OrderPage,
   type OrderRecord,
   type OrderStore,
+  type SaveOptions,
 } from "../domain/ports.ts";
 
 interface Entry {
@@ -63,7 +64,12 @@ export class MemoryOrderStore implements OrderStore {
     return Promise.resolve(entry ? copy(entry.order) : undefined);
   }
 
-  saveProgress(order: OrderRecord, lease: Lease, events: readonly OrderEventDraft[] = []): Promise<boolean> {
+  saveProgress(
+    order: OrderRecord,
+    lease: Lease,
+    events: readonly OrderEventDraft[] = [],
+    options: SaveOptions = {},
+  ): Promise<boolean> {
     const entry = this.#entries.get(order.id);
     if (!entry || entry.lease?.owner !== lease.owner) return Promise.resolve(false);
     let sequence = entry.lastSequence;
@@ -79,7 +85,11 @@ export class MemoryOrderStore implements OrderStore {
         delivered: undefined,
       });
     }
-    this.#entries.set(order.id, { order: copy(order), lease: { ...lease }, lastSequence: sequence });
+    this.#entries.set(order.id, {
+      order: copy(order),
+      lease: options.releaseLease ? undefined : { ...lease },
+      lastSequence: sequence,
+    });
     return Promise.resolve(true);
   }
 
@@ -107,9 +117,8 @@ export class MemoryOrderStore implements OrderStore {
     return Promise.resolve(claimed);
   }
 
-  markOrderEventDelivered(eventId: string, now: Date): Promise<void> {
-    const event = this.#events.find((e) => e.draft.id === eventId);
-    if (event) event.delivered = now;
+  markOrderEventsDelivered(eventIds: readonly string[], now: Date): Promise<void> {
+    for (const event of this.#events) if (eventIds.includes(event.draft.id)) event.delivered = now;
     return Promise.resolve();
   }
 

@@ -133,6 +133,21 @@ export function orderStoreContract(name: string, fixture: () => Promise<StoreFix
     assert.equal((await store.findOrder(order.id))?.sagaStep, "charge");
   });
 
+  test("a save with releaseLease stores the progress and gives the lease up in the same write", async (store) => {
+    const order = newOrder();
+    await store.insertOrder(order, lease("a"));
+    const done = { ...order, sagaStep: "done" as const };
+    assert.equal(
+      await store.saveProgress(done, lease("a"), [event(order.id, "paid")], { releaseLease: true }),
+      true,
+    );
+    assert.equal((await store.findOrder(order.id))?.sagaStep, "done");
+    assert.equal((await store.claim(order.id, lease("b"), tick()))?.id, order.id, "free at once");
+    assert.equal(await store.saveProgress(done, lease("a"), [], { releaseLease: true }), false);
+    const [announced] = await store.claimOrderEvents(tick(), tick(), 10);
+    assert.equal(announced?.status, "paid");
+  });
+
   test("claimStalled() takes unfinished sagas whose lease expired, each by one claimer", async (store) => {
     const now = tick();
     const expired = new Date(now.getTime() - 1);
@@ -199,7 +214,7 @@ export function orderStoreContract(name: string, fixture: () => Promise<StoreFix
       "hidden until",
     );
 
-    for (const claimed of first) await store.markOrderEventDelivered(claimed.id, now);
+    await store.markOrderEventsDelivered(first.map((claimed) => claimed.id), now);
     const second = await store.claimOrderEvents(tick(), tick(), 10);
     assert.deepEqual(second.map((e) => [e.orderId, e.sequence, e.status]), [[a.id, 2, "shipped"]]);
   });
@@ -238,7 +253,7 @@ export function orderStoreContract(name: string, fixture: () => Promise<StoreFix
     for (let round = 0; round < 3; round++) {
       for (const claimed of await store.claimOrderEvents(now, now, 10)) {
         announced.push([claimed.sequence, claimed.type]);
-        await store.markOrderEventDelivered(claimed.id, now);
+        await store.markOrderEventsDelivered([claimed.id], now);
       }
     }
     assert.deepEqual(announced, [[1, "status_changed"], [2, "refunded"]]);
@@ -275,8 +290,8 @@ export function orderStoreContract(name: string, fixture: () => Promise<StoreFix
     assert.equal(new Set(taken.map((e) => e.id)).size, 4);
     const [old, recent] = taken;
     assert.ok(old && recent);
-    await store.markOrderEventDelivered(old.id, new Date(now.getTime() - 100_000));
-    await store.markOrderEventDelivered(recent.id, now);
+    await store.markOrderEventsDelivered([old.id], new Date(now.getTime() - 100_000));
+    await store.markOrderEventsDelivered([recent.id], now);
     assert.equal(await store.purgeDeliveredOrderEvents(new Date(now.getTime() - 1)), 1);
     assert.equal(await store.purgeDeliveredOrderEvents(new Date(now.getTime() - 1)), 0);
   });

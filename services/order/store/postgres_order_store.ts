@@ -1,4 +1,4 @@
-import type { Sql, TransactionSql } from "postgres";
+import type { Sql } from "postgres";
 import type {
   OrderStatus,
   PricedItem,
@@ -17,6 +17,7 @@ import {
   type OrderRecord,
   type OrderStore,
   type SagaStep,
+  type SaveOptions,
 } from "../domain/ports.ts";
 
 interface OrderRow {
@@ -232,59 +233,51 @@ export class PostgresOrderStore implements OrderStore {
     order: OrderRecord,
     lease: Lease,
     events: readonly OrderEventDraft[] = [],
+    options: SaveOptions = {},
   ): Promise<boolean> {
-    // Without events one statement suffices; with them, one transaction: the change and the events that
-    // announce it are stored together or not at all.
-    if (events.length === 0) return await this.#updateOrder(this.#sql, order, lease, 0) !== undefined;
-    return await this.#sql.begin(async (sql) => {
-      // An event stored before (the same refund announced again by a compensation run twice) is not
-      // stored again.
-      const known = new Set(
-        (await sql<{ id: string }[]>`SELECT id::text FROM order_events WHERE id IN ${
-          sql(events.map((e) => e.id))
-        }`)
-          .map((row) => row.id),
-      );
-      const fresh = events.filter((event) => !known.has(event.id));
-      const last = await this.#updateOrder(sql, order, lease, fresh.length);
-      if (last === undefined) return false;
-      if (fresh.length === 0) return true;
-      const rows = fresh.map((event, index) => ({
-        id: event.id,
-        order_id: order.id,
-        sequence: last - fresh.length + 1 + index,
-        type: event.type,
-        time: event.time,
-        status: event.status,
-        reason: event.reason,
-        refunded_currency: event.refunded?.currencyCode ?? null,
-        refunded_minor: event.refunded?.amountMinor.toString() ?? null,
-        next_attempt_time: event.time,
-      }));
-      await sql`INSERT INTO order_events ${sql(rows)}`;
-      return true;
-    });
-  }
-
-  /** Stores the order if the lease is still `lease.owner`'s; the order's last event sequence, or undefined. */
-  async #updateOrder(
-    sql: Sql | TransactionSql,
-    order: OrderRecord,
-    lease: Lease,
-    newEvents: number,
-  ): Promise<number | undefined> {
-    const [updated] = await sql<{ last_event_sequence: string }[]>`
-      UPDATE orders SET status = ${order.status}, items = ${sql.json(storedItems(order))},
-        total_currency = ${order.total?.currencyCode ?? null}, total_minor = ${
+    const sql = this.#sql;
+    // One statement, so one round trip, and atomic without a transaction: the order's change, the events
+    // that announce it, and (when the saga ends here) the lease given up, all or nothing. An event stored
+    // before (the same refund announced again by a compensation run twice) is not stored again.
+    const drafts = events.map((event, index) => ({
+      id: event.id,
+      idx: index,
+      type: event.type,
+      time: event.time.toISOString(),
+      status: event.status,
+      reason: event.reason,
+      refunded_currency: event.refunded?.currencyCode ?? null,
+      refunded_minor: event.refunded?.amountMinor.toString() ?? null,
+    }));
+    const release = options.releaseLease === true;
+    const [updated] = await sql<{ id: string }[]>`
+      WITH fresh AS (
+        SELECT d.* FROM jsonb_to_recordset(${sql.json(drafts)}::jsonb) AS d(id uuid, idx int, type text,
+          time timestamptz, status text, reason text, refunded_currency text, refunded_minor bigint)
+        WHERE NOT EXISTS (SELECT 1 FROM order_events e WHERE e.id = d.id)
+      ), updated AS (
+        UPDATE orders SET status = ${order.status}, items = ${sql.json(storedItems(order))},
+          total_currency = ${order.total?.currencyCode ?? null}, total_minor = ${
       order.total?.amountMinor.toString() ?? null
     },
-        status_history = ${sql.json(storedHistory(order))}, failure_reason = ${order.failureReason},
-        update_time = ${order.updateTime}, saga_step = ${order.sagaStep}, charge_attempted = ${order.chargeAttempted},
-        announced_changes = ${order.announcedChanges}, last_event_sequence = last_event_sequence + ${newEvents},
-        lease_until = ${lease.until}
-      WHERE id = ${order.id} AND lease_owner = ${lease.owner}
-      RETURNING last_event_sequence::text`;
-    return updated ? Number(updated.last_event_sequence) : undefined;
+          status_history = ${sql.json(storedHistory(order))}, failure_reason = ${order.failureReason},
+          update_time = ${order.updateTime}, saga_step = ${order.sagaStep},
+          charge_attempted = ${order.chargeAttempted}, announced_changes = ${order.announcedChanges},
+          last_event_sequence = last_event_sequence + (SELECT count(*) FROM fresh),
+          lease_owner = CASE WHEN ${release} THEN NULL ELSE lease_owner END,
+          lease_until = CASE WHEN ${release} THEN NULL ELSE ${lease.until}::timestamptz END
+        WHERE id = ${order.id} AND lease_owner = ${lease.owner}
+        RETURNING id, last_event_sequence
+      ), announced AS (
+        INSERT INTO order_events (id, order_id, sequence, type, time, status, reason, refunded_currency,
+          refunded_minor, next_attempt_time)
+        SELECT f.id, u.id, u.last_event_sequence - (SELECT count(*) FROM fresh)
+            + row_number() OVER (ORDER BY f.idx),
+          f.type, f.time, f.status, f.reason, f.refunded_currency, f.refunded_minor, f.time
+        FROM fresh f CROSS JOIN updated u
+      )
+      SELECT id FROM updated`;
+    return updated !== undefined;
   }
 
   async claimOrderEvents(now: Date, until: Date, limit: number): Promise<OrderEvent[]> {
@@ -309,8 +302,9 @@ export class PostgresOrderStore implements OrderStore {
     return rows.map(toEvent);
   }
 
-  async markOrderEventDelivered(eventId: string, now: Date): Promise<void> {
-    await this.#sql`UPDATE order_events SET delivered_time = ${now} WHERE id = ${eventId}`;
+  async markOrderEventsDelivered(eventIds: readonly string[], now: Date): Promise<void> {
+    if (eventIds.length === 0) return;
+    await this.#sql`UPDATE order_events SET delivered_time = ${now} WHERE id IN ${this.#sql(eventIds)}`;
   }
 
   async retryOrderEventAt(eventId: string, at: Date): Promise<void> {

@@ -43,7 +43,8 @@ export class OrderNoticeRelay {
       ...settings,
       outbox: {
         claim: (now, until, limit) => store.claimOrderNotices(now, until, limit),
-        markDelivered: (notice, now) => store.markOrderNoticeDelivered(notice.paymentId, now),
+        markDelivered: (notices, now) =>
+          store.markOrderNoticesDelivered(notices.map((notice) => notice.paymentId), now),
         retryAt: (notice, at) => store.retryOrderNoticeAt(notice.paymentId, at),
         purgeDelivered: (before) => store.purgeDeliveredOrderNotices(before),
       },

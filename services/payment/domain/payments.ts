@@ -289,7 +289,11 @@ export class Payments {
     const effects: LedgerEffect[] = [];
     if (event.type !== "charge.refunded" && event.type !== "ignored") {
       const payment = await this.#paymentOfIntent(event.paymentIntentId, event.paymentId);
-      if (payment) {
+      // A charge settled already, with this PaymentIntent written down (the direct path got there
+      // first, as it does for every charge that does not wait), takes nothing from the event.
+      const settled = payment !== undefined && payment.chargeStatus !== "pending" &&
+        payment.stripePaymentIntentId === event.paymentIntentId;
+      if (payment && !settled) {
         const settlement: ChargeSettlement = event.type === "payment_intent.succeeded"
           ? { kind: "succeeded", paymentIntentId: event.paymentIntentId }
           : {

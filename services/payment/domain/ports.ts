@@ -108,8 +108,8 @@ export interface PaymentStore {
    * other takers until `until` (so instances share the work and a crashed taker's notices come back).
    */
   claimOrderNotices(now: Date, until: Date, limit: number): Promise<OrderNotice[]>;
-  /** The order service acknowledged the notice: it is never sent again. */
-  markOrderNoticeDelivered(paymentId: string, now: Date): Promise<void>;
+  /** The order service acknowledged these notices (by payment id): they are never sent again. */
+  markOrderNoticesDelivered(paymentIds: readonly string[], now: Date): Promise<void>;
   /** Delivery failed: counts the attempt and makes the notice due again at `at`. */
   retryOrderNoticeAt(paymentId: string, at: Date): Promise<void>;
   /** Deletes notices delivered before `before`; returns how many. */

@@ -145,9 +145,11 @@ export class MemoryPaymentStore implements PaymentStore {
     );
   }
 
-  markOrderNoticeDelivered(paymentId: string, now: Date): Promise<void> {
-    const notice = this.#notices.get(paymentId);
-    if (notice && !notice.deliveredTime) notice.deliveredTime = now;
+  markOrderNoticesDelivered(paymentIds: readonly string[], now: Date): Promise<void> {
+    for (const paymentId of paymentIds) {
+      const notice = this.#notices.get(paymentId);
+      if (notice && !notice.deliveredTime) notice.deliveredTime = now;
+    }
     return Promise.resolve();
   }
 

@@ -252,7 +252,7 @@ export function paymentStoreContract(name: string, fixture: () => Promise<StoreF
     const [again] = await store.claimOrderNotices(retryAt, new Date(retryAt.getTime() + 60_000), 10);
     assert.equal(again?.attempts, 1);
     const deliveredAt = tick();
-    await store.markOrderNoticeDelivered(payment.id, deliveredAt);
+    await store.markOrderNoticesDelivered([payment.id], deliveredAt);
     await store.retryOrderNoticeAt(payment.id, deliveredAt);
     assert.equal((await store.claimOrderNotices(new Date(clock + 3_600_000), new Date(clock), 10)).length, 0);
     assert.equal(await store.purgeDeliveredOrderNotices(deliveredAt), 0);

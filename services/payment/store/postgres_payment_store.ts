@@ -28,6 +28,8 @@ interface PaymentRow {
   decline_code: string;
   create_time: Date;
   update_time: Date;
+  /** Read with `paymentSelect`: false when the payment has no refunds. */
+  has_refunds?: boolean;
 }
 
 interface RefundRow {
@@ -67,6 +69,10 @@ function toNotice(row: NoticeRow): OrderNotice {
 
 const paymentColumns = `id, order_id, user_id, currency_code, amount_minor, payment_method, idempotency_key,
   charge_status, stripe_payment_intent_id, failure_reason, decline_code, create_time, update_time`;
+
+/** The columns of a payment, and whether it has refunds (a payment without any needs no second read). */
+const paymentSelect = `${paymentColumns},
+  EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = payments.id) AS has_refunds`;
 
 function toRefund(row: RefundRow): Refund {
   return {
@@ -122,18 +128,20 @@ export class PostgresPaymentStore implements PaymentStore {
   }
 
   async beginCharge(payment: NewPayment): Promise<{ payment: Payment; created: boolean }> {
-    const [inserted] = await this.#sql<{ id: string }[]>`
+    // RETURNING the row spares a read: a payment just created has no refunds.
+    const [inserted] = await this.#sql<PaymentRow[]>`
       INSERT INTO payments (id, order_id, user_id, currency_code, amount_minor, payment_method, idempotency_key,
                             charge_status, create_time, update_time)
       VALUES (${payment.id}, ${payment.orderId}, ${payment.userId}, ${payment.amount.currencyCode},
               ${payment.amount.amountMinor.toString()}, ${payment.paymentMethod}, ${payment.idempotencyKey},
               'pending', ${payment.createTime}, ${payment.createTime})
       ON CONFLICT (order_id) DO NOTHING
-      RETURNING id`;
+      RETURNING ${this.#sql.unsafe(paymentColumns)}`;
+    if (inserted) return { payment: toPayment(inserted, []), created: true };
     // ON CONFLICT waits for a concurrent insert of the same order to commit, so the row is there now.
     const stored = await this.findPaymentByOrder(payment.orderId);
     if (!stored) throw new Error(`payment of order ${payment.orderId} neither inserted nor found`);
-    return { payment: stored, created: inserted !== undefined };
+    return { payment: stored, created: false };
   }
 
   async settleCharge(
@@ -142,26 +150,33 @@ export class PostgresPaymentStore implements PaymentStore {
     now: Date,
     options: { notifyOrder?: boolean } = {},
   ): Promise<Payment | undefined> {
-    await this.#sql.begin((tx) => settleCharge(tx, paymentId, settlement, now, options.notifyOrder ?? false));
-    return await this.findPayment(paymentId);
+    if (options.notifyOrder === true) {
+      await this.#sql.begin((tx) => settleCharge(tx, paymentId, settlement, now, true));
+      return await this.findPayment(paymentId);
+    }
+    // Without a notice the settlement is one UPDATE, atomic on its own, that returns the row it left
+    // (and whether it has refunds to read).
+    const rows = await this.#sql<PaymentRow[]>`
+      ${updateCharge(this.#sql, paymentId, settlement, now)} RETURNING ${this.#sql.unsafe(paymentSelect)}`;
+    return (await this.#withRefunds(rows))[0];
   }
 
   async findPayment(id: string): Promise<Payment | undefined> {
     const rows = await this.#sql<PaymentRow[]>`
-      SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments WHERE id = ${id}`;
+      SELECT ${this.#sql.unsafe(paymentSelect)} FROM payments WHERE id = ${id}`;
     return (await this.#withRefunds(rows))[0];
   }
 
   async findPaymentByOrder(orderId: string): Promise<Payment | undefined> {
     const rows = await this.#sql<PaymentRow[]>`
-      SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments WHERE order_id = ${orderId}`;
+      SELECT ${this.#sql.unsafe(paymentSelect)} FROM payments WHERE order_id = ${orderId}`;
     return (await this.#withRefunds(rows))[0];
   }
 
   async findPaymentByIntent(paymentIntentId: string): Promise<Payment | undefined> {
     const rows = await this.#sql<PaymentRow[]>`
       SELECT ${
-      this.#sql.unsafe(paymentColumns)
+      this.#sql.unsafe(paymentSelect)
     } FROM payments WHERE stripe_payment_intent_id = ${paymentIntentId}`;
     return (await this.#withRefunds(rows))[0];
   }
@@ -173,11 +188,11 @@ export class PostgresPaymentStore implements PaymentStore {
   ): Promise<PaymentPage> {
     const rows = after
       ? await this.#sql<PaymentRow[]>`
-          SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments
+          SELECT ${this.#sql.unsafe(paymentSelect)} FROM payments
           WHERE order_id = ${orderId} AND (create_time, id) > (${after.createTime}, ${after.id})
           ORDER BY create_time, id LIMIT ${pageSize + 1}`
       : await this.#sql<PaymentRow[]>`
-          SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments
+          SELECT ${this.#sql.unsafe(paymentSelect)} FROM payments
           WHERE order_id = ${orderId} ORDER BY create_time, id LIMIT ${pageSize + 1}`;
     const payments = await this.#withRefunds(rows.slice(0, pageSize));
     const last = payments[payments.length - 1];
@@ -236,11 +251,10 @@ export class PostgresPaymentStore implements PaymentStore {
     effects: LedgerEffect[],
     now: Date,
   ): Promise<boolean> {
+    // Only the event's id to keep: one statement needs no transaction.
+    if (effects.length === 0) return await recordWebhookEvent(this.#sql, event, now);
     return await this.#sql.begin(async (tx) => {
-      const [fresh] = await tx`
-        INSERT INTO webhook_events (event_id, type, receive_time) VALUES (${event.id}, ${event.type}, ${now})
-        ON CONFLICT (event_id) DO NOTHING RETURNING event_id`;
-      if (!fresh) return false;
+      if (!await recordWebhookEvent(tx, event, now)) return false;
       for (const effect of effects) {
         if (effect.kind === "charge") await settleCharge(tx, effect.paymentId, effect.settlement, now, true);
         else await settleRefund(tx, effect.refundId, effect.settlement, now);
@@ -261,10 +275,11 @@ export class PostgresPaymentStore implements PaymentStore {
     return rows.map(toNotice).sort((a, b) => a.createTime.getTime() - b.createTime.getTime());
   }
 
-  async markOrderNoticeDelivered(paymentId: string, now: Date): Promise<void> {
+  async markOrderNoticesDelivered(paymentIds: readonly string[], now: Date): Promise<void> {
+    if (paymentIds.length === 0) return;
     await this.#sql`
       UPDATE order_notices SET delivered_time = ${now}
-      WHERE payment_id = ${paymentId} AND delivered_time IS NULL`;
+      WHERE payment_id IN ${this.#sql(paymentIds)} AND delivered_time IS NULL`;
   }
 
   async retryOrderNoticeAt(paymentId: string, at: Date): Promise<void> {
@@ -281,14 +296,14 @@ export class PostgresPaymentStore implements PaymentStore {
 
   async findStalePendingCharges(before: Date, limit: number): Promise<Payment[]> {
     const rows = await this.#sql<PaymentRow[]>`
-      SELECT ${this.#sql.unsafe(paymentColumns)} FROM payments
+      SELECT ${this.#sql.unsafe(paymentSelect)} FROM payments
       WHERE charge_status = 'pending' AND update_time < ${before}
       ORDER BY update_time LIMIT ${limit}`;
     return await this.#withRefunds(rows);
   }
 
   async #withRefunds(rows: PaymentRow[]): Promise<Payment[]> {
-    if (rows.length === 0) return [];
+    if (!rows.some((row) => row.has_refunds !== false)) return rows.map((row) => toPayment(row, []));
     const refunds = await this.#sql<RefundRow[]>`
       SELECT * FROM refunds WHERE payment_id IN ${this.#sql(rows.map((row) => row.id))}
       ORDER BY create_time, id`;
@@ -307,9 +322,7 @@ async function settleCharge(
   now: Date,
   notifyOrder: boolean,
 ): Promise<void> {
-  const status = settlement.kind;
   const failureReason = settlement.kind === "failed" ? settlement.failureReason : "";
-  const declineCode = settlement.kind === "failed" ? settlement.declineCode : "";
   // The row lock makes "was it pending?" and the change one step, whoever else settles it.
   const [before] = await tx<{ charge_status: ChargeStatus; order_id: string }[]>`
     SELECT charge_status, order_id FROM payments WHERE id = ${id} FOR UPDATE`;
@@ -321,8 +334,31 @@ async function settleCharge(
         ${currentTraceparent() ?? null})
       ON CONFLICT (payment_id) DO NOTHING`;
   }
+  await updateCharge(tx, id, settlement, now);
+}
+
+/** Keeps a webhook event's id; false when it was kept before (the event is a repeat). */
+async function recordWebhookEvent(
+  sql: Sql | TransactionSql,
+  event: { id: string; type: string },
+  now: Date,
+): Promise<boolean> {
+  const [fresh] = await sql`
+    INSERT INTO webhook_events (event_id, type, receive_time) VALUES (${event.id}, ${event.type}, ${now})
+    ON CONFLICT (event_id) DO NOTHING RETURNING event_id`;
+  return fresh !== undefined;
+}
+
+/**
+ * The UPDATE that records a charge's settlement: only a pending charge takes an outcome; a missing
+ * PaymentIntent id is always recorded.
+ */
+function updateCharge(sql: Sql | TransactionSql, id: string, settlement: ChargeSettlement, now: Date) {
+  const status = settlement.kind;
+  const failureReason = settlement.kind === "failed" ? settlement.failureReason : "";
+  const declineCode = settlement.kind === "failed" ? settlement.declineCode : "";
   // Every right-hand side reads the row as it was before this UPDATE.
-  await tx`
+  return sql`
     UPDATE payments SET
       stripe_payment_intent_id = COALESCE(stripe_payment_intent_id, ${settlement.paymentIntentId ?? null}),
       charge_status = CASE WHEN charge_status = 'pending' THEN ${status} ELSE charge_status END,

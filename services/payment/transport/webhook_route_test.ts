@@ -76,6 +76,27 @@ Deno.test("a signed payment_intent.succeeded settles a PENDING payment, once", a
   assert.deepEqual(await fixture.store.findPayment(payment?.id ?? ""), settled);
 });
 
+Deno.test("the webhook of a charge settled already (every charge that did not wait) changes nothing", async () => {
+  const fixture = createPaymentsFixture();
+  const route = stripeWebhookRoute(fixture.payments, fixture.verifier);
+  const paid = await fixture.payments.charge({
+    orderId: crypto.randomUUID(),
+    userId: crypto.randomUUID(),
+    amount: { currencyCode: "USD", amountMinor: 1999n },
+    paymentMethod: "pm_card_visa",
+  });
+  assert.equal(paid.chargeStatus, "succeeded");
+  for (const type of ["payment_intent.succeeded", "payment_intent.payment_failed"]) {
+    const payload = intentEvent(type, {
+      id: paid.stripePaymentIntentId,
+      status: type === "payment_intent.succeeded" ? "succeeded" : "requires_payment_method",
+      metadata: { payment_id: paid.id },
+    });
+    assert.equal((await deliver(route, payload)).status, 200);
+  }
+  assert.deepEqual(await fixture.store.findPayment(paid.id), paid);
+});
+
 Deno.test("a webhook with a forged signature is refused with 400 and changes nothing", async () => {
   const fixture = createPaymentsFixture();
   const route = stripeWebhookRoute(fixture.payments, fixture.verifier);

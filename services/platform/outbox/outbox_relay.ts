@@ -4,8 +4,9 @@
  * idempotent). A row that fails waits with exponential backoff and jitter; one taken by a process that
  * died comes back after the delivery time it was given; delivered rows are purged after a while.
  *
- * Order is the outbox's business: a store that hands out only the oldest undelivered row of each
- * stream (an order, a payment) gets its rows delivered in order, one at a time per stream.
+ * Order is the outbox's business: the rows of one round go out side by side, so a store that hands out
+ * only the oldest undelivered row of each stream (an order, a payment) gets its rows delivered in order,
+ * one at a time per stream.
  *
  * @module
  */
@@ -19,12 +20,13 @@ export interface OutboxEntry {
 /** The storage side of an outbox, implemented by a service's store. */
 export interface Outbox<E extends OutboxEntry> {
   /**
-   * Takes up to `limit` undelivered rows due at `now`, in the order they must be sent, and hides them
+   * Takes up to `limit` undelivered rows due at `now`, in the order they must be sent and at most one of
+   * each stream whose rows must keep their order (a round's rows go out side by side), and hides them
    * from other takers until `until` (so instances share the work and a crashed taker's rows come back).
    */
   claim(now: Date, until: Date, limit: number): Promise<E[]>;
-  /** The receiver acknowledged the row: it is never sent again. */
-  markDelivered(entry: E, now: Date): Promise<void>;
+  /** The receiver acknowledged these rows: they are never sent again. */
+  markDelivered(entries: readonly E[], now: Date): Promise<void>;
   /** Delivery failed: counts the attempt and makes the row due again at `at`. */
   retryAt(entry: E, at: Date): Promise<void>;
   /** Deletes rows delivered before `before`; returns how many. */
@@ -86,8 +88,9 @@ export class OutboxRelay<E extends OutboxEntry> {
   }
 
   /**
-   * Sends every row due now (in rounds of `batchSize`) in the order the outbox hands them out; returns
-   * how many the receiver acknowledged. A row that fails waits, with backoff, for a later call.
+   * Sends every row due now, in rounds of `batchSize` whose rows go out side by side (started in the
+   * order the outbox hands them out); returns how many the receiver acknowledged. A row that fails
+   * waits, with backoff, for a later call.
    */
   async relayDue(): Promise<number> {
     const { outbox, deliver } = this.#deps;
@@ -99,22 +102,23 @@ export class OutboxRelay<E extends OutboxEntry> {
       const until = new Date(now.getTime() + 2 * timeoutMs);
       const entries = await outbox.claim(now, until, this.#deps.batchSize ?? 20);
       if (entries.length === 0) break;
-      let failed = 0;
-      for (const entry of entries) {
-        try {
-          await deliver(entry, { timeoutMs });
-          await outbox.markDelivered(entry, this.#now());
-          delivered++;
-          this.#deps.metrics?.delivered();
-        } catch (error) {
-          failed++;
-          this.#deps.metrics?.failed();
-          this.#deps.onFailure?.({ entry, attempts: entry.attempts + 1, error });
-          await outbox.retryAt(entry, this.#retryTime(entry.attempts));
-        }
+      // Side by side (a claim holds at most one row of each stream that must keep its order, so
+      // nothing has to wait for another row), then the acknowledged ones marked in one write: a round
+      // ends within one call's timeout, well before its rows reappear to other relays.
+      const outcomes = await Promise.allSettled(entries.map((entry) => deliver(entry, { timeoutMs })));
+      const acknowledged = entries.filter((_, i) => outcomes[i]?.status === "fulfilled");
+      if (acknowledged.length > 0) await outbox.markDelivered(acknowledged, this.#now());
+      for (const _ of acknowledged) this.#deps.metrics?.delivered();
+      delivered += acknowledged.length;
+      for (const [i, outcome] of outcomes.entries()) {
+        const entry = entries[i];
+        if (outcome.status === "fulfilled" || entry === undefined) continue;
+        this.#deps.metrics?.failed();
+        this.#deps.onFailure?.({ entry, attempts: entry.attempts + 1, error: outcome.reason });
+        await outbox.retryAt(entry, this.#retryTime(entry.attempts));
       }
       // A round that failed entirely waits for the backoff rather than spinning.
-      if (failed === entries.length) break;
+      if (acknowledged.length === 0) break;
     }
     return delivered;
   }

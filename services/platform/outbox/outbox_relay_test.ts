@@ -19,9 +19,11 @@ class MemoryOutbox implements Outbox<Row> {
     for (const row of due) row.due = until.getTime();
     return Promise.resolve(due.map((row) => ({ ...row })));
   }
-  markDelivered(entry: Row, now: Date): Promise<void> {
-    const row = this.rows.find((r) => r.id === entry.id);
-    if (row) row.delivered = now.getTime();
+  markDelivered(entries: readonly Row[], now: Date): Promise<void> {
+    for (const entry of entries) {
+      const row = this.rows.find((r) => r.id === entry.id);
+      if (row) row.delivered = now.getTime();
+    }
     return Promise.resolve();
   }
   retryAt(entry: Row, at: Date): Promise<void> {
@@ -89,4 +91,30 @@ Deno.test("purgeDelivered() deletes only rows delivered longer ago than it keeps
   advance(1);
   assert.equal(await relay.purgeDelivered(), 3);
   assert.equal(outbox.rows.length, 0);
+});
+
+Deno.test("relayDue() sends a round's rows side by side; the ones that failed wait for their retry", async () => {
+  const outbox = new MemoryOutbox();
+  outbox.rows = [1, 2, 3].map((id) => ({ id, attempts: 0, due: 0 }));
+  // Each delivery answers only once all three have started: one at a time would never finish.
+  const started: number[] = [];
+  let allStarted: () => void = () => {};
+  const together = new Promise<void>((resolve) => allStarted = resolve);
+  const relay = new OutboxRelay<Row>({
+    outbox,
+    deliver: async (row) => {
+      started.push(row.id);
+      if (started.length === 3) allStarted();
+      await together;
+      if (row.id === 2) throw new Error("receiver refused row 2");
+    },
+    now: () => new Date(1_000_000),
+  });
+  assert.equal(await relay.relayDue(), 2);
+  assert.deepEqual(started, [1, 2, 3]);
+  assert.deepEqual(outbox.rows.map((row) => [row.id, row.delivered !== undefined, row.attempts]), [
+    [1, true, 0],
+    [2, false, 1],
+    [3, true, 0],
+  ]);
 });

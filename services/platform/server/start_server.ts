@@ -1,4 +1,5 @@
 import * as http2 from "node:http2";
+import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { DescService } from "@bufbuild/protobuf";
@@ -21,6 +22,7 @@ import {
   validationInterceptor,
 } from "./interceptors.ts";
 import { deferSessionDestroy } from "./session_guard.ts";
+import { reuseAbortError } from "./abort_reason.ts";
 import { defaultMaxInFlight, shedBeyond } from "./admission.ts";
 
 /** A plain HTTP route served beside gRPC on the same port (the JWKS document, the Stripe webhook). */
@@ -142,6 +144,22 @@ function sendJson(res: http2.Http2ServerResponse, status: number, body: unknown)
   res.end(JSON.stringify(body));
 }
 
+/** The peer identity of each connection, read once: a certificate cannot change within a connection. */
+const peersOfConnections = new WeakMap<object, string | undefined>();
+
+/**
+ * The identity of the peer that sent `req`, from its certificate. Reading a certificate costs more than
+ * the rest of a health check, so it is read once per connection (an HTTP/2 session, or the socket of an
+ * HTTP/1.1 connection), not per call.
+ */
+function peerOf(req: http2.Http2ServerRequest | IncomingMessage): string | undefined {
+  const connection: object = ("stream" in req ? req.stream?.session : undefined) ?? req.socket;
+  if (peersOfConnections.has(connection)) return peersOfConnections.get(connection);
+  const peer = peerIdentity(req.socket as TLSSocket);
+  peersOfConnections.set(connection, peer);
+  return peer;
+}
+
 /** Resolves true when `promise` settles within `ms`, false when the time runs out first. */
 async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -174,6 +192,8 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
  * ```
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  // Connect aborts a controller at the end of every call: without a new stack trace each time.
+  reuseAbortError();
   const log = serviceLogger("server");
   const metrics = options.metrics ?? createServiceMetrics(options.service);
   const maxRequestBytes = options.maxRequestBytes ?? defaultMaxRequestBytes;
@@ -203,8 +223,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       validationInterceptor(),
       ...(options.interceptors ?? []),
     ],
-    contextValues: (req) =>
-      createContextValues().set(callerKey, { peer: peerIdentity(req.socket as TLSSocket), user: undefined }),
+    contextValues: (req) => createContextValues().set(callerKey, { peer: peerOf(req), user: undefined }),
     fallback: async (req, res) => {
       const http = req as http2.Http2ServerRequest;
       const response = res as http2.Http2ServerResponse;
@@ -229,7 +248,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         headers,
         ...(http.method === "GET" ? {} : { body }),
       });
-      const peer = peerIdentity(http.socket as TLSSocket);
+      const peer = peerOf(http);
       const reply = await inSpan(`${http.method} ${path}`, {
         kind: SpanKind.SERVER,
         parent: contextFromHeaders(headers),

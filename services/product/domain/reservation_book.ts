@@ -98,7 +98,9 @@ export class ReservationBook {
       updateTime: request.now,
     };
     if (await this.#store.insertReservation(fresh)) {
-      return reservationOf(fresh, await this.#drive(fresh, request.now, beforeFirstDecision));
+      const state = await this.#drive(fresh, request.now, beforeFirstDecision);
+      this.#remember(fresh, state);
+      return reservationOf(fresh, state);
     }
     // Placed before (a retry, or a concurrent duplicate): carry on with that one.
     const [record, state] = await Promise.all([
@@ -162,11 +164,31 @@ export class ReservationBook {
     now: Date,
     choose: (state: State) => ReservationStatus | undefined,
   ): Promise<Reservation | undefined> {
-    const [record, known] = await Promise.all([this.#store.findReservation(orderId), this.#state(orderId)]);
+    // A reservation this instance decided last time moves from the state it remembers, without reading
+    // it: if another writer decided meanwhile, the insert of the next decision is refused and the state
+    // read (#transition). Answers that move nothing are always read.
+    const recent = this.#recent.get(orderId);
+    const moves = recent !== undefined && isMove(recent.state, choose(recent.state));
+    const [record, known] = moves
+      ? [recent.record, { ...recent.state }]
+      : await Promise.all([this.#store.findReservation(orderId), this.#state(orderId)]);
     if (!record) return undefined;
     const { state } = await this.#transition(orderId, now, choose, [], known);
     await this.#finish(record, state);
+    this.#remember(record, state);
     return reservationOf(record, state);
+  }
+
+  /** Recent reservations of this instance and their last known state, oldest first (at most 10 000). */
+  #recent = new Map<string, { record: ReservationRecord; state: State }>();
+
+  #remember(record: ReservationRecord, state: State): void {
+    this.#recent.delete(record.orderId);
+    this.#recent.set(record.orderId, { record, state: { ...state } });
+    if (this.#recent.size > rememberedReservations) {
+      const oldest = this.#recent.keys().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
+    }
   }
 
   /**
@@ -283,6 +305,14 @@ export class ReservationBook {
       record.statusSeq = state.seq;
     }
   }
+}
+
+/** How many reservations an instance remembers the state of (see ReservationBook's #decide). */
+const rememberedReservations = 10_000;
+
+/** Whether `next` is a transition from `state` (a decision to insert), not a no-op. */
+function isMove(state: State, next: ReservationStatus | undefined): boolean {
+  return next !== undefined && reservationTransitions[state.status].includes(next);
 }
 
 /** Whether a reservation in this state may still hold units that an expiry must give back. */

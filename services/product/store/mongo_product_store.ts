@@ -277,11 +277,13 @@ export class MongoProductStore implements ProductStore {
   }
 
   async stockLevel(productId: string): Promise<StockLevel | undefined> {
-    const [level, product] = await Promise.all([
-      this.#levels.findOne({ _id: str(productId) }),
-      this.#products.findOne({ _id: str(productId) }, { projection: { initialStock: 1 } }),
-    ]);
+    // The product is read only for a level not written yet (a product never moved): the level job reads
+    // the levels of moved products every few hundred ms, and the second read would double its cost.
+    const level = await this.#levels.findOne({ _id: str(productId) });
     if (level) return { seq: level.seq, stock: level.stock };
+    const product = await this.#products.findOne({ _id: str(productId) }, {
+      projection: { initialStock: 1 },
+    });
     return product ? { seq: 0, stock: product.initialStock } : undefined;
   }
 

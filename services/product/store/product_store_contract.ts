@@ -412,6 +412,32 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
     assert.equal(await book(store).release(crypto.randomUUID(), tick()), undefined);
   });
 
+  test("an instance that reserved commits only what no other instance has decided since", async (store) => {
+    const kettle = newProduct({ stock: 5 });
+    await store.createProduct(kettle);
+    // Another instance of the service: its own rules over the same store.
+    const stock = new StockLog(store);
+    const other = new ReservationBook(store, stock);
+    const released = reservationOf([line(kettle, 2)]);
+    await book(store).reserve(released);
+    assert.equal((await other.release(released.orderId, tick()))?.status, "released");
+    assert.equal((await book(store).commit(released.orderId, tick()))?.status, "released");
+    const expired = reservationOf([line(kettle, 1)], 5_000);
+    await book(store).reserve(expired);
+    assert.equal((await other.sweep(new Date(expired.now.getTime() + 6_000))).expired, 1);
+    assert.equal((await book(store).commit(expired.orderId, tick()))?.status, "expired");
+    const paid = reservationOf([line(kettle, 3)]);
+    await book(store).reserve(paid);
+    assert.equal((await book(store).commit(paid.orderId, tick()))?.status, "committed");
+    assert.equal((await other.release(paid.orderId, tick()))?.status, "released");
+    assert.equal(
+      (await book(store).commit(paid.orderId, tick()))?.status,
+      "released",
+      "read, not remembered",
+    );
+    assert.equal((await store.findProduct(kettle.id))?.stock, 5);
+  });
+
   test("concurrent repeats of reserve, commit and release change the stock once", async (store) => {
     const kettle = newProduct({ stock: 5 });
     await store.createProduct(kettle);
