@@ -128,6 +128,7 @@ export function nameOf(cmdline: string): string | undefined {
   const service = /services\/([a-z_]+)\/main\.ts/.exec(cmdline);
   if (service) return service[1];
   if (cmdline.includes("stripe_simulator/main.ts")) return "stripe-simulator";
+  if (cmdline.includes("stack/plumbing.ts")) return "plumbing";
   for (const name of ["envoy", "ferretdb", "stripe-mock", "etcd", "postgres", "jaeger"]) {
     const binary = cmdline.split("\0")[0] ?? "";
     if (binary.endsWith(`/${name}`) || binary === name) return name;
@@ -284,6 +285,8 @@ export function anyNameOf(cmdline: string): string {
   if (argv[0]?.startsWith("npm ") || (program === "node" && argv.some((arg) => /\bnp[mx]/.test(arg)))) {
     return "npm exec";
   }
+  // A process group's watchdog (`sh -c <loop> watchdog <owner> ...`).
+  if (program === "sh" && argv[3] === "watchdog") return "watchdog";
   const script = argv.find((arg) => /\.(ts|js)$/.test(arg));
   if (script !== undefined) return script.split("/").pop() ?? script;
   if (program === "deno" && argv[1] === "task") return `deno task ${argv[2] ?? ""}`.trim();
@@ -291,9 +294,29 @@ export function anyNameOf(cmdline: string): string {
 }
 
 /**
+ * Whether `pid` belongs to a process group whose directory is under `prefix`: it carries the group's
+ * mark; or it works in a directory under `prefix` (Redis retitles itself over its environment, so its
+ * mark is gone, but it runs in its data directory); or it is the group's watchdog (`sh -c ... watchdog
+ * <owner> <start> <dir>`, which carries no mark so that it does not kill itself).
+ */
+function ofGroupUnder(pid: number, prefix: string): boolean {
+  if (groupDirOf(pid)?.startsWith(prefix)) return true;
+  let cwd: string | undefined;
+  try {
+    cwd = Deno.readLinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    cwd = undefined;
+  }
+  if (cwd !== undefined && (cwd === prefix || cwd.startsWith(`${prefix}/`))) return true;
+  const argv = (readText(`/proc/${pid}/cmdline`) ?? "").split("\0");
+  return argv.includes("watchdog") && argv.some((arg) => arg.startsWith(prefix));
+}
+
+/**
  * The memory of a whole stack right now: every process below `root` (the command that runs it) and
  * every process of a process group whose directory is under `groupDirPrefix` (the servers run in
- * sessions of their own), each counted once, summed by name, largest PSS first.
+ * sessions of their own; see {@linkcode ofGroupUnder}), each counted once, summed by name, largest PSS
+ * first.
  *
  * @example
  * ```ts ignore
@@ -305,7 +328,7 @@ export function stackMemory(root: number, groupDirPrefix: string): MemoryPart[] 
   const pids = new Set(descendants(root, stats));
   for (const stat of stats.values()) {
     if (pids.has(stat.pid)) continue;
-    if (groupDirOf(stat.pid)?.startsWith(groupDirPrefix)) {
+    if (ofGroupUnder(stat.pid, groupDirPrefix)) {
       for (const pid of descendants(stat.pid, stats)) pids.add(pid);
     }
   }
