@@ -63,15 +63,17 @@ export function parseStat(line: string): ProcStat | undefined {
 /**
  * The proportional set size in KiB from a `/proc/<pid>/smaps_rollup` text (0 when absent): the
  * process's private pages plus its share of the pages it shares (the Deno binary's text, shared by
- * every Deno process, counts once in all), so the sum over processes is what they cost the machine.
+ * every Deno process, counts once in all), so the sum over processes is what they cost the machine;
+ * `Pss_Anon` for its anonymous part alone (heaps and stacks, not code).
  *
  * @example
  * ```ts
- * pssKiB("00400000-7fff [rollup]\nRss:  2000 kB\nPss:  1234 kB\n"); // 1234
+ * pssKiB("00400000-7fff [rollup]\nRss:  2000 kB\nPss:  1234 kB\nPss_Anon:  1000 kB\n"); // 1234
+ * pssKiB("Pss:  1234 kB\nPss_Anon:  1000 kB\n", "Pss_Anon"); // 1000
  * ```
  */
-export function pssKiB(smapsRollup: string): number {
-  const match = /^Pss:\s+(\d+) kB$/m.exec(smapsRollup);
+export function pssKiB(smapsRollup: string, field: "Pss" | "Pss_Anon" = "Pss"): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(smapsRollup);
   return match ? Number(match[1]) : 0;
 }
 
@@ -335,13 +337,20 @@ export function stackMemory(root: number, groupDirPrefix: string): MemoryPart[] 
   const parts = new Map<string, MemoryPart>();
   for (const pid of pids) {
     const name = anyNameOf(readText(`/proc/${pid}/cmdline`) ?? "");
-    const part = parts.get(name) ?? { name, processes: 0, pssMiB: 0, rssMiB: 0 };
+    const part = parts.get(name) ?? { name, processes: 0, pssMiB: 0, pssAnonMiB: 0, rssMiB: 0 };
     part.processes++;
-    part.pssMiB += pssKiB(readText(`/proc/${pid}/smaps_rollup`) ?? "") / 1024;
+    const rollup = readText(`/proc/${pid}/smaps_rollup`) ?? "";
+    part.pssMiB += pssKiB(rollup) / 1024;
+    part.pssAnonMiB = (part.pssAnonMiB ?? 0) + pssKiB(rollup, "Pss_Anon") / 1024;
     part.rssMiB += rssKiB(readText(`/proc/${pid}/status`) ?? "") / 1024;
     parts.set(name, part);
   }
   return [...parts.values()]
-    .map((part) => ({ ...part, pssMiB: round(part.pssMiB, 1), rssMiB: round(part.rssMiB, 1) }))
+    .map((part) => ({
+      ...part,
+      pssMiB: round(part.pssMiB, 1),
+      pssAnonMiB: round(part.pssAnonMiB ?? 0, 1),
+      rssMiB: round(part.rssMiB, 1),
+    }))
     .sort((a, b) => b.pssMiB - a.pssMiB);
 }
