@@ -75,6 +75,13 @@ export interface StackSetup<P> {
   /** More environment variables per service. */
   readonly env?: Partial<Record<StackService, Record<string, string>>>;
   /**
+   * The services' V8 flags (`DENO_V8_FLAGS`, the notification service's too), in place of what this
+   * process's environment passes on: `deno task dev` runs its runner and plumbing with a small young
+   * generation and the services with V8's defaults (`scripts/dev`); `""` leaves the variable out (V8's
+   * defaults). Inherited when not set.
+   */
+  readonly serviceV8Flags?: string;
+  /**
    * Runs the log store, Prometheus and Alertmanager too, on their dev ports with data under `dir`
    * (`deno task dev`).
    */
@@ -271,9 +278,11 @@ async function startInstance<P>(launch: Launch<P>, service: StackService): Promi
   launch.counters.set(service, count);
   const name = `${service}-${count}`;
   const p = envPrefix(service);
+  const { unsetEnv, ...v8Flags } = serviceV8Flags(setup);
   const served = await setup.runner.serve({
     name,
     script: `services/${service}/main.ts`,
+    ...(unsetEnv === undefined ? {} : { unsetEnv }),
     port: count === 1 ? setup.ports.services[service] : 0,
     env: {
       // The documented dev defaults (admin account, demo catalog, dev-only secrets) apply.
@@ -292,6 +301,7 @@ async function startInstance<P>(launch: Launch<P>, service: StackService): Promi
       ...(launch.logShipUrl === undefined ? {} : { SHOP_LOG_SHIP_URL: launch.logShipUrl }),
       ...tracingEnv(launch),
       ...await serviceSettings[service].env(launch),
+      ...v8Flags.env,
       ...setup.env?.[service],
     },
   });
@@ -375,6 +385,18 @@ async function diagnoseRouting<P>(launch: Launch<P>, service: StackService): Pro
     if (process !== undefined) lines.push(`${name}: ${await describeManaged(process)}`);
   }
   return lines.join("\n");
+}
+
+/**
+ * The services' `DENO_V8_FLAGS` as their process spec says it: set, left out of the environment they
+ * inherit (`""`: V8's defaults), or inherited (not set in the setup).
+ */
+function serviceV8Flags<P>(
+  setup: StackSetup<P>,
+): Pick<ProgramSpec, "unsetEnv"> & { env: Record<string, string> } {
+  const flags = setup.serviceV8Flags;
+  if (flags === undefined) return { env: {} };
+  return flags === "" ? { env: {}, unsetEnv: ["DENO_V8_FLAGS"] } : { env: { DENO_V8_FLAGS: flags } };
 }
 
 /** The environment that has a service send its spans to the stack's trace store (none without one). */
@@ -652,9 +674,11 @@ export const stackParts: readonly StackPart[] = [
       const { setup } = launch;
       const servers = need(launch.servers, "servers");
       const port = setup.mail?.notification ?? 0;
+      const { unsetEnv, ...v8Flags } = serviceV8Flags(setup);
       const served = await setup.runner.serve({
         name: "notification-1",
         script: "services/notification/main.ts",
+        ...(unsetEnv === undefined ? {} : { unsetEnv }),
         port,
         env: {
           SHOP_ENV: "dev",
@@ -671,6 +695,7 @@ export const stackParts: readonly StackPart[] = [
           ...(launch.logShipUrl === undefined ? {} : { SHOP_LOG_SHIP_URL: launch.logShipUrl }),
           SHOP_NOTIFICATION_DATABASE_URL: await servers.postgresDatabase("notification"),
           SHOP_NOTIFICATION_SMTP_URL: need(launch.mailpit, "Mailpit").smtpUrl,
+          ...v8Flags.env,
         },
       });
       launch.notificationUrl = `https://127.0.0.1:${served.port}`;

@@ -82,6 +82,8 @@ async function main(): Promise<number> {
       observability: { dir: local },
       // The simulator, the edge bridge, the log shipper and the target writer share one Deno runtime.
       plumbingInOneProcess: true,
+      // V8's defaults for the services unless SHOP_DEV_SERVICE_V8_FLAGS says otherwise (scripts/dev).
+      serviceV8Flags: Deno.env.get("SHOP_DEV_SERVICE_V8_FLAGS") ?? "",
       // Every trace recorded in dev (SHOP_TRACING_SAMPLE_RATIO lowers it).
       traceStore: {
         otlpHttpPort: devPorts.traceOtlpHttp,
