@@ -88,7 +88,9 @@ async function main(): Promise<void> {
   const running: { name: string; close(): Promise<void> }[] = [];
   for (const name of names) {
     const start = plumbingPrograms[name];
-    if (start !== undefined) running.push({ name, ...await start() });
+    if (start === undefined) continue;
+    const program = await start();
+    running.push({ name, close: () => program.close() });
   }
   log.info("Running {programs}", { programs: names });
   const stop = async () => {

@@ -38,7 +38,6 @@ import { writeGatewayConfig } from "../envoy/render_config.ts";
 import { type StartedTraceStore, startTraceStore } from "../observability/trace_store.ts";
 import { etcdAccessOf, EtcdClient } from "@shop/platform/discovery";
 import { waitUntilRouted } from "./routed.ts";
-import { PROGRAMS_ENV } from "./plumbing.ts";
 import { describeManaged, type ProgramSpec, type StackRunner } from "./runners.ts";
 import type { StackServers } from "./servers.ts";
 import { devPorts, envPrefix, type StackService, stackServices } from "./services.ts";
@@ -602,7 +601,11 @@ export const stackParts: readonly StackPart[] = [
         !program.observability || setup.observability !== undefined
       );
       const specs = programs.map((program) => program.spec(launch));
-      const env: Record<string, string> = { [PROGRAMS_ENV]: specs.map((spec) => spec.name).join(",") };
+      // `plumbing.ts` runs the programs this names (its PROGRAMS_ENV; not imported, which would load
+      // every program's code into this process).
+      const env: Record<string, string> = {
+        SHOP_PLUMBING_PROGRAMS: specs.map((spec) => spec.name).join(","),
+      };
       for (const spec of specs) {
         for (const [key, value] of Object.entries(spec.env)) {
           if (key in env && env[key] !== value) throw new Error(`plumbing: ${key} differs between programs`);
