@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- run as a program, what it prints is its interface
 /**
  * Times `deno task dev` from its start to a usable stack: Envoy answers a REST call on 8443 and every
  * cluster (user, product, order, payment) has a healthy host in Envoy's admin `/clusters`. Then stops it
@@ -9,8 +10,9 @@
  * @module
  */
 import { acceptsConnections } from "@shop/platform/testing";
+import { ensureDevCertificates } from "@shop/platform/tls";
 import { stackMemory } from "./procs.ts";
-import type { MemoryPart } from "./results.ts";
+import { devMemoryTable, type MemoryPart } from "./results.ts";
 import { devStackPorts } from "../scripts/lib/dev.ts";
 import { clusterHosts } from "../stack/routed.ts";
 import { stackServices } from "../stack/services.ts";
@@ -70,7 +72,8 @@ export async function timeDevStart(logFile: string, timeoutMs = 240_000): Promis
     return { seconds: null, note: `skipped: port ${busy} is in use (a dev stack or another server runs)` };
   }
   const warm = await Deno.stat(`${root}/.local/postgres`).then(() => true, () => false);
-  const ca = await Deno.readTextFile(`${root}/certs/dev/ca.crt`);
+  // The certificates `deno task dev` would create on its first start (a fresh clone has none yet).
+  const ca = await Deno.readTextFile(`${await ensureDevCertificates(`${root}/certs/dev`)}/ca.crt`);
   const client = Deno.createHttpClient({ caCerts: [ca] });
   // `exec setsid`: the pid is deno task's, leader of a new process group that SIGINT reaches whole.
   // As the README says to run it (`npx -y deno@<pinned> task dev`), so its memory counts npm's wrapper
@@ -135,3 +138,21 @@ export async function timeDevStart(logFile: string, timeoutMs = 240_000): Promis
   }
   return memory === undefined ? { seconds, note } : { seconds, note, memory };
 }
+
+/**
+ * `deno run -A bench/dev_start.ts [--json=PATH]`: times one start of `deno task dev` and prints its idle
+ * memory per program, without the rest of the bench (which starts a stack of its own first).
+ */
+async function main(): Promise<number> {
+  const json = Deno.args.find((arg) => arg.startsWith("--json="))?.slice("--json=".length);
+  const log = await Deno.makeTempFile({ prefix: "shop-dev-start-", suffix: ".log" });
+  const result = await timeDevStart(log);
+  console.log(
+    `deno task dev: ${result.seconds === null ? "-" : `${result.seconds.toFixed(1)} s`} (${result.note})`,
+  );
+  if (result.memory !== undefined) console.log(devMemoryTable(result.memory));
+  if (json !== undefined) await Deno.writeTextFile(json, JSON.stringify(result, null, 2) + "\n");
+  return result.memory === undefined ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -63,15 +63,17 @@ export function parseStat(line: string): ProcStat | undefined {
 /**
  * The proportional set size in KiB from a `/proc/<pid>/smaps_rollup` text (0 when absent): the
  * process's private pages plus its share of the pages it shares (the Deno binary's text, shared by
- * every Deno process, counts once in all), so the sum over processes is what they cost the machine.
+ * every Deno process, counts once in all), so the sum over processes is what they cost the machine;
+ * `Pss_Anon` for its anonymous part alone (heaps and stacks, not code).
  *
  * @example
  * ```ts
- * pssKiB("00400000-7fff [rollup]\nRss:  2000 kB\nPss:  1234 kB\n"); // 1234
+ * pssKiB("00400000-7fff [rollup]\nRss:  2000 kB\nPss:  1234 kB\nPss_Anon:  1000 kB\n"); // 1234
+ * pssKiB("Pss:  1234 kB\nPss_Anon:  1000 kB\n", "Pss_Anon"); // 1000
  * ```
  */
-export function pssKiB(smapsRollup: string): number {
-  const match = /^Pss:\s+(\d+) kB$/m.exec(smapsRollup);
+export function pssKiB(smapsRollup: string, field: "Pss" | "Pss_Anon" = "Pss"): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(smapsRollup);
   return match ? Number(match[1]) : 0;
 }
 
@@ -128,6 +130,7 @@ export function nameOf(cmdline: string): string | undefined {
   const service = /services\/([a-z_]+)\/main\.ts/.exec(cmdline);
   if (service) return service[1];
   if (cmdline.includes("stripe_simulator/main.ts")) return "stripe-simulator";
+  if (cmdline.includes("stack/plumbing.ts")) return "plumbing";
   for (const name of ["envoy", "ferretdb", "stripe-mock", "etcd", "postgres", "jaeger"]) {
     const binary = cmdline.split("\0")[0] ?? "";
     if (binary.endsWith(`/${name}`) || binary === name) return name;
@@ -284,6 +287,8 @@ export function anyNameOf(cmdline: string): string {
   if (argv[0]?.startsWith("npm ") || (program === "node" && argv.some((arg) => /\bnp[mx]/.test(arg)))) {
     return "npm exec";
   }
+  // A process group's watchdog (`sh -c <loop> watchdog <owner> ...`).
+  if (program === "sh" && argv[3] === "watchdog") return "watchdog";
   const script = argv.find((arg) => /\.(ts|js)$/.test(arg));
   if (script !== undefined) return script.split("/").pop() ?? script;
   if (program === "deno" && argv[1] === "task") return `deno task ${argv[2] ?? ""}`.trim();
@@ -291,9 +296,29 @@ export function anyNameOf(cmdline: string): string {
 }
 
 /**
+ * Whether `pid` belongs to a process group whose directory is under `prefix`: it carries the group's
+ * mark; or it works in a directory under `prefix` (Redis retitles itself over its environment, so its
+ * mark is gone, but it runs in its data directory); or it is the group's watchdog (`sh -c ... watchdog
+ * <owner> <start> <dir>`, which carries no mark so that it does not kill itself).
+ */
+function ofGroupUnder(pid: number, prefix: string): boolean {
+  if (groupDirOf(pid)?.startsWith(prefix)) return true;
+  let cwd: string | undefined;
+  try {
+    cwd = Deno.readLinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    cwd = undefined;
+  }
+  if (cwd !== undefined && (cwd === prefix || cwd.startsWith(`${prefix}/`))) return true;
+  const argv = (readText(`/proc/${pid}/cmdline`) ?? "").split("\0");
+  return argv.includes("watchdog") && argv.some((arg) => arg.startsWith(prefix));
+}
+
+/**
  * The memory of a whole stack right now: every process below `root` (the command that runs it) and
  * every process of a process group whose directory is under `groupDirPrefix` (the servers run in
- * sessions of their own), each counted once, summed by name, largest PSS first.
+ * sessions of their own; see {@linkcode ofGroupUnder}), each counted once, summed by name, largest PSS
+ * first.
  *
  * @example
  * ```ts ignore
@@ -305,20 +330,27 @@ export function stackMemory(root: number, groupDirPrefix: string): MemoryPart[] 
   const pids = new Set(descendants(root, stats));
   for (const stat of stats.values()) {
     if (pids.has(stat.pid)) continue;
-    if (groupDirOf(stat.pid)?.startsWith(groupDirPrefix)) {
+    if (ofGroupUnder(stat.pid, groupDirPrefix)) {
       for (const pid of descendants(stat.pid, stats)) pids.add(pid);
     }
   }
   const parts = new Map<string, MemoryPart>();
   for (const pid of pids) {
     const name = anyNameOf(readText(`/proc/${pid}/cmdline`) ?? "");
-    const part = parts.get(name) ?? { name, processes: 0, pssMiB: 0, rssMiB: 0 };
+    const part = parts.get(name) ?? { name, processes: 0, pssMiB: 0, pssAnonMiB: 0, rssMiB: 0 };
     part.processes++;
-    part.pssMiB += pssKiB(readText(`/proc/${pid}/smaps_rollup`) ?? "") / 1024;
+    const rollup = readText(`/proc/${pid}/smaps_rollup`) ?? "";
+    part.pssMiB += pssKiB(rollup) / 1024;
+    part.pssAnonMiB = (part.pssAnonMiB ?? 0) + pssKiB(rollup, "Pss_Anon") / 1024;
     part.rssMiB += rssKiB(readText(`/proc/${pid}/status`) ?? "") / 1024;
     parts.set(name, part);
   }
   return [...parts.values()]
-    .map((part) => ({ ...part, pssMiB: round(part.pssMiB, 1), rssMiB: round(part.rssMiB, 1) }))
+    .map((part) => ({
+      ...part,
+      pssMiB: round(part.pssMiB, 1),
+      pssAnonMiB: round(part.pssAnonMiB ?? 0, 1),
+      rssMiB: round(part.rssMiB, 1),
+    }))
     .sort((a, b) => b.pssMiB - a.pssMiB);
 }

@@ -116,6 +116,11 @@ export interface MemoryPart {
   name: string;
   processes: number;
   pssMiB: number;
+  /**
+   * Of the PSS, the anonymous pages (heaps, stacks: what the program allocated); the rest is file-backed
+   * (its code and libraries), whose share depends on how many processes on the machine map the same file.
+   */
+  pssAnonMiB?: number;
   rssMiB: number;
 }
 
@@ -445,7 +450,8 @@ export function renderReport(result: BenchResult): string {
 
 /**
  * The dev stack's idle memory as a Markdown table: a row per program (processes of one name summed), the
- * total, and the total without what tracing and the storefront add (Jaeger; the web build is static).
+ * total, and the total without what tracing and the storefront add (Jaeger; the web build is static);
+ * with the anonymous part of each PSS when every part has it.
  *
  * @example
  * ```ts
@@ -453,27 +459,32 @@ export function renderReport(result: BenchResult): string {
  * ```
  */
 export function devMemoryTable(parts: readonly MemoryPart[]): string {
-  const sum = (list: readonly MemoryPart[], key: "pssMiB" | "rssMiB") =>
-    String(Math.round(list.reduce((total, part) => total + part[key], 0)));
-  const rows = parts.map((
-    p,
-  ) => [p.name, String(p.processes), p.pssMiB.toFixed(1), String(Math.round(p.rssMiB))]);
+  const anon = parts.length > 0 && parts.every((part) => part.pssAnonMiB !== undefined);
+  const total = (list: readonly MemoryPart[], key: "pssMiB" | "pssAnonMiB" | "rssMiB") =>
+    String(Math.round(list.reduce((sum, part) => sum + (part[key] ?? 0), 0)));
+  const totalRow = (name: string, list: readonly MemoryPart[]) => [
+    name,
+    String(list.reduce((n, p) => n + p.processes, 0)),
+    total(list, "pssMiB"),
+    ...(anon ? [total(list, "pssAnonMiB")] : []),
+    total(list, "rssMiB"),
+  ];
+  const rows = parts.map((p) => [
+    p.name,
+    String(p.processes),
+    p.pssMiB.toFixed(1),
+    ...(anon ? [(p.pssAnonMiB ?? 0).toFixed(1)] : []),
+    String(Math.round(p.rssMiB)),
+  ]);
   const tracing = parts.filter((p) => tracingParts.has(p.name));
-  const rest = parts.filter((p) => !tracingParts.has(p.name));
-  rows.push([
-    "total",
-    String(parts.reduce((n, p) => n + p.processes, 0)),
-    sum(parts, "pssMiB"),
-    sum(parts, "rssMiB"),
-  ]);
-  rows.push([
-    "total without tracing (jaeger)",
-    String(rest.reduce((n, p) => n + p.processes, 0)),
-    sum(rest, "pssMiB"),
-    sum(rest, "rssMiB"),
-  ]);
-  if (tracing.length === 0) rows.pop();
-  return markdownTable(["deno task dev, idle", "processes", "PSS MiB", "RSS MiB"], rows);
+  rows.push(totalRow("total", parts));
+  if (tracing.length > 0) {
+    rows.push(totalRow("total without tracing (jaeger)", parts.filter((p) => !tracingParts.has(p.name))));
+  }
+  return markdownTable(
+    ["deno task dev, idle", "processes", "PSS MiB", ...(anon ? ["of it anonymous"] : []), "RSS MiB"],
+    rows,
+  );
 }
 
 /** What tracing adds to the dev stack, reported on its own line. */

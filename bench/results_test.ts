@@ -168,10 +168,11 @@ Deno.test("orders that came back FAILED count as errors and not as throughput", 
   assert.equal(withFailures(summary, {}), summary);
 });
 
-Deno.test("PSS comes from smaps_rollup, 0 when absent", () => {
+Deno.test("PSS and its anonymous part come from smaps_rollup, 0 when absent", () => {
   const rollup =
-    "55d0a0000000-7ffd1c3f6000 ---p 00000000 00:00 0 [rollup]\nRss:  204800 kB\nPss:  51234 kB\n";
+    "55d0a0000000-7ffd1c3f6000 ---p 00000000 00:00 0 [rollup]\nRss:  204800 kB\nPss:  51234 kB\nPss_Anon:  40000 kB\n";
   assert.equal(pssKiB(rollup), 51234);
+  assert.equal(pssKiB(rollup, "Pss_Anon"), 40000);
   assert.equal(pssKiB(""), 0);
 });
 
@@ -201,4 +202,14 @@ Deno.test("the dev stack's memory table sums PSS and puts tracing on its own lin
   ]);
   assert.match(table, /\| total +\| 10 +\| 171 +\| 400 +\|/);
   assert.match(table, /\| total without tracing \(jaeger\) +\| 9 +\| 131 +\| 340 +\|/);
+});
+
+Deno.test("the dev stack's memory table shows the anonymous part of the PSS when every part has it", () => {
+  const table = devMemoryTable([
+    { name: "envoy", processes: 1, pssMiB: 70.2, pssAnonMiB: 18.2, rssMiB: 72 },
+    { name: "order", processes: 1, pssMiB: 50.2, pssAnonMiB: 45.5, rssMiB: 130 },
+  ]);
+  assert.match(table, /of it anonymous/);
+  assert.match(table, /\| envoy +\| 1 +\| 70\.2 +\| 18\.2 +\| 72 +\|/);
+  assert.match(table, /\| total +\| 2 +\| 120 +\| 64 +\| 202 +\|/);
 });

@@ -137,16 +137,26 @@ export async function startTargetsWriter(
   };
 }
 
+/**
+ * The program's configuration (env prefix `SHOP_TARGETS`; the etcd endpoints also from
+ * `SHOP_ETCD_ENDPOINTS`): what {@linkcode startTargetsWriter} takes, and the log settings.
+ *
+ * @example
+ * ```ts ignore
+ * const config = loadConfigOrExit(targetsConfigSchema, { envPrefix: "SHOP_TARGETS", args: Deno.args });
+ * ```
+ */
+export const targetsConfigSchema = {
+  out: string({ minLength: 1 }),
+  etcd: stringList({ default: ["http://127.0.0.1:2379"], env: ["SHOP_ETCD_ENDPOINTS"] }),
+  prefix: string({ default: "/shop/services", pattern: /^\/[A-Za-z0-9/_.-]*$/ }),
+  /** For an `https://` etcd: the CA, the `prometheus` certificate and `etcd/prometheus.password`. */
+  certsDir: string({ default: "" }),
+  log: logConfigSchema(),
+};
+
 if (import.meta.main) {
-  const schema = {
-    out: string({ minLength: 1 }),
-    etcd: stringList({ default: ["http://127.0.0.1:2379"], env: ["SHOP_ETCD_ENDPOINTS"] }),
-    prefix: string({ default: "/shop/services", pattern: /^\/[A-Za-z0-9/_.-]*$/ }),
-    /** For an `https://` etcd: the CA, the `prometheus` certificate and `etcd/prometheus.password`. */
-    certsDir: string({ default: "" }),
-    log: logConfigSchema(),
-  };
-  const config = loadConfigOrExit(schema, { envPrefix: "SHOP_TARGETS", args: Deno.args });
+  const config = loadConfigOrExit(targetsConfigSchema, { envPrefix: "SHOP_TARGETS", args: Deno.args });
   await setupLogging({
     service: "prometheus-targets",
     instance: `targets-${crypto.randomUUID().slice(0, 8)}`,

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { boolean, loadConfigOrExit, string } from "@shop/platform/config";
+import { boolean, type ConfigOf, loadConfigOrExit, string } from "@shop/platform/config";
 import {
   type BulkShipper,
   createBulkShipper,
@@ -30,7 +30,8 @@ export interface TailOptions {
   service: string;
   /** The `instance` of every shipped line. */
   instance: string;
-  /** Start at the end of the file (only new lines) instead of its beginning. */
+  /** Start at the end of the file (only new lines) instead of its beginning; a file that does not exist
+   * yet is read from its beginning once it does. */
   fromEnd?: boolean;
   /** How often the file is read, in ms (250 unless set). */
   pollMs?: number;
@@ -117,40 +118,79 @@ export async function tailToShipper(
       }
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
+      // A file that appears later (Envoy not started yet) is new: all of it is to ship.
+      if (offset < 0) offset = 0;
     }
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250));
   }
 }
 
-if (import.meta.main) {
-  const schema = {
-    file: string({ minLength: 1 }),
-    service: string({ default: "envoy", minLength: 1 }),
-    /** Skip what the file holds already (a previous run's lines); only lines appended from now on. */
-    fromEnd: boolean({ default: true }),
-    log: logConfigSchema(),
-  };
-  const config = loadConfigOrExit(schema, { envPrefix: "SHOP_SHIP_FILE", args: Deno.args });
-  if (config.log.ship.url === "") {
-    Deno.stderr.writeSync(
-      new TextEncoder().encode("ship_file: set SHOP_LOG_SHIP_URL (the _bulk endpoint)\n"),
-    );
-    Deno.exit(2);
-  }
+/**
+ * The program's configuration (env prefix `SHOP_SHIP_FILE`; the store from `SHOP_LOG_SHIP_URL`).
+ *
+ * @example
+ * ```ts ignore
+ * const config = loadConfigOrExit(shipFileConfigSchema, { envPrefix: "SHOP_SHIP_FILE", args: Deno.args });
+ * ```
+ */
+export const shipFileConfigSchema = {
+  file: string({ minLength: 1 }),
+  service: string({ default: "envoy", minLength: 1 }),
+  /** Skip what the file holds already (a previous run's lines); only lines appended from now on. */
+  fromEnd: boolean({ default: true }),
+  log: logConfigSchema(),
+};
+
+/** A running {@linkcode shipFile}. */
+export interface ShippingFile {
+  /** Stops following the file and sends what is queued. */
+  close(): Promise<void>;
+}
+
+/**
+ * Follows the configured file and ships its JSON lines until closed. Throws when no store is set.
+ *
+ * @example
+ * ```ts ignore
+ * const shipping = shipFile(loadConfigOrExit(shipFileConfigSchema, { envPrefix: "SHOP_SHIP_FILE" }));
+ * await shipping.close();
+ * ```
+ */
+export function shipFile(config: ConfigOf<typeof shipFileConfigSchema>): ShippingFile {
+  if (config.log.ship.url === "") throw new Error("set SHOP_LOG_SHIP_URL (the _bulk endpoint)");
   const shipOptions: ShipOptions = { ...config.log.ship };
   const shipper = createBulkShipper(shipOptions);
   const controller = new AbortController();
-  const stop = async () => {
-    controller.abort();
-    await shipper.close();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGTERM", stop);
-  Deno.addSignalListener("SIGINT", stop);
-  await tailToShipper(shipper, {
+  const tailing = tailToShipper(shipper, {
     file: config.file,
     service: config.service,
     instance: `${config.service}-${Deno.hostname()}`,
     fromEnd: config.fromEnd,
   }, controller.signal);
+  return {
+    async close() {
+      controller.abort();
+      await tailing;
+      await shipper.close();
+    },
+  };
+}
+
+if (import.meta.main) {
+  const config = loadConfigOrExit(shipFileConfigSchema, { envPrefix: "SHOP_SHIP_FILE", args: Deno.args });
+  let shipping: ShippingFile;
+  try {
+    shipping = shipFile(config);
+  } catch (error) {
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(`ship_file: ${error instanceof Error ? error.message : error}\n`),
+    );
+    Deno.exit(2);
+  }
+  const stop = async () => {
+    await shipping.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGTERM", stop);
+  Deno.addSignalListener("SIGINT", stop);
 }

@@ -25,9 +25,8 @@ Deno.test("lines that are not JSON objects (Envoy's own diagnostics) are skipped
   assert.equal(toDocument("{not json", "envoy", "e"), undefined);
 });
 
-Deno.test("the tailer ships lines appended to the file, also after it was truncated", async () => {
-  const file = await Deno.makeTempFile({ suffix: ".log" });
-  await Deno.writeTextFile(file, '{"message":"old"}\n');
+/** Tails `file` from its end, polling every 20 ms: the messages it ships, and how to wait and stop. */
+function tail(file: string) {
   const pushed: string[] = [];
   const controller = new AbortController();
   const tailing = tailToShipper({ push: (line) => pushed.push(JSON.parse(line).message) }, {
@@ -37,19 +36,43 @@ Deno.test("the tailer ships lines appended to the file, also after it was trunca
     fromEnd: true,
     pollMs: 20,
   }, controller.signal);
-  const waitFor = async (count: number) => {
-    for (let i = 0; i < 200 && pushed.length < count; i++) await new Promise((r) => setTimeout(r, 20));
+  return {
+    pushed,
+    waitFor: async (count: number) => {
+      for (let i = 0; i < 200 && pushed.length < count; i++) await new Promise((r) => setTimeout(r, 20));
+    },
+    stop: async () => {
+      controller.abort();
+      await tailing;
+    },
   };
+}
+
+Deno.test("the tailer ships lines appended to the file, also after it was truncated", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".log" });
+  await Deno.writeTextFile(file, '{"message":"old"}\n');
+  const tailer = tail(file);
   await new Promise((r) => setTimeout(r, 60));
   await Deno.writeTextFile(file, 'noise\n{"message":"one"}\n{"message":"tw', { append: true });
   await Deno.writeTextFile(file, 'o"}\n', { append: true });
-  await waitFor(2);
+  await tailer.waitFor(2);
   await Deno.writeTextFile(file, '{"message":"after truncation"}\n');
-  await waitFor(3);
-  controller.abort();
-  await tailing;
+  await tailer.waitFor(3);
+  await tailer.stop();
   await Deno.remove(file);
-  assert.deepEqual(pushed, ["one", "two", "after truncation"]);
+  assert.deepEqual(tailer.pushed, ["one", "two", "after truncation"]);
+});
+
+Deno.test("a file that appears after the tailer started (Envoy starting later) is shipped from its first line", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/envoy.log`;
+  const tailer = tail(file);
+  await new Promise((r) => setTimeout(r, 60));
+  await Deno.writeTextFile(file, '{"message":"first"}\n{"message":"second"}\n');
+  await tailer.waitFor(2);
+  await tailer.stop();
+  await Deno.remove(dir, { recursive: true });
+  assert.deepEqual(tailer.pushed, ["first", "second"]);
 });
 
 Deno.test("each registered instance is one file_sd target labelled with its service and instance id", () => {

@@ -33,6 +33,11 @@ export interface ProgramSpec {
   readonly script: string;
   /** Its environment (besides `NO_COLOR=1`). */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * Variables of this process's environment not to pass on (programs run in the group only; a child
+   * server of {@linkcode childRunner} inherits them all).
+   */
+  readonly unsetEnv?: readonly string[];
 }
 
 /** A program that serves on a port: `0` lets it pick one. */
@@ -93,6 +98,7 @@ async function runInGroup(
     command: Deno.execPath(),
     args: ["run", "--allow-all", ...(check ? [] : ["--no-check"]), new URL(spec.script, root).pathname],
     env: { NO_COLOR: "1", ...spec.env },
+    ...(spec.unsetEnv === undefined ? {} : { unsetEnv: [...spec.unsetEnv] }),
   });
   await waitUntil(process, ready, startTimeoutMs);
   return process;

@@ -8,7 +8,9 @@
  * (with observability), the Stripe simulator, Mailpit, the services side by side, the notification service (each registers itself in etcd;
  * the order service finds product and payment there on demand), the edge bridge (etcd -> Envoy's
  * endpoint files), Envoy, then the rest of observability. Ready once the gateway routes to every
- * instance of every service ({@linkcode waitUntilRouted}).
+ * instance of every service ({@linkcode waitUntilRouted}). With `plumbingInOneProcess` (`deno task dev`),
+ * the Deno plumbing (the Stripe simulator, the edge bridge, Envoy's log shipper, Prometheus' target
+ * writer) runs in one process (`plumbing.ts`) started before the services, instead of one process each.
  *
  * To add a process, add one entry to {@linkcode stackParts}. To add a service, name it in
  * `upstreamServices` (envoy/gateway_config.ts); the type checker then asks for its entry in
@@ -17,6 +19,7 @@
  * @module
  */
 import {
+  acceptsConnections,
   adminRequest,
   type StartedEnvoy,
   startEnvoy,
@@ -35,7 +38,7 @@ import { writeGatewayConfig } from "../envoy/render_config.ts";
 import { type StartedTraceStore, startTraceStore } from "../observability/trace_store.ts";
 import { etcdAccessOf, EtcdClient } from "@shop/platform/discovery";
 import { waitUntilRouted } from "./routed.ts";
-import { describeManaged, type StackRunner } from "./runners.ts";
+import { describeManaged, type ProgramSpec, type StackRunner } from "./runners.ts";
 import type { StackServers } from "./servers.ts";
 import { devPorts, envPrefix, type StackService, stackServices } from "./services.ts";
 
@@ -71,10 +74,24 @@ export interface StackSetup<P> {
   /** More environment variables per service. */
   readonly env?: Partial<Record<StackService, Record<string, string>>>;
   /**
+   * The services' V8 flags (`DENO_V8_FLAGS`, the notification service's too), in place of what this
+   * process's environment passes on: `deno task dev` runs its runner and plumbing with a small young
+   * generation and the services with V8's defaults (`scripts/dev`); `""` leaves the variable out (V8's
+   * defaults). Inherited when not set.
+   */
+  readonly serviceV8Flags?: string;
+  /**
    * Runs the log store, Prometheus and Alertmanager too, on their dev ports with data under `dir`
    * (`deno task dev`).
    */
   readonly observability?: { readonly dir: string };
+  /**
+   * Runs the Deno plumbing (the Stripe simulator, the edge bridge, and with observability Envoy's log
+   * shipper and Prometheus' target writer) in one process, `plumbing` (`plumbing.ts`), instead of a
+   * process each, before the services: for `deno task dev`, whose idle memory counts every runtime.
+   * Needs a fixed Stripe simulator port.
+   */
+  readonly plumbingInOneProcess?: boolean;
   /** The bound on getting the whole stack ready, in ms (120000). */
   readonly readyTimeoutMs?: number;
   /**
@@ -175,7 +192,24 @@ interface StackPart {
   readonly name: string;
   /** Only with `setup.observability`. */
   readonly observability?: boolean;
+  /**
+   * `own`: a plumbing program in a process of its own, unless `setup.plumbingInOneProcess`; `together`:
+   * the process that runs them all, only then.
+   */
+  readonly plumbing?: "own" | "together";
   start<P>(launch: Launch<P>): Promise<void>;
+}
+
+/** A Deno program of the stack's plumbing, as its own process or beside the others (`plumbing.ts`). */
+interface PlumbingProgram {
+  /** Whether it runs only with `setup.observability`. */
+  readonly observability: boolean;
+  /** Its name (the key of `plumbingPrograms`), script and environment in this launch. */
+  spec<P>(launch: Launch<P>): ProgramSpec;
+  /** Whether it is ready, once started. */
+  ready<P>(launch: Launch<P>): Promise<boolean>;
+  /** Records what it gives the rest of the stack and its summary line, once ready. */
+  started<P>(launch: Launch<P>): void;
 }
 
 function need<T>(value: T | undefined, what: string): T {
@@ -243,9 +277,11 @@ async function startInstance<P>(launch: Launch<P>, service: StackService): Promi
   launch.counters.set(service, count);
   const name = `${service}-${count}`;
   const p = envPrefix(service);
+  const { unsetEnv, ...v8Flags } = serviceV8Flags(setup);
   const served = await setup.runner.serve({
     name,
     script: `services/${service}/main.ts`,
+    ...(unsetEnv === undefined ? {} : { unsetEnv }),
     port: count === 1 ? setup.ports.services[service] : 0,
     env: {
       // The documented dev defaults (admin account, demo catalog, dev-only secrets) apply.
@@ -264,6 +300,7 @@ async function startInstance<P>(launch: Launch<P>, service: StackService): Promi
       ...(launch.logShipUrl === undefined ? {} : { SHOP_LOG_SHIP_URL: launch.logShipUrl }),
       ...tracingEnv(launch),
       ...await serviceSettings[service].env(launch),
+      ...v8Flags.env,
       ...setup.env?.[service],
     },
   });
@@ -342,11 +379,23 @@ async function diagnoseRouting<P>(launch: Launch<P>, service: StackService): Pro
       lines.push(`Envoy's /clusters failed: ${error instanceof Error ? error.message : error}`);
     }
   }
-  for (const name of ["edge", "envoy"]) {
+  for (const name of ["edge", "plumbing", "envoy"]) {
     const process = launch.setup.runner.group.processes.find((process) => process.name === name);
     if (process !== undefined) lines.push(`${name}: ${await describeManaged(process)}`);
   }
   return lines.join("\n");
+}
+
+/**
+ * The services' `DENO_V8_FLAGS` as their process spec says it: set, left out of the environment they
+ * inherit (`""`: V8's defaults), or inherited (not set in the setup).
+ */
+function serviceV8Flags<P>(
+  setup: StackSetup<P>,
+): Pick<ProgramSpec, "unsetEnv"> & { env: Record<string, string> } {
+  const flags = setup.serviceV8Flags;
+  if (flags === undefined) return { env: {} };
+  return flags === "" ? { env: {}, unsetEnv: ["DENO_V8_FLAGS"] } : { env: { DENO_V8_FLAGS: flags } };
 }
 
 /** The environment that has a service send its spans to the stack's trace store (none without one). */
@@ -387,6 +436,106 @@ async function startGateway<P>(launch: Launch<P>, given: GatewaySettings, name: 
 
 async function fileExists(path: string): Promise<boolean> {
   return (await Deno.stat(path).catch(() => undefined))?.isFile === true;
+}
+
+/** The stack's plumbing programs, each in a process of its own (`runOnItsOwn`) or all in one (`plumbing.ts`). */
+const plumbing = {
+  stripeSimulator: {
+    observability: false,
+    spec: (launch) => {
+      const { setup } = launch;
+      return {
+        name: "stripe-simulator",
+        script: "services/payment/stripe_simulator/main.ts",
+        env: {
+          SHOP_STRIPE_SIMULATOR_SERVER_PORT: String(setup.ports.stripeSimulator),
+          SHOP_STRIPE_SIMULATOR_UPSTREAM_URL: need(launch.servers, "servers").stripeMockUrl,
+          // Webhooks arrive as Stripe's would: through the gateway, which passes the raw body on.
+          SHOP_STRIPE_SIMULATOR_WEBHOOK_URL: `https://127.0.0.1:${
+            setup.gateway(launch.endpointsDir).port
+          }/v1/webhooks/stripe`,
+          SHOP_STRIPE_SIMULATOR_WEBHOOK_CERTS_DIR: setup.certsDir,
+        },
+      };
+    },
+    ready: (launch) => acceptsConnections(launch.setup.ports.stripeSimulator),
+    started: (launch) => {
+      launch.stripeSimulatorUrl ??= `http://127.0.0.1:${launch.setup.ports.stripeSimulator}`;
+      launch.summary.push({ name: "stripe-simulator", url: launch.stripeSimulatorUrl });
+    },
+  },
+  edge: {
+    observability: false,
+    spec: (launch) => {
+      const servers = need(launch.servers, "servers");
+      return {
+        name: "edge",
+        script: "services/edge/main.ts",
+        env: {
+          SHOP_EDGE_ENDPOINTS_DIR: launch.endpointsDir,
+          SHOP_EDGE_ETCD_URL: servers.etcdUrl,
+          SHOP_EDGE_ETCD_CERTS_DIR: launch.setup.certsDir,
+          ...(servers.discoveryPrefix === undefined
+            ? {}
+            : { SHOP_EDGE_ETCD_PREFIX: servers.discoveryPrefix }),
+        },
+      };
+    },
+    // Ready once it has written every file Envoy reads, before the gateway's part creates any missing one.
+    ready: (launch) => endpointFilesPresent(launch.endpointsDir, stackServices),
+    started: (launch) => {
+      launch.summary.push({ name: "edge", url: `${launch.endpointsDir}  (Envoy's endpoint files)` });
+    },
+  },
+  envoyLogShipper: {
+    // Envoy's JSON access log goes to its stdout, which the group writes to its log file: ship from there.
+    observability: true,
+    spec: (launch) => ({
+      name: "envoy-log-shipper",
+      script: "observability/ship_file.ts",
+      env: {
+        // Before Envoy starts (in one process with the others), where the group will write the output of
+        // its process `envoy` (ProcessGroup: `<dir>/logs/<name>.log`); the shipper waits for the file.
+        SHOP_SHIP_FILE_FILE: launch.gateway?.envoy.process.logFile ??
+          `${launch.setup.runner.group.dir}/logs/envoy.log`,
+        SHOP_SHIP_FILE_SERVICE: "envoy",
+        SHOP_LOG_SHIP_URL: need(launch.logShipUrl, "log store"),
+      },
+    }),
+    ready: () => Promise.resolve(true),
+    started: () => {},
+  },
+  prometheusTargets: {
+    // Prometheus' targets: the registry, written as file_sd JSON, kept current from etcd.
+    observability: true,
+    spec: (launch) => {
+      const servers = need(launch.servers, "servers");
+      return {
+        name: "prometheus-targets",
+        script: "observability/prometheus_targets.ts",
+        env: {
+          SHOP_TARGETS_OUT: targetsFile(launch),
+          SHOP_ETCD_ENDPOINTS: servers.etcdUrl,
+          SHOP_TARGETS_CERTS_DIR: launch.setup.certsDir,
+          ...(servers.discoveryPrefix === undefined ? {} : { SHOP_TARGETS_PREFIX: servers.discoveryPrefix }),
+          SHOP_LOG_SHIP_URL: need(launch.logShipUrl, "log store"),
+        },
+      };
+    },
+    ready: (launch) => fileExists(targetsFile(launch)),
+    started: () => {},
+  },
+} satisfies Record<string, PlumbingProgram>;
+
+/** Where Prometheus reads its targets from (`file_sd`). */
+function targetsFile<P>(launch: Launch<P>): string {
+  return `${need(launch.setup.observability, "observability settings").dir}/prometheus/targets.json`;
+}
+
+/** Runs a plumbing program in a process of its own. */
+async function runOnItsOwn<P>(launch: Launch<P>, program: PlumbingProgram): Promise<void> {
+  await launch.setup.runner.run(program.spec(launch), () => program.ready(launch));
+  program.started(launch);
 }
 
 /**
@@ -438,25 +587,48 @@ export const stackParts: readonly StackPart[] = [
     },
   },
   {
-    name: "stripe-simulator",
+    // With `plumbingInOneProcess`: the simulator, the edge bridge, the log shipper and the target
+    // writer in one process, before the services (the simulator's port is fixed; the bridge and the
+    // target writer follow etcd from any point; the shipper waits for Envoy's log file).
+    name: "plumbing",
+    plumbing: "together",
     start: async (launch) => {
       const { setup } = launch;
-      const served = await setup.runner.serve({
-        name: "stripe-simulator",
-        script: "services/payment/stripe_simulator/main.ts",
-        port: setup.ports.stripeSimulator,
-        env: {
-          SHOP_STRIPE_SIMULATOR_SERVER_PORT: String(setup.ports.stripeSimulator),
-          SHOP_STRIPE_SIMULATOR_UPSTREAM_URL: need(launch.servers, "servers").stripeMockUrl,
-          // Webhooks arrive as Stripe's would: through the gateway, which passes the raw body on.
-          SHOP_STRIPE_SIMULATOR_WEBHOOK_URL: `https://127.0.0.1:${
-            setup.gateway(launch.endpointsDir).port
-          }/v1/webhooks/stripe`,
-          SHOP_STRIPE_SIMULATOR_WEBHOOK_CERTS_DIR: setup.certsDir,
-        },
+      if (setup.ports.stripeSimulator === 0) {
+        throw new Error("the plumbing process needs a fixed simulator port");
+      }
+      const programs = Object.values(plumbing).filter((program) =>
+        !program.observability || setup.observability !== undefined
+      );
+      const specs = programs.map((program) => program.spec(launch));
+      // `plumbing.ts` runs the programs this names (its PROGRAMS_ENV; not imported, which would load
+      // every program's code into this process).
+      const env: Record<string, string> = {
+        SHOP_PLUMBING_PROGRAMS: specs.map((spec) => spec.name).join(","),
+      };
+      for (const spec of specs) {
+        for (const [key, value] of Object.entries(spec.env)) {
+          if (key in env && env[key] !== value) throw new Error(`plumbing: ${key} differs between programs`);
+          env[key] = value;
+        }
+      }
+      await setup.runner.run(
+        { name: "plumbing", script: "stack/plumbing.ts", env },
+        async () => (await Promise.all(programs.map((program) => program.ready(launch)))).every(Boolean),
+      );
+      for (const program of programs) program.started(launch);
+    },
+  },
+  {
+    name: "stripe-simulator",
+    plumbing: "own",
+    start: async (launch) => {
+      const served = await launch.setup.runner.serve({
+        ...plumbing.stripeSimulator.spec(launch),
+        port: launch.setup.ports.stripeSimulator,
       });
       launch.stripeSimulatorUrl = `http://127.0.0.1:${served.port}`;
-      launch.summary.push({ name: "stripe-simulator", url: launch.stripeSimulatorUrl });
+      plumbing.stripeSimulator.started(launch);
     },
   },
   {
@@ -505,9 +677,11 @@ export const stackParts: readonly StackPart[] = [
       const { setup } = launch;
       const servers = need(launch.servers, "servers");
       const port = setup.mail?.notification ?? 0;
+      const { unsetEnv, ...v8Flags } = serviceV8Flags(setup);
       const served = await setup.runner.serve({
         name: "notification-1",
         script: "services/notification/main.ts",
+        ...(unsetEnv === undefined ? {} : { unsetEnv }),
         port,
         env: {
           SHOP_ENV: "dev",
@@ -524,6 +698,7 @@ export const stackParts: readonly StackPart[] = [
           ...(launch.logShipUrl === undefined ? {} : { SHOP_LOG_SHIP_URL: launch.logShipUrl }),
           SHOP_NOTIFICATION_DATABASE_URL: await servers.postgresDatabase("notification"),
           SHOP_NOTIFICATION_SMTP_URL: need(launch.mailpit, "Mailpit").smtpUrl,
+          ...v8Flags.env,
         },
       });
       launch.notificationUrl = `https://127.0.0.1:${served.port}`;
@@ -532,25 +707,8 @@ export const stackParts: readonly StackPart[] = [
   },
   {
     name: "edge",
-    start: async (launch) => {
-      const servers = need(launch.servers, "servers");
-      await launch.setup.runner.run({
-        name: "edge",
-        script: "services/edge/main.ts",
-        env: {
-          SHOP_EDGE_ENDPOINTS_DIR: launch.endpointsDir,
-          SHOP_EDGE_ETCD_URL: servers.etcdUrl,
-          SHOP_EDGE_ETCD_CERTS_DIR: launch.setup.certsDir,
-          ...(servers.discoveryPrefix === undefined
-            ? {}
-            : { SHOP_EDGE_ETCD_PREFIX: servers.discoveryPrefix }),
-        },
-      }, async () => {
-        // Ready once it has written every file Envoy reads, before the gateway's part creates any missing one.
-        return await endpointFilesPresent(launch.endpointsDir, stackServices);
-      });
-      launch.summary.push({ name: "edge", url: `${launch.endpointsDir}  (Envoy's endpoint files)` });
-    },
+    plumbing: "own",
+    start: (launch) => runOnItsOwn(launch, plumbing.edge),
   },
   {
     name: "envoy",
@@ -564,42 +722,16 @@ export const stackParts: readonly StackPart[] = [
     },
   },
   {
-    // Envoy's JSON access log goes to its stdout, which the group writes to its log file: ship from there.
     name: "envoy-log-shipper",
     observability: true,
-    start: async (launch) => {
-      await launch.setup.runner.run({
-        name: "envoy-log-shipper",
-        script: "observability/ship_file.ts",
-        env: {
-          SHOP_SHIP_FILE_FILE: need(launch.gateway, "gateway").envoy.process.logFile,
-          SHOP_SHIP_FILE_SERVICE: "envoy",
-          SHOP_LOG_SHIP_URL: need(launch.logShipUrl, "log store"),
-        },
-      }, () => Promise.resolve(true));
-    },
+    plumbing: "own",
+    start: (launch) => runOnItsOwn(launch, plumbing.envoyLogShipper),
   },
   {
-    // Prometheus' targets: the registry, written as file_sd JSON, kept current from etcd.
     name: "prometheus-targets",
     observability: true,
-    start: async (launch) => {
-      const servers = need(launch.servers, "servers");
-      const targets = `${
-        need(launch.setup.observability, "observability settings").dir
-      }/prometheus/targets.json`;
-      await launch.setup.runner.run({
-        name: "prometheus-targets",
-        script: "observability/prometheus_targets.ts",
-        env: {
-          SHOP_TARGETS_OUT: targets,
-          SHOP_ETCD_ENDPOINTS: servers.etcdUrl,
-          SHOP_TARGETS_CERTS_DIR: launch.setup.certsDir,
-          ...(servers.discoveryPrefix === undefined ? {} : { SHOP_TARGETS_PREFIX: servers.discoveryPrefix }),
-          SHOP_LOG_SHIP_URL: need(launch.logShipUrl, "log store"),
-        },
-      }, () => fileExists(targets));
-    },
+    plumbing: "own",
+    start: (launch) => runOnItsOwn(launch, plumbing.prometheusTargets),
   },
   {
     name: "alertmanager",
@@ -663,8 +795,10 @@ export async function launchStack<P>(setup: StackSetup<P>): Promise<LaunchedStac
     counters: new Map(),
     summary: [],
   };
+  const together = setup.plumbingInOneProcess === true;
   for (const part of stackParts) {
     if (part.observability === true && setup.observability === undefined) continue;
+    if (part.plumbing === (together ? "own" : "together")) continue;
     setup.onProgress?.("starting", part.name, Date.now() - started);
     await part.start(launch);
     setup.onProgress?.("started", part.name, Date.now() - started);

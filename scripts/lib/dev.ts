@@ -6,7 +6,9 @@
  * the crashed run started (found by the mark `ProcessGroup` puts in their environment, so the pid files
  * that could name someone else's process are not trusted) and removes a dead server's `postmaster.pid`.
  * A program that exits on its own is started again, with backoff (`stack/supervisor.ts`); each restart
- * is printed with the end of its log, and `.local/run/status.json` counts them.
+ * is printed with the end of its log, and `.local/run/status.json` counts them. The Deno plumbing (Stripe
+ * simulator, edge bridge, log shipper, target writer) shares one process, `plumbing`, which is restarted
+ * as a whole (`plumbingInOneProcess` in the wiring).
  *
  * To add a process, add it to the wiring.
  *
@@ -78,6 +80,10 @@ async function main(): Promise<number> {
       },
       jwtKeysDir: `${certsDir}/jwt`,
       observability: { dir: local },
+      // The simulator, the edge bridge, the log shipper and the target writer share one Deno runtime.
+      plumbingInOneProcess: true,
+      // V8's defaults for the services unless SHOP_DEV_SERVICE_V8_FLAGS says otherwise (scripts/dev).
+      serviceV8Flags: Deno.env.get("SHOP_DEV_SERVICE_V8_FLAGS") ?? "",
       // Every trace recorded in dev (SHOP_TRACING_SAMPLE_RATIO lowers it).
       traceStore: {
         otlpHttpPort: devPorts.traceOtlpHttp,
