@@ -41,7 +41,7 @@ import {
   type VegetaTarget,
   vegetaTargetLine,
 } from "./load.ts";
-import { findStackProcesses, rssNow, Sampler, type Watched } from "./procs.ts";
+import { findStackProcesses, rssNow, RunQueueWait, Sampler, type Watched } from "./procs.ts";
 import {
   type BenchResult,
   type CurvePoint,
@@ -56,6 +56,8 @@ import {
 import { parseHandlingTimes, timesBetween } from "./rpc_metrics.ts";
 import { decodeCursor, openOrderSeeder, openProductSeeder, seedMoveHistory } from "./seed.ts";
 import {
+  type GatewayAnswer,
+  gatewayAnswers,
   type OrderHit,
   overloadChecks,
   type OverloadFigures,
@@ -256,6 +258,7 @@ async function overloadSection(workDir: string, caFile: string, notes: string[])
     await ensureFerretDbLookupIndexes(backend, productEqualityLookups);
   }
   const hitsOf = new Map<string, OrderHit[]>();
+  const gatewayOf = new Map<string, GatewayAnswer[]>();
   const run = async (which: "before" | "after", conc: number) => {
     const stack = which === "before" ? before : after;
     const shop = shops[which];
@@ -285,7 +288,12 @@ async function overloadSection(workDir: string, caFile: string, notes: string[])
     );
     let hits: OrderHit[] = [];
     say(`overload: ${which === "after" ? "with" : "without"} shedding, ${conc} in flight for ${durationS} s`);
-    await startVegeta({
+    // Envoy's own view of the same answers: its access log from here on, and how long its threads and
+    // vegeta's waited for a CPU (time no timer inside either process sees).
+    const envoy = stack.gateway.envoy.process;
+    const logStart = (await Deno.stat(envoy.logFile)).size;
+    const envoyWaits = new RunQueueWait(envoy.pid, 500);
+    const load = startVegeta({
       targetsFile: targets,
       concurrency: conc,
       durationS,
@@ -303,13 +311,32 @@ async function overloadSection(workDir: string, caFile: string, notes: string[])
           return { code: hit.code, latencyMs: hit.latencyMs, ...(orderStatus ? { orderStatus } : {}) };
         });
       },
-    }).done;
+    });
+    const sampler = new Sampler([...stackProcesses(stack), { name: "vegeta", pid: load.pid }], 500);
+    const vegetaWaits = new RunQueueWait(load.pid, 500);
+    await load.done;
+    const vegetaWaitMs = vegetaWaits.stop();
+    const cpu = sampler.stop();
+    const envoyWaitMs = envoyWaits.stop();
+    const logFile = await Deno.open(envoy.logFile);
+    await logFile.seek(logStart, Deno.SeekMode.Start);
+    const logText = await new Response(logFile.readable).text();
+    const gateway = gatewayAnswers(logText, "/v1/orders");
     await Deno.remove(targets).catch(() => {});
-    const figures = overloadFigures(which, conc, durationS, hits);
+    const figures = overloadFigures(which, conc, durationS, hits, gateway);
     hitsOf.set(`${which} ${conc}`, [...(hitsOf.get(`${which} ${conc}`) ?? []), ...hits]);
+    gatewayOf.set(`${which} ${conc}`, [...(gatewayOf.get(`${which} ${conc}`) ?? []), ...gateway]);
     say(
       `  goodput ${figures.goodput}/s, admitted p99 ${figures.admittedP99Ms} ms, ${figures.rejected} refused ` +
-        `(p99 ${figures.rejectedP99Ms} ms) ${JSON.stringify(figures.statuses)}`,
+        `(p50 ${figures.rejectedP50Ms}, p99 ${figures.rejectedP99Ms} ms; in Envoy p50 ${figures.gatewayRejectedP50Ms}, ` +
+        `p99 ${figures.gatewayRejectedP99Ms} ms) ${JSON.stringify(figures.statuses)}`,
+    );
+    say(
+      `  waited for a CPU: Envoy ${Math.round(envoyWaitMs / durationS)} ms/s, vegeta ${
+        Math.round(vegetaWaitMs / durationS)
+      } ms/s; CPU % ${
+        cpu.filter((p) => p.cpuPercent >= 3).map((p) => `${p.name} ${p.cpuPercent}`).join(", ")
+      }`,
     );
     // Sagas a queue left running must not slow the next run.
     await settle(stack);
@@ -324,7 +351,13 @@ async function overloadSection(workDir: string, caFile: string, notes: string[])
   }
   done = true;
   const total = (which: "before" | "after", conc: number) =>
-    overloadFigures(which, conc, durationS * overloadRounds, hitsOf.get(`${which} ${conc}`) ?? []);
+    overloadFigures(
+      which,
+      conc,
+      durationS * overloadRounds,
+      hitsOf.get(`${which} ${conc}`) ?? [],
+      gatewayOf.get(`${which} ${conc}`),
+    );
   const before1x = total("before", concurrency.createOrder);
   const after1x = total("after", concurrency.createOrder);
   const after4x = total("after", concurrency.createOrder * 4);

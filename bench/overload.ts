@@ -40,6 +40,52 @@ export interface OverloadFigures {
   rejectedP99Ms: number;
   /** Answers by status: `ORDER_STATUS_PAID`, `HTTP 429`, `HTTP 504`, `no response`, ... */
   statuses: Record<string, number>;
+  /**
+   * The same refusals as Envoy timed them (its access log's `%DURATION%`: from the request's first byte
+   * to the answer's last, inside Envoy), p50 and p99 in ms; absent when the log was not read.
+   */
+  gatewayRejectedP50Ms?: number;
+  gatewayRejectedP99Ms?: number;
+}
+
+/** One line of Envoy's access log, the fields the overload figures use. */
+export interface GatewayAnswer {
+  path: string;
+  status: number;
+  /** `%RESPONSE_FLAGS%`: `UO` for a call refused at the circuit breaker's limit, `-` for none. */
+  flags: string;
+  durationMs: number;
+}
+
+/**
+ * The answers Envoy logged (its JSON access log, see `envoy/gateway_config.ts`) for one path; other
+ * lines (Envoy's own messages, other paths) are skipped.
+ *
+ * @example
+ * ```ts
+ * gatewayAnswers('{"path":"/v1/orders","status":"429","flags":"UO","duration_ms":"1"}\n', "/v1/orders");
+ * // [{ path: "/v1/orders", status: 429, flags: "UO", durationMs: 1 }]
+ * ```
+ */
+export function gatewayAnswers(logText: string, path: string): GatewayAnswer[] {
+  const answers: GatewayAnswer[] = [];
+  for (const line of logText.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let fields: Record<string, unknown>;
+    try {
+      fields = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (fields.path !== path) continue;
+    answers.push({
+      path,
+      status: Number(fields.status),
+      flags: String(fields.flags ?? "-"),
+      durationMs: Number(fields.duration_ms),
+    });
+  }
+  return answers;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -65,6 +111,7 @@ export function overloadFigures(
   concurrency: number,
   durationS: number,
   hits: readonly OrderHit[],
+  gateway?: readonly GatewayAnswer[],
 ): OverloadFigures {
   const statuses: Record<string, number> = {};
   const admitted: number[] = [];
@@ -91,6 +138,16 @@ export function overloadFigures(
     rejectedP50Ms: round(percentile(rejected, 50), 1),
     rejectedP99Ms: round(percentile(rejected, 99), 1),
     statuses,
+    ...(gateway === undefined ? {} : gatewayRefusalFigures(gateway)),
+  };
+}
+
+function gatewayRefusalFigures(gateway: readonly GatewayAnswer[]) {
+  const refused = gateway.filter((answer) => answer.status === 429).map((answer) => answer.durationMs)
+    .sort((a, b) => a - b);
+  return {
+    gatewayRejectedP50Ms: round(percentile(refused, 50), 1),
+    gatewayRejectedP99Ms: round(percentile(refused, 99), 1),
   };
 }
 
@@ -158,12 +215,16 @@ export function overloadChecks(
  */
 export function renderOverload(runs: readonly OverloadFigures[], checks: readonly OverloadCheck[]): string {
   const lines = [
-    "| stack | in flight | requests | goodput (PAID/s) | admitted p50 | admitted p99 | refused | refused p50 | refused p99 | statuses |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| stack | in flight | requests | goodput (PAID/s) | admitted p50 | admitted p99 | refused | refused p50 | refused p99 | refused p50 / p99 in Envoy | statuses |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...runs.map((r) =>
       `| ${
         r.stack === "after" ? "shedding" : "no shedding (before)"
       } | ${r.concurrency} | ${r.requests} | ${r.goodput} | ${r.admittedP50Ms} ms | ${r.admittedP99Ms} ms | ${r.rejected} | ${r.rejectedP50Ms} ms | ${r.rejectedP99Ms} ms | ${
+        r.gatewayRejectedP99Ms === undefined
+          ? "-"
+          : `${r.gatewayRejectedP50Ms} / ${r.gatewayRejectedP99Ms} ms`
+      } | ${
         Object.entries(r.statuses).sort((a, b) => b[1] - a[1]).map(([s, n]) =>
           `${s.replace("ORDER_STATUS_", "")} ${n}`
         )
