@@ -42,7 +42,7 @@ import {
   type VegetaTarget,
   vegetaTargetLine,
 } from "./load.ts";
-import { findStackProcesses, rssNow, Sampler, type Watched } from "./procs.ts";
+import { findStackProcesses, rssNow, RunQueueWait, Sampler, type Watched } from "./procs.ts";
 import {
   type BenchResult,
   type CurvePoint,
@@ -57,10 +57,14 @@ import {
 import { parseHandlingTimes, timesBetween } from "./rpc_metrics.ts";
 import { decodeCursor, openOrderSeeder, openProductSeeder, seedMoveHistory } from "./seed.ts";
 import {
+  type GatewayAnswer,
+  gatewayAnswers,
   type OrderHit,
+  orderStatusOf,
   overloadChecks,
   type OverloadFigures,
   overloadFigures,
+  politeOrders,
   renderOverload,
 } from "./overload.ts";
 import { envPrefix } from "../stack/services.ts";
@@ -257,36 +261,44 @@ async function overloadSection(workDir: string, caFile: string, notes: string[])
     await ensureFerretDbLookupIndexes(backend, productEqualityLookups);
   }
   const hitsOf = new Map<string, OrderHit[]>();
+  const gatewayOf = new Map<string, GatewayAnswer[]>();
+  /** The i-th order of a run: a new requestId each, buyers and products in turn. */
+  const orderOf = (shop: { productIds: string[] }, tokens: string[]) => (i: number) => ({
+    headers: { "content-type": "application/json", authorization: `Bearer ${tokens[i % tokens.length]}` },
+    body: JSON.stringify({
+      requestId: crypto.randomUUID(),
+      items: [{ productId: shop.productIds[i % shop.productIds.length] ?? "", quantity: 1 }],
+      shippingAddress: address,
+      paymentMethod: "pm_card_visa",
+    }),
+  });
   const run = async (which: "before" | "after", conc: number) => {
     const stack = which === "before" ? before : after;
-    const shop = shops[which];
+    const order = orderOf(shops[which], await shops[which].tokens());
     // Refused orders are answered in a few ms and each takes a new target: enough for every one.
-    const tokens = await shop.tokens();
     const count = conc > concurrency.createOrder ? durationS * 8000 : Math.max(2000, durationS * 300);
     const targets = await writeTargets(
       `${workDir}/overload-${which}-${conc}.json`,
       (function* () {
         for (let i = 0; i < count; i++) {
+          const { headers, body } = order(i);
           yield {
             method: "POST",
             url: `${stack.url}/v1/orders`,
-            header: {
-              "content-type": ["application/json"],
-              authorization: [`Bearer ${tokens[i % tokens.length]}`],
-            },
-            body: JSON.stringify({
-              requestId: crypto.randomUUID(),
-              items: [{ productId: shop.productIds[i % shop.productIds.length] ?? "", quantity: 1 }],
-              shippingAddress: address,
-              paymentMethod: "pm_card_visa",
-            }),
+            header: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])),
+            body,
           };
         }
       })(),
     );
     let hits: OrderHit[] = [];
     say(`overload: ${which === "after" ? "with" : "without"} shedding, ${conc} in flight for ${durationS} s`);
-    await startVegeta({
+    // Envoy's own view of the same answers: its access log from here on, and how long its threads and
+    // vegeta's waited for a CPU (time no timer inside either process sees).
+    const envoy = stack.gateway.envoy.process;
+    const logStart = (await Deno.stat(envoy.logFile)).size;
+    const envoyWaits = new RunQueueWait(envoy.pid, 500);
+    const load = startVegeta({
       targetsFile: targets,
       concurrency: conc,
       durationS,
@@ -295,25 +307,61 @@ async function overloadSection(workDir: string, caFile: string, notes: string[])
       workDir,
       onResults: async (file) => {
         hits = (await vegetaBodies(file)).map((hit) => {
-          let orderStatus: string | undefined;
-          try {
-            orderStatus = (JSON.parse(hit.body) as { order?: { status?: string } }).order?.status;
-          } catch {
-            // Not JSON: the HTTP status says enough.
-          }
+          const orderStatus = orderStatusOf(hit.body);
           return { code: hit.code, latencyMs: hit.latencyMs, ...(orderStatus ? { orderStatus } : {}) };
         });
       },
-    }).done;
+    });
+    const sampler = new Sampler([...stackProcesses(stack), { name: "vegeta", pid: load.pid }], 500);
+    const vegetaWaits = new RunQueueWait(load.pid, 500);
+    await load.done;
+    const vegetaWaitMs = vegetaWaits.stop();
+    const cpu = sampler.stop();
+    const envoyWaitMs = envoyWaits.stop();
+    const logFile = await Deno.open(envoy.logFile);
+    await logFile.seek(logStart, Deno.SeekMode.Start);
+    const logText = await new Response(logFile.readable).text();
+    const gateway = gatewayAnswers(logText, "/v1/orders");
     await Deno.remove(targets).catch(() => {});
-    const figures = overloadFigures(which, conc, durationS, hits);
+    const figures = overloadFigures(which, conc, durationS, hits, gateway);
     hitsOf.set(`${which} ${conc}`, [...(hitsOf.get(`${which} ${conc}`) ?? []), ...hits]);
+    gatewayOf.set(`${which} ${conc}`, [...(gatewayOf.get(`${which} ${conc}`) ?? []), ...gateway]);
     say(
       `  goodput ${figures.goodput}/s, admitted p99 ${figures.admittedP99Ms} ms, ${figures.rejected} refused ` +
-        `(p99 ${figures.rejectedP99Ms} ms) ${JSON.stringify(figures.statuses)}`,
+        `(p50 ${figures.rejectedP50Ms}, p99 ${figures.rejectedP99Ms} ms; in Envoy p50 ${figures.gatewayRejectedP50Ms}, ` +
+        `p99 ${figures.gatewayRejectedP99Ms} ms) ${JSON.stringify(figures.statuses)}`,
+    );
+    say(
+      `  waited for a CPU: Envoy ${Math.round(envoyWaitMs / durationS)} ms/s, vegeta ${
+        Math.round(vegetaWaitMs / durationS)
+      } ms/s; CPU % ${
+        cpu.filter((p) => p.cpuPercent >= 3).map((p) => `${p.name} ${p.cpuPercent}`).join(", ")
+      }`,
     );
     // Sagas a queue left running must not slow the next run.
     await settle(stack);
+  };
+  // Beside the flood, a client that honours retry-after, on the shedding stack at 64 in flight.
+  const politeHits: OrderHit[] = [];
+  const polite = async (conc: number) => {
+    say(
+      `overload: with shedding, ${conc} in flight from a client that honours retry-after, for ${durationS} s`,
+    );
+    using client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(caFile)] });
+    const hits = await politeOrders({
+      url: `${after.url}/v1/orders`,
+      concurrency: conc,
+      durationS,
+      order: orderOf(shops.after, await shops.after.tokens()),
+      client,
+    });
+    politeHits.push(...hits);
+    const figures = overloadFigures("after", conc, durationS, hits, undefined, "polite");
+    say(
+      `  goodput ${figures.goodput}/s, admitted p99 ${figures.admittedP99Ms} ms, ${figures.rejected} refused ` +
+        `(p50 ${figures.rejectedP50Ms}, p99 ${figures.rejectedP99Ms} ms) ${JSON.stringify(figures.statuses)}`,
+    );
+    await settle(after);
   };
   // The machine's load drifts over minutes: several short rounds of the four runs, added up.
   // Which stack goes first alternates by round, so that neither gains from its place.
@@ -322,14 +370,37 @@ async function overloadSection(workDir: string, caFile: string, notes: string[])
     for (const conc of [concurrency.createOrder, concurrency.createOrder * 4]) {
       for (const which of order) await run(which, conc);
     }
+    // A failure here must not cost the flood's figures: it is noted instead.
+    await polite(concurrency.createOrder * 4).catch((error) => {
+      notes.push(`overload: the polite client failed: ${error instanceof Error ? error.message : error}`);
+    });
   }
   done = true;
   const total = (which: "before" | "after", conc: number) =>
-    overloadFigures(which, conc, durationS * overloadRounds, hitsOf.get(`${which} ${conc}`) ?? []);
+    overloadFigures(
+      which,
+      conc,
+      durationS * overloadRounds,
+      hitsOf.get(`${which} ${conc}`) ?? [],
+      gatewayOf.get(`${which} ${conc}`),
+    );
   const before1x = total("before", concurrency.createOrder);
   const after1x = total("after", concurrency.createOrder);
   const after4x = total("after", concurrency.createOrder * 4);
-  const runs: OverloadFigures[] = [before1x, after1x, total("before", concurrency.createOrder * 4), after4x];
+  const runs: OverloadFigures[] = [
+    before1x,
+    after1x,
+    total("before", concurrency.createOrder * 4),
+    after4x,
+    overloadFigures(
+      "after",
+      concurrency.createOrder * 4,
+      durationS * overloadRounds,
+      politeHits,
+      undefined,
+      "polite",
+    ),
+  ];
   const checks = overloadChecks(before1x, after1x, after4x, exits);
   const table = renderOverload(runs, checks);
   console.log(`\n${table}\n`);

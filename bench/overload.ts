@@ -26,6 +26,11 @@ export interface OrderHit {
 export interface OverloadFigures {
   /** `before` (no shedding) or `after` (shedding as shipped). */
   stack: "before" | "after";
+  /**
+   * `polite`: the client of {@linkcode politeOrders}, which waits as `retry-after` says before it tries a
+   * refused order again; vegeta (which sends its next request at once) when absent.
+   */
+  client?: "polite";
   concurrency: number;
   durationS: number;
   requests: number;
@@ -40,6 +45,131 @@ export interface OverloadFigures {
   rejectedP99Ms: number;
   /** Answers by status: `ORDER_STATUS_PAID`, `HTTP 429`, `HTTP 504`, `no response`, ... */
   statuses: Record<string, number>;
+  /**
+   * The same refusals as Envoy timed them (its access log's `%DURATION%`: from the request's first byte
+   * to the answer's last, inside Envoy), p50 and p99 in ms; absent when the log was not read.
+   */
+  gatewayRejectedP50Ms?: number;
+  gatewayRejectedP99Ms?: number;
+}
+
+/** One line of Envoy's access log, the fields the overload figures use. */
+export interface GatewayAnswer {
+  path: string;
+  status: number;
+  /** `%RESPONSE_FLAGS%`: `UO` for a call refused at the circuit breaker's limit, `-` for none. */
+  flags: string;
+  durationMs: number;
+}
+
+/**
+ * The answers Envoy logged (its JSON access log, see `envoy/gateway_config.ts`) for one path; other
+ * lines (Envoy's own messages, other paths) are skipped.
+ *
+ * @example
+ * ```ts
+ * gatewayAnswers('{"path":"/v1/orders","status":"429","flags":"UO","duration_ms":"1"}\n', "/v1/orders");
+ * // [{ path: "/v1/orders", status: 429, flags: "UO", durationMs: 1 }]
+ * ```
+ */
+export function gatewayAnswers(logText: string, path: string): GatewayAnswer[] {
+  const answers: GatewayAnswer[] = [];
+  for (const line of logText.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let fields: Record<string, unknown>;
+    try {
+      fields = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (fields.path !== path) continue;
+    answers.push({
+      path,
+      status: Number(fields.status),
+      flags: String(fields.flags ?? "-"),
+      durationMs: Number(fields.duration_ms),
+    });
+  }
+  return answers;
+}
+
+/**
+ * The order's status in a CreateOrder answer's body (`ORDER_STATUS_PAID`, ...), if it holds one.
+ *
+ * @example
+ * ```ts
+ * orderStatusOf('{"order":{"status":"ORDER_STATUS_PAID"}}'); // "ORDER_STATUS_PAID"
+ * orderStatusOf('{"code":8}'); // undefined
+ * ```
+ */
+export function orderStatusOf(body: string): string | undefined {
+  try {
+    return (JSON.parse(body) as { order?: { status?: string } }).order?.status;
+  } catch {
+    return undefined; // Not JSON: the HTTP status says enough.
+  }
+}
+
+/** Options of {@linkcode politeOrders}. */
+export interface PoliteOrdersOptions {
+  /** `https://127.0.0.1:PORT/v1/orders`. */
+  url: string;
+  /** Orders in flight or waiting to be tried again: one loop each. */
+  concurrency: number;
+  durationS: number;
+  /** The n-th order's request: headers and body (a new requestId each). */
+  order: (n: number) => { headers: Record<string, string>; body: string };
+  client: Deno.HttpClient;
+}
+
+/**
+ * A closed loop of `concurrency` clients placing orders that honour `retry-after`: a refused order
+ * (429) is sent again, the same request, once the time it names has passed (times 1 to 1.5, so that
+ * refused clients do not come back together); any other answer ends it and the loop places the next.
+ * Every answer is a hit, the refusals included.
+ *
+ * @example
+ * ```ts ignore
+ * const hits = await politeOrders({ url, concurrency: 64, durationS: 10, order, client });
+ * ```
+ */
+export async function politeOrders(options: PoliteOrdersOptions): Promise<OrderHit[]> {
+  const hits: OrderHit[] = [];
+  const end = performance.now() + options.durationS * 1000;
+  let next = 0;
+  const loop = async () => {
+    while (performance.now() < end) {
+      const { headers, body } = options.order(next++);
+      for (;;) {
+        const started = performance.now();
+        let code = 0;
+        let text = "";
+        let retryAfterS = 1;
+        try {
+          const response = await fetch(options.url, {
+            method: "POST",
+            headers,
+            body,
+            client: options.client,
+            signal: AbortSignal.timeout(30_000),
+          });
+          code = response.status;
+          retryAfterS = Number(response.headers.get("retry-after") ?? 1) || 1;
+          text = await response.text();
+        } catch {
+          // No answer within 30 s or no connection: counted as "no response".
+        }
+        const orderStatus = orderStatusOf(text);
+        hits.push({ code, latencyMs: performance.now() - started, ...(orderStatus ? { orderStatus } : {}) });
+        if (code !== 429) break;
+        const waitMs = retryAfterS * 1000 * (1 + Math.random() / 2);
+        if (performance.now() + waitMs >= end) return;
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, loop));
+  return hits;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -65,6 +195,8 @@ export function overloadFigures(
   concurrency: number,
   durationS: number,
   hits: readonly OrderHit[],
+  gateway?: readonly GatewayAnswer[],
+  client?: "polite",
 ): OverloadFigures {
   const statuses: Record<string, number> = {};
   const admitted: number[] = [];
@@ -81,6 +213,7 @@ export function overloadFigures(
   rejected.sort((a, b) => a - b);
   return {
     stack,
+    ...(client === undefined ? {} : { client }),
     concurrency,
     durationS,
     requests: hits.length,
@@ -91,6 +224,16 @@ export function overloadFigures(
     rejectedP50Ms: round(percentile(rejected, 50), 1),
     rejectedP99Ms: round(percentile(rejected, 99), 1),
     statuses,
+    ...(gateway === undefined ? {} : gatewayRefusalFigures(gateway)),
+  };
+}
+
+function gatewayRefusalFigures(gateway: readonly GatewayAnswer[]) {
+  const refused = gateway.filter((answer) => answer.status === 429).map((answer) => answer.durationMs)
+    .sort((a, b) => a - b);
+  return {
+    gatewayRejectedP50Ms: round(percentile(refused, 50), 1),
+    gatewayRejectedP99Ms: round(percentile(refused, 99), 1),
   };
 }
 
@@ -158,12 +301,20 @@ export function overloadChecks(
  */
 export function renderOverload(runs: readonly OverloadFigures[], checks: readonly OverloadCheck[]): string {
   const lines = [
-    "| stack | in flight | requests | goodput (PAID/s) | admitted p50 | admitted p99 | refused | refused p50 | refused p99 | statuses |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| stack | in flight | requests | goodput (PAID/s) | admitted p50 | admitted p99 | refused | refused p50 | refused p99 | refused p50 / p99 in Envoy | statuses |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...runs.map((r) =>
       `| ${
-        r.stack === "after" ? "shedding" : "no shedding (before)"
+        r.stack === "before"
+          ? "no shedding (before)"
+          : r.client === "polite"
+          ? "shedding, client honours retry-after"
+          : "shedding"
       } | ${r.concurrency} | ${r.requests} | ${r.goodput} | ${r.admittedP50Ms} ms | ${r.admittedP99Ms} ms | ${r.rejected} | ${r.rejectedP50Ms} ms | ${r.rejectedP99Ms} ms | ${
+        r.gatewayRejectedP99Ms === undefined
+          ? "-"
+          : `${r.gatewayRejectedP50Ms} / ${r.gatewayRejectedP99Ms} ms`
+      } | ${
         Object.entries(r.statuses).sort((a, b) => b[1] - a[1]).map(([s, n]) =>
           `${s.replace("ORDER_STATUS_", "")} ${n}`
         )

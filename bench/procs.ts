@@ -354,3 +354,56 @@ export function stackMemory(root: number, groupDirPrefix: string): MemoryPart[] 
     }))
     .sort((a, b) => b.pssMiB - a.pssMiB);
 }
+
+/**
+ * How long the threads of a process waited for a CPU while runnable, in ms, from its creation until
+ * stopped (`/proc/<pid>/task/<tid>/schedstat`, second field, sampled so that threads which end on the
+ * way still count): the run-queue wait a busy machine adds to every answer, which no timer inside the
+ * process sees.
+ *
+ * @example
+ * ```ts ignore
+ * const waits = new RunQueueWait(envoyPid);
+ * // ... run load ...
+ * const waitedMs = waits.stop();
+ * ```
+ */
+export class RunQueueWait {
+  #pid: number;
+  #baseline = new Map<string, number>();
+  #last = new Map<string, number>();
+  #timer: ReturnType<typeof setInterval>;
+
+  /** Starts sampling every `intervalMs`. */
+  constructor(pid: number, intervalMs = 250) {
+    this.#pid = pid;
+    this.#baseline = this.#read();
+    this.#timer = setInterval(() => this.#sample(), intervalMs);
+  }
+
+  #read(): Map<string, number> {
+    const delays = new Map<string, number>();
+    try {
+      for (const task of Deno.readDirSync(`/proc/${this.#pid}/task`)) {
+        const line = readText(`/proc/${this.#pid}/task/${task.name}/schedstat`);
+        if (line !== undefined) delays.set(task.name, Number(line.split(" ")[1] ?? 0));
+      }
+    } catch {
+      // The process is gone: the last sample stands.
+    }
+    return delays;
+  }
+
+  #sample(): void {
+    for (const [tid, ns] of this.#read()) this.#last.set(tid, ns);
+  }
+
+  /** Stops and returns the wait since the start, in ms, over every thread seen. */
+  stop(): number {
+    this.#sample();
+    clearInterval(this.#timer);
+    let ns = 0;
+    for (const [tid, last] of this.#last) ns += last - (this.#baseline.get(tid) ?? 0);
+    return round(ns / 1e6, 0);
+  }
+}

@@ -134,11 +134,13 @@ Deno.test("the gateway serves the REST contract and enforces tokens, roles and l
           .setIssuedAt()
           .sign(key);
       const valid = await sign({ aud: "shop", exp: Math.floor(Date.now() / 1000) + 600 });
-      assert.equal(
-        (await rest("GET", "/v1/users/me", { token: valid })).status,
-        200,
-        "the control token works",
-      );
+      for (const time of ["first", "second (from Envoy's cache of verified tokens)"]) {
+        assert.equal(
+          (await rest("GET", "/v1/users/me", { token: valid })).status,
+          200,
+          `the control token works the ${time} time`,
+        );
+      }
 
       const [header, payload, signature] = valid.split(".");
       const tampered = `${header}.${

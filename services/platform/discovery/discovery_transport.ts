@@ -142,13 +142,21 @@ export function refusedAsOverloaded(error: ConnectError): boolean {
 }
 
 /** The RetryInfo delay of an error in ms, at most `capMs` (100 ms when it has none). */
-function retryDelayMs(error: ConnectError, capMs: number): number {
+export function retryDelayMs(error: ConnectError, capMs: number): number {
   const delay = error.findDetails(RetryInfoSchema)[0]?.retryDelay;
   const ms = delay === undefined ? 100 : Number(delay.seconds) * 1000 + delay.nanos / 1_000_000;
   return Math.min(capMs, ms);
 }
 
-function declaredIdempotent(method: DescMethod): boolean {
+/**
+ * Whether the proto declares a method free of side effects or idempotent (`option idempotency_level`).
+ *
+ * @example
+ * ```ts ignore
+ * declaredIdempotent(ProductService.method.getProduct); // true: NO_SIDE_EFFECTS
+ * ```
+ */
+export function declaredIdempotent(method: DescMethod): boolean {
   return method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS ||
     method.idempotency === MethodOptions_IdempotencyLevel.IDEMPOTENT;
 }

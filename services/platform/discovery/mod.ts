@@ -14,6 +14,7 @@
  * @module
  */
 export * from "./discovery_transport.ts";
+export * from "./fixed_url_retries.ts";
 export * from "./etcd_access.ts";
 export * from "./etcd_client.ts";
 export * from "./instance.ts";

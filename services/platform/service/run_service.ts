@@ -12,6 +12,7 @@ import { type ConfigOf, describeConfig, loadConfigOrExit, type Schema } from "..
 import type { Mode, ServerConfigSchema, TlsConfigSchema } from "../config/service_schemas.ts";
 import { type ClosableTransport, createServiceTransport } from "../client/service_transport.ts";
 import { createDiscoveryTransport } from "../discovery/discovery_transport.ts";
+import { withFixedUrlRetries } from "../discovery/fixed_url_retries.ts";
 import { EtcdClient, type EtcdOptions } from "../discovery/etcd_client.ts";
 import { createResolver, type Resolver } from "../discovery/resolver.ts";
 import {
@@ -197,8 +198,10 @@ export async function runService<S extends ServiceSchema>(
     etcd,
     transportTo: (callee, fixedUrl) => {
       let transport: ClosableTransport;
-      if (fixedUrl !== "") transport = createServiceTransport({ baseUrl: fixedUrl, tls, identity: callee });
-      else {
+      // A fixed URL retries what is safe to retry, as the discovery transport does (on the same address).
+      if (fixedUrl !== "") {
+        transport = withFixedUrlRetries(createServiceTransport({ baseUrl: fixedUrl, tls, identity: callee }));
+      } else {
         resolver ??= createResolver({ etcd: etcdClient, prefix: config.discovery.prefix });
         transport = createDiscoveryTransport({ resolver, service: callee, tls });
       }

@@ -47,6 +47,7 @@ export {
   type AdminAnswer,
   adminRequest,
   envoyBinary,
+  envoyCpuNice,
   type StartedEnvoy,
   startEnvoy,
   type StartEnvoyOptions,

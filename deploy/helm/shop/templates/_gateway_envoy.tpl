@@ -3125,7 +3125,10 @@
                             "max_lifetime": "{{ int .Values.gateway.jwt.maxLifetimeSeconds }}s",
                             "forward_payload_header": "x-jwt-payload",
                             "payload_in_metadata": "jwt_payload",
-                            "clock_skew_seconds": 30
+                            "clock_skew_seconds": 30,
+                            "jwt_cache_config": {
+                              "jwt_cache_size": 1000
+                            }
                           }
                         },
                         "requirement_map": {
