@@ -1,4 +1,4 @@
-import type { TLSSocket } from "node:tls";
+import type { PeerCertificate, TLSSocket } from "node:tls";
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import { DomainError } from "../errors/domain_error.ts";
 import { identityFromSubjectAltName } from "../tls/tls_files.ts";
@@ -37,14 +37,16 @@ export const callerKey = createContextKey<Caller>({ peer: undefined, user: undef
  *
  * @example
  * ```ts
- * import type { TLSSocket } from "node:tls";
+ * import type { PeerCertificate, TLSSocket } from "node:tls";
  * declare const socket: TLSSocket;
  * peerIdentity(socket); // "order"
  * ```
  */
 export function peerIdentity(socket: TLSSocket | undefined): string | undefined {
   if (!socket || typeof socket.getPeerCertificate !== "function" || !socket.authorized) return undefined;
-  return identityFromSubjectAltName(socket.getPeerCertificate().subjectaltname);
+  // Deno answers null for a connection that is closing: no certificate, no identity (and no crash).
+  const certificate = socket.getPeerCertificate() as PeerCertificate | null;
+  return identityFromSubjectAltName(certificate?.subjectaltname);
 }
 
 function decodeBase64Url(text: string): string {

@@ -145,7 +145,7 @@ function sendJson(res: http2.Http2ServerResponse, status: number, body: unknown)
 }
 
 /** The peer identity of each connection, read once: a certificate cannot change within a connection. */
-const peersOfConnections = new WeakMap<object, string | undefined>();
+const peersOfConnections = new WeakMap<object, string>();
 
 /**
  * The identity of the peer that sent `req`, from its certificate. Reading a certificate costs more than
@@ -154,9 +154,11 @@ const peersOfConnections = new WeakMap<object, string | undefined>();
  */
 function peerOf(req: http2.Http2ServerRequest | IncomingMessage): string | undefined {
   const connection: object = ("stream" in req ? req.stream?.session : undefined) ?? req.socket;
-  if (peersOfConnections.has(connection)) return peersOfConnections.get(connection);
+  const known = peersOfConnections.get(connection);
+  if (known !== undefined) return known;
+  // No identity (a closing connection's certificate reads as none) is not remembered: read it again.
   const peer = peerIdentity(req.socket as TLSSocket);
-  peersOfConnections.set(connection, peer);
+  if (peer !== undefined) peersOfConnections.set(connection, peer);
   return peer;
 }
 
