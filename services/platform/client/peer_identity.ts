@@ -88,9 +88,12 @@ export function probePeerIdentity(
     );
     socket.once("secureConnect", () => {
       clearTimeout(timer);
-      const identity = socket.authorized
-        ? identityFromSubjectAltName(socket.getPeerCertificate().subjectaltname)
-        : undefined;
+      // Deno may read a closing connection's certificate as null: then no identity, never a throw
+      // inside this event handler (it would end the process).
+      const certificate = socket.authorized
+        ? socket.getPeerCertificate() as ReturnType<typeof socket.getPeerCertificate> | null
+        : null;
+      const identity = certificate ? identityFromSubjectAltName(certificate.subjectaltname) : undefined;
       socket.end();
       socket.destroy();
       if (!socket.authorized) reject(new Error(`${url}: ${socket.authorizationError}`));
