@@ -423,6 +423,11 @@ export async function startRedis(group: ProcessGroup, options: StartRedisOptions
       "no",
       "--protected-mode",
       "yes",
+      // Redis writes its title over its environment by default, and with it the process group's mark:
+      // a leftover of a crashed run could then not be found and killed (one held a port and a lock for
+      // minutes). Without a title it keeps its environment.
+      "--set-proc-title",
+      "no",
     ],
   });
   await waitUntil(process, () => acceptsConnections(options.port));
