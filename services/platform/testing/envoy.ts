@@ -79,32 +79,19 @@ export async function startEnvoy(group: ProcessGroup, options: StartEnvoyOptions
     // machine (another test run, the dev stack) would fail to start without a dynamic one.
     args: ["-c", options.configPath, "--use-dynamic-base-id", ...(options.args ?? [])],
   });
+  try {
+    await Deno.writeTextFile(`/proc/${process.pid}/autogroup`, String(envoyCpuNice));
+  } catch {
+    // Not root, or a kernel without autogroups: Envoy keeps an equal share.
+  }
   await waitUntil(process, async () => {
     const response = await fetch(`${adminUrl}/ready`);
     await response.body?.cancel();
     return response.ok;
   });
-  await raiseCpuWeight(process.pid);
   return options.adminSocket === undefined
     ? { adminUrl, process }
     : { adminUrl, adminSocket: options.adminSocket, process };
-}
-
-/**
- * Gives the session `pid` leads the weight of {@linkcode envoyCpuNice}. Only once the process leads a
- * session of its own (it is ready): written before its `setsid`, the weight would go to its parent's
- * session, the caller's.
- */
-async function raiseCpuWeight(pid: number): Promise<void> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    // After the command name's last ")": state, ppid, pgrp, session (fields 3 to 6 of proc(5)).
-    const session = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]);
-    if (session !== pid) return;
-    await Deno.writeTextFile(`/proc/${pid}/autogroup`, String(envoyCpuNice));
-  } catch {
-    // Not root, or a kernel without autogroups: Envoy keeps an equal share.
-  }
 }
 
 /** An answer of Envoy's admin API. */
