@@ -39,16 +39,6 @@ export interface StartEnvoyOptions {
   name?: string;
 }
 
-/**
- * The CPU weight of an Envoy the kit starts, as the nice value of its autogroup. Each process of a
- * group runs in a session of its own, and Linux's autogroup scheduling shares the CPU equally between
- * sessions: the gateway, which every call crosses, would get the share of one service, and when the
- * machine is busy its answers (a refusal at capacity is one) would wait behind the services' work for
- * a CPU. At -10 it weighs about nine sessions (where containers run it, their CPU requests play this
- * part). Only root (CAP_SYS_NICE) may raise a weight; otherwise it stays equal.
- */
-export const envoyCpuNice = -10;
-
 /** A running Envoy. */
 export interface StartedEnvoy {
   /**
@@ -79,11 +69,6 @@ export async function startEnvoy(group: ProcessGroup, options: StartEnvoyOptions
     // machine (another test run, the dev stack) would fail to start without a dynamic one.
     args: ["-c", options.configPath, "--use-dynamic-base-id", ...(options.args ?? [])],
   });
-  try {
-    await Deno.writeTextFile(`/proc/${process.pid}/autogroup`, String(envoyCpuNice));
-  } catch {
-    // Not root, or a kernel without autogroups: Envoy keeps an equal share.
-  }
   await waitUntil(process, async () => {
     const response = await fetch(`${adminUrl}/ready`);
     await response.body?.cancel();
