@@ -39,16 +39,6 @@ export interface StartEnvoyOptions {
   name?: string;
 }
 
-/**
- * The CPU weight of an Envoy the kit starts, as the nice value of its autogroup. Each process of a
- * group runs in a session of its own, and Linux's autogroup scheduling shares the CPU equally between
- * sessions: the gateway, which every call crosses, would get the share of one service, and when the
- * machine is busy its answers (a refusal at capacity is one) would wait behind the services' work for
- * a CPU. At -10 it weighs about nine sessions (where containers run it, their CPU requests play this
- * part). Only root (CAP_SYS_NICE) may raise a weight; otherwise it stays equal.
- */
-export const envoyCpuNice = -10;
-
 /** A running Envoy. */
 export interface StartedEnvoy {
   /**
@@ -84,27 +74,9 @@ export async function startEnvoy(group: ProcessGroup, options: StartEnvoyOptions
     await response.body?.cancel();
     return response.ok;
   });
-  await raiseCpuWeight(process.pid);
   return options.adminSocket === undefined
     ? { adminUrl, process }
     : { adminUrl, adminSocket: options.adminSocket, process };
-}
-
-/**
- * Gives the session `pid` leads the weight of {@linkcode envoyCpuNice}. Only once the process leads a
- * session of its own (it is ready): written before its `setsid`, the weight would go to its parent's
- * session, the caller's.
- */
-async function raiseCpuWeight(pid: number): Promise<void> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    // After the command name's last ")": state, ppid, pgrp, session (fields 3 to 6 of proc(5)).
-    const session = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]);
-    if (session !== pid) return;
-    await Deno.writeTextFile(`/proc/${pid}/autogroup`, String(envoyCpuNice));
-  } catch {
-    // Not root, or a kernel without autogroups: Envoy keeps an equal share.
-  }
 }
 
 /** An answer of Envoy's admin API. */

@@ -47,7 +47,6 @@ export {
   type AdminAnswer,
   adminRequest,
   envoyBinary,
-  envoyCpuNice,
   type StartedEnvoy,
   startEnvoy,
   type StartEnvoyOptions,
