@@ -1,5 +1,5 @@
 /**
- * Waits `ms` milliseconds, or less when `signal` aborts first (then it resolves at once: the loops that
+ * Waits `ms` milliseconds, or less when `signal` (if any) aborts first (then it resolves at once: the loops that
  * use it check the signal right after). Never rejects.
  *
  * @example
@@ -9,15 +9,15 @@
  * }
  * ```
  */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
+    if (signal?.aborted) return resolve();
     const timer = setTimeout(done, ms);
     function done() {
       clearTimeout(timer);
-      signal.removeEventListener("abort", done);
+      signal?.removeEventListener("abort", done);
       resolve();
     }
-    signal.addEventListener("abort", done, { once: true });
+    signal?.addEventListener("abort", done, { once: true });
   });
 }

@@ -20,6 +20,7 @@ import {
 } from "@connectrpc/connect";
 import type { ClosableTransport } from "../client/service_transport.ts";
 import { RetryBudget } from "../client/retry_budget.ts";
+import { sleep } from "./_sleep.ts";
 import {
   declaredIdempotent,
   neverReachedServer,
@@ -42,21 +43,6 @@ export interface FixedUrlRetryOptions {
 
 /** The wait before trying the same address again after it could not be reached or was leaving, ms. */
 const sameAddressBackoffMs = 100;
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      signal?.removeEventListener("abort", aborted);
-      resolve();
-    }
-    function aborted() {
-      clearTimeout(timer);
-      reject(ConnectError.from(signal?.reason ?? new Error("aborted"), Code.Canceled));
-    }
-    signal?.addEventListener("abort", aborted, { once: true });
-  });
-}
 
 /**
  * `transport` with unary calls tried again when that is safe, within the call's deadline: refused at
@@ -116,6 +102,7 @@ export function withFixedUrlRetries(
             (0.5 + Math.random());
           if (Date.now() + waitMs >= deadline || !retryBudget.tryRetry()) throw last;
           await sleep(waitMs, signal);
+          if (signal?.aborted) throw ConnectError.from(signal.reason ?? new Error("aborted"), Code.Canceled);
         }
       }
     },
