@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   log.info("Running {programs}", { programs: names });
   const stop = async () => {
     // Last started first, as the stack stops its processes.
-    for (const program of running.reverse()) {
+    for (const program of running.toReversed()) {
       await program.close().catch((error) =>
         log.error("Stopping {name} failed: {error}", { name: program.name, error })
       );
