@@ -126,6 +126,8 @@ Deno.test({
       assert.equal(paid.length, stock, orders.map((o) => `${o.status} ${o.failureReason}`).join("\n"));
       assert.equal(failed.length, orders.length - stock, "every other order FAILED; none is left PENDING");
       for (const order of failed) assert.match(order.failureReason, /stock/i, order.id);
+      // Moves made by the other instance show in an instance's reads within `catalog.staleness` (500 ms).
+      await delay(1_000);
       assert.equal(await stockOf(rest, product.id), 0, "stock ends at 0, never below");
 
       const reservesAfter = await Promise.all(

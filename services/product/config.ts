@@ -50,6 +50,15 @@ export const productConfigSchema = {
      */
     levelRefreshInterval: duration({ default: 250, min: 10, max: 60_000 }),
   },
+  catalog: {
+    /**
+     * How old what a GetProduct or ListProducts answers from may be: a change made through another
+     * instance shows in every instance's reads that begin this long after it (one look-up of the change
+     * log, and of each product's stock level, per period instead of per read). An instance's own changes
+     * show at once. 0: every read looks up first (read-your-writes through any instance). At most 1 s.
+     */
+    staleness: duration({ default: 500, min: 0, max: 1_000 }),
+  },
   discovery: discoveryConfigSchema(),
   /** `log.level`, and `log.ship.*`: the log store to ship lines to (`SHOP_LOG_SHIP_URL`), off by default. */
   log: logConfigSchema(),

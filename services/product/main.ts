@@ -56,7 +56,11 @@ await runService({
       repairAfterMs: config.inventory.repairAfter,
       onConflict: () => conflicts.inc(),
     });
-    const view = new CatalogView(store, { onConflict: () => conflicts.inc() });
+    const view = new CatalogView(store, {
+      onConflict: () => conflicts.inc(),
+      stalenessMs: config.catalog.staleness,
+      knownLevel: (productId) => stock.known(productId),
+    });
     await view.load();
     const catalog = new Catalog({ store, stock, view });
     if (config.mode === "dev") {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createServiceTransport } from "@shop/platform/client";
 import { gatewayClaims } from "@shop/platform/server";
-import { eventually, mongoForTests } from "@shop/platform/testing";
+import { delay, eventually, mongoForTests } from "@shop/platform/testing";
 import { ensureDevCertificates, readTlsFiles } from "@shop/platform/tls";
 import { InventoryService, ProductService, ReservationStatus } from "@shop/proto/product";
 import { startServiceProcess } from "../platform/testing/service_process.ts";
@@ -14,6 +14,8 @@ import { demoCatalog } from "./seed.ts";
 const certsDir = await ensureDevCertificates();
 const main = new URL("./main.ts", import.meta.url);
 const admin = { headers: gatewayClaims({ sub: "admin-1", role: "admin" }) };
+/** How soon a change made through one instance shows in every instance's reads (README: within 1 s). */
+const freshWithin = 1_000;
 
 async function startProductService(mongoUrl: string, database: string, extra: Record<string, string> = {}) {
   return await startServiceProcess(main, {
@@ -58,13 +60,19 @@ Deno.test("two instances on one database never oversell, and repeated calls for 
       },
     }, admin);
     const id = product?.id ?? "";
-    // Each instance holds the catalog in memory: a change through one is in the other's next answer.
+    // Each instance holds the catalog in memory: a change through one shows in its own next answer, and
+    // in every read of the other that begins a second later (the README's bound; reads in between may
+    // still show what was there before).
     const throughSecond = createClient(ProductService, gatewayToSecond);
+    assert.equal((await products.getProduct({ id })).product?.name, "Last kettles");
+    await delay(freshWithin);
     assert.equal((await throughSecond.getProduct({ id })).product?.name, "Last kettles");
     await products.updateProduct({
       product: { id, name: "Very last kettles" },
       updateMask: { paths: ["name"] },
     }, admin);
+    assert.equal((await products.getProduct({ id })).product?.name, "Very last kettles");
+    await delay(freshWithin);
     assert.equal((await throughSecond.getProduct({ id })).product?.name, "Very last kettles");
     assert.deepEqual(
       (await throughSecond.listProducts({ query: "very last" })).products.map((p) => p.id),
@@ -82,10 +90,13 @@ Deno.test("two instances on one database never oversell, and repeated calls for 
     );
     assert.equal(results.filter((r) => r === "ok").length, 5, `outcomes: ${results.join(", ")}`);
     assert.equal(results.filter((r) => r === Code.FailedPrecondition).length, 7);
+    await delay(freshWithin);
     assert.equal((await products.getProduct({ id })).product?.stock, 0);
+    assert.equal((await throughSecond.getProduct({ id })).product?.stock, 0);
 
     // One order, its calls repeated on both instances at once: the stock changes once per step.
     await products.updateProduct({ product: { id, stock: 3 }, updateMask: { paths: ["stock"] } }, admin);
+    assert.equal((await products.getProduct({ id })).product?.stock, 3, "its own change, at once");
     const orderId = crypto.randomUUID();
     const items = [{ productId: id, quantity: 2 }];
     const reserved = await Promise.all(
@@ -97,8 +108,10 @@ Deno.test("two instances on one database never oversell, and repeated calls for 
       new Set(reserved.map((r) => r.reservation?.status)),
       new Set([ReservationStatus.RESERVED]),
     );
+    await delay(freshWithin);
     assert.equal((await products.getProduct({ id })).product?.stock, 1);
     await Promise.all(inventories.map((inv) => inv.commitReservation({ orderId })));
+    await delay(freshWithin);
     assert.equal((await products.getProduct({ id })).product?.stock, 1);
     const released = await Promise.all(
       inventories.flatMap((
@@ -109,7 +122,9 @@ Deno.test("two instances on one database never oversell, and repeated calls for 
       new Set(released.map((r) => r.reservation?.status)),
       new Set([ReservationStatus.RELEASED]),
     );
+    await delay(freshWithin);
     assert.equal((await products.getProduct({ id })).product?.stock, 3);
+    assert.equal((await throughSecond.getProduct({ id })).product?.stock, 3);
   } finally {
     for (const transport of [...transports, gateway, gatewayToSecond]) transport.close();
   }

@@ -20,6 +20,31 @@ import type { Product } from "./product.ts";
 export interface CatalogViewOptions {
   /** Told each time an append lost a race to another writer and is tried again. */
   onConflict?: () => void;
+  /**
+   * How old, in ms, what a read answers from may be: a change made through another instance is shown
+   * by every read that begins this long after the change completed (0, the default: by every read that
+   * begins after it, at the cost of a look-up per read). This instance's own changes, catalog and stock,
+   * are shown at once either way.
+   */
+  stalenessMs?: number;
+  /**
+   * The stock level this instance itself last saw of a product (its own moves), never ahead of the
+   * truth: a read shows it when it is newer than the level looked up.
+   */
+  knownLevel?: (productId: string) => StockLevel | undefined;
+}
+
+/** A stock level with when the look-up that found it began (performance.now()). */
+interface HeldLevel {
+  level: StockLevel | undefined;
+  lookedUpAt: number;
+}
+
+/** The newer of two levels of one product (a later move has a higher number). */
+function newer(a: StockLevel | undefined, b: StockLevel | undefined): StockLevel | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return b.seq > a.seq ? b : a;
 }
 
 /** A product as held, with what the filters compare, prepared once. */
@@ -60,10 +85,11 @@ function entryOf(product: Product): Entry {
 
 /**
  * The catalog of one instance. Every catalog write of any instance appends a change (1, 2, ... without
- * gaps: each number is the insert of one writer) after writing the product; every read first looks up
- * the change after the last one applied, so a read sees every write that completed before it began,
- * through whichever instance it was made. Concurrent reads share those look-ups
- * ({@linkcode FreshRead}), as they share the stock-level look-ups of one product.
+ * gaps: each number is the insert of one writer) after writing the product; a read first looks up the
+ * change after the last one applied unless a look-up began less than `stalenessMs` ago, so a read sees
+ * every write that completed `stalenessMs` before it began, through whichever instance it was made (with
+ * 0, every write that completed before it began). Concurrent reads share those look-ups
+ * ({@linkcode FreshRead}), as they share the stock-level look-ups of one product, which are held as long.
  *
  * @example
  * ```ts
@@ -86,11 +112,19 @@ export class CatalogView {
   #loaded: Promise<void> | undefined;
   #heads = new FreshRead<void>();
   #levels = new FreshRead<StockLevel | undefined>();
+  #stalenessMs: number;
+  #knownLevel: (productId: string) => StockLevel | undefined;
+  /** When the last change look-up that completed began (performance.now()). */
+  #checkedAt = -Infinity;
+  /** The stock levels looked up, by product (dropped with the product). */
+  #held = new Map<string, HeldLevel>();
 
   /** Creates an empty view over a store; {@linkcode load} fills it. */
   constructor(store: ProductStore, options: CatalogViewOptions = {}) {
     this.#store = store;
     this.#onConflict = options.onConflict;
+    this.#stalenessMs = options.stalenessMs ?? 0;
+    this.#knownLevel = options.knownLevel ?? (() => undefined);
   }
 
   /** Reads the whole catalog (once; later calls wait for the first). */
@@ -107,17 +141,22 @@ export class CatalogView {
 
   /** One product with its stock now, or undefined. */
   async get(id: string): Promise<Product | undefined> {
-    const [, level] = await Promise.all([this.#fresh(), this.#level(id)]);
+    // A product this instance does not hold yet is looked for in the change log before its stock.
+    const held = this.#entries.has(id);
+    const [, early] = await Promise.all([this.#fresh(), held ? this.#level(id) : undefined]);
     const entry = this.#entries.get(id);
-    return entry ? { ...entry.product, stock: level?.stock ?? entry.product.stock } : undefined;
+    if (!entry) return undefined;
+    const level = held ? early : await this.#level(id);
+    return { ...entry.product, stock: level?.stock ?? entry.product.stock };
   }
 
   /**
-   * The products of these ids that exist, as the catalog stands now, for their names and prices: their
-   * `stock` is not read (it is the stock as of their last change).
+   * The products of these ids that exist, as the catalog stands now (every change that completed
+   * before this call, whatever `stalenessMs` says: an order is priced from these), for their names and
+   * prices: their `stock` is not read (it is the stock as of their last change).
    */
   async catalogFields(ids: readonly string[]): Promise<Product[]> {
-    await this.#fresh();
+    await this.#fresh(0);
     return ids.flatMap((id) => {
       const entry = this.#entries.get(id);
       return entry ? [{ ...entry.product }] : [];
@@ -177,10 +216,18 @@ export class CatalogView {
     return this.#entries.has(id);
   }
 
-  /** Applies every change made before this call began (one shared look-up for concurrent callers). */
-  async #fresh(): Promise<void> {
+  /**
+   * Applies every change made `stalenessMs` before this call began (one shared look-up for concurrent
+   * callers; none while the last one is that recent; with 0, every change made before it began).
+   */
+  async #fresh(stalenessMs = this.#stalenessMs): Promise<void> {
     await this.load();
-    await this.#heads.read("head", () => this.#readChanges());
+    if (performance.now() - this.#checkedAt < stalenessMs) return;
+    await this.#heads.read("head", async () => {
+      const began = performance.now();
+      await this.#readChanges();
+      this.#checkedAt = Math.max(this.#checkedAt, began);
+    });
   }
 
   /** Applies the changes after the last one applied, as far as there are any. */
@@ -209,6 +256,7 @@ export class CatalogView {
         else this.#stale = true;
       } else if (before) {
         this.#entries.delete(change.productId);
+        this.#held.delete(change.productId);
         this.#stale = true;
       }
     }
@@ -233,8 +281,25 @@ export class CatalogView {
     this.#stale = false;
   }
 
-  /** A product's stock level as of a look-up that began after this call (shared by concurrent callers). */
-  #level(id: string): Promise<StockLevel | undefined> {
-    return this.#levels.read(id, async () => (await this.#store.stockLevels([id])).get(id));
+  /**
+   * A product's stock level as of a look-up that began less than `stalenessMs` before this call (with
+   * 0: after it; shared by concurrent callers), or as this instance's own last move left it if newer.
+   */
+  async #level(id: string): Promise<StockLevel | undefined> {
+    const held = this.#held.get(id);
+    const level = held && performance.now() - held.lookedUpAt < this.#stalenessMs
+      ? held.level
+      : await this.#levels.read(id, async () => {
+        const began = performance.now();
+        const found = (await this.#store.stockLevels([id])).get(id);
+        const before = this.#held.get(id);
+        const kept = newer(before?.level, found);
+        // Only for products in the catalog, so that the levels held never outgrow it.
+        if (this.#entries.has(id)) {
+          this.#held.set(id, { level: kept, lookedUpAt: Math.max(before?.lookedUpAt ?? -Infinity, began) });
+        }
+        return kept;
+      });
+    return newer(level, this.#knownLevel(id));
   }
 }

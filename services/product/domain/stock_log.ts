@@ -151,6 +151,20 @@ export class StockLog {
     await this.levelsWritten([productId]);
   }
 
+  /**
+   * The stock level of a product as this instance last saw its log (after its own moves, or reading
+   * forward past others'), or undefined; never ahead of the truth.
+   *
+   * @example
+   * ```ts
+   * declare const stock: StockLog;
+   * const level = stock.known("p-1"); // { seq: 3, stock: 7 }, or undefined when never moved here
+   * ```
+   */
+  known(productId: string): StockLevel | undefined {
+    return this.#heads.get(productId);
+  }
+
   /** Waits until the levels of these products show this instance's moves of them (or failed to). */
   async levelsWritten(productIds: readonly string[]): Promise<void> {
     await Promise.all(productIds.map((id) => this.#levelWrites.get(id)));

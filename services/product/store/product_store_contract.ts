@@ -361,6 +361,66 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
     assert.deepEqual(await ids(late), await ids(first));
   });
 
+  test("a view with a staleness bound reads the store once per bound, shows its own changes at once and others' after the bound", async (store) => {
+    const boundMs = 300;
+    /** Waits past the bound (plus a little: timers and the clock the view reads round differently). */
+    const pastBound = () => new Promise((resolve) => setTimeout(resolve, boundMs + 10));
+    const calls: string[] = [];
+    // The store as this instance uses it, each call counted.
+    const counted = new Proxy(store, {
+      get(target, key) {
+        const value: unknown = Reflect.get(target, key, target);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          calls.push(String(key));
+          return Reflect.apply(value, target, args);
+        };
+      },
+    });
+    const ownStock = new StockLog(counted);
+    const view = new CatalogView(counted, { stalenessMs: boundMs, knownLevel: (id) => ownStock.known(id) });
+    const other = { view: new CatalogView(store), stock: new StockLog(store) };
+    await Promise.all([view.load(), other.view.load()]);
+
+    const kettle = newProduct({ name: "Kettle", stock: 4 });
+    await create(store, kettle, other.view);
+    await pastBound();
+    assert.deepEqual(await view.get(kettle.id), kettle, "another instance's new product, after the bound");
+    calls.length = 0;
+    await view.get(kettle.id);
+    await view.list({ category: "kitchen" }, 10, undefined);
+    assert.deepEqual(calls, [], "reads within the bound are answered from memory");
+
+    const renamed = await store.updateProduct(kettle.id, { name: "Tea kettle" }, tick());
+    await other.view.record(kettle.id, renamed, tick());
+    assert.equal(
+      (await view.catalogFields([kettle.id]))[0]?.name,
+      "Tea kettle",
+      "what an order is named and priced from: every change, at once",
+    );
+    await other.stock.set(kettle.id, 9, tick());
+    await other.stock.levelsWritten([kettle.id]);
+    await pastBound();
+    assert.deepEqual(
+      [(await view.get(kettle.id))?.name, (await view.get(kettle.id))?.stock],
+      ["Tea kettle", 9],
+      "another instance's changes of name and stock, after the bound",
+    );
+
+    const own = await store.updateProduct(kettle.id, { name: "Steel kettle" }, tick());
+    await view.record(kettle.id, own, tick());
+    await ownStock.set(kettle.id, 2, tick());
+    assert.deepEqual(
+      [(await view.get(kettle.id))?.name, (await view.get(kettle.id))?.stock],
+      ["Steel kettle", 2],
+      "its own changes, at once",
+    );
+    assert.deepEqual(
+      (await view.list({ words: ["steel"] }, 10, undefined)).products.map((p) => [p.id, p.stock]),
+      [[kettle.id, 2]],
+    );
+  });
+
   test("a reservation takes every line or none and reports every short product", async (store) => {
     const kettle = newProduct({ stock: 5 });
     const mug = newProduct({ stock: 1 });

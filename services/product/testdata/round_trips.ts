@@ -135,6 +135,18 @@ await count(
   "ListProducts, category",
   () => catalog.list({ category: "books", minPriceMinor: 0n, maxPriceMinor: 0n, query: "" }, 20, undefined),
 );
+// The same reads through a view that may answer from what it looked up less than `catalog.staleness`
+// ago (the service's default), after a first read of each.
+const bounded = new Catalog({
+  store,
+  stock,
+  view: new CatalogView(store, { stalenessMs: 60_000, knownLevel: (id) => stock.known(id) }),
+});
+const allOfPage = { category: "", minPriceMinor: 0n, maxPriceMinor: 0n, query: "" };
+await bounded.get(a);
+await bounded.list(allOfPage, 20, undefined);
+await count("GetProduct, within `catalog.staleness`", () => bounded.get(a));
+await count("ListProducts, a page of 20, within it", () => bounded.list(allOfPage, 20, undefined));
 await count("CreateProduct", () =>
   catalog.create("admin", {
     sku: "TRIP-NEW",
