@@ -290,6 +290,8 @@ async function startInstance<P>(launch: Launch<P>, service: StackService): Promi
       [`${p}_TLS_CERTS_DIR`]: setup.certsDir,
       [`${p}_DISCOVERY_ENABLED`]: "true",
       [`${p}_DISCOVERY_ETCD`]: servers.etcdUrl,
+      // The same id after a restart: Prometheus keeps one series per instance instead of a new set each start.
+      [`${p}_DISCOVERY_INSTANCE_ID`]: name,
       ...(servers.discoveryPrefix === undefined
         ? {}
         : { [`${p}_DISCOVERY_PREFIX`]: servers.discoveryPrefix }),
@@ -689,6 +691,7 @@ export const stackParts: readonly StackPart[] = [
           SHOP_NOTIFICATION_TLS_CERTS_DIR: setup.certsDir,
           SHOP_NOTIFICATION_DISCOVERY_ENABLED: "true",
           SHOP_NOTIFICATION_DISCOVERY_ETCD: servers.etcdUrl,
+          SHOP_NOTIFICATION_DISCOVERY_INSTANCE_ID: "notification-1",
           ...(servers.discoveryPrefix === undefined
             ? {}
             : { SHOP_NOTIFICATION_DISCOVERY_PREFIX: servers.discoveryPrefix }),

@@ -77,6 +77,33 @@ Deno.test("an instance registers under <prefix>/<service>/<instance-id> with a l
   }
 });
 
+Deno.test("a restart under the same instance id stays registered when the dead process's lease ends", async () => {
+  await using ns = await (await etcdForTests()).createNamespace({ label: "register_same_id" });
+  const etcd = new EtcdClient(ns.root);
+  const prefix = `${ns.prefix}services`;
+  const options = { etcd, service: "product", instanceId: "product-1", prefix, ttlSeconds: 7 };
+  try {
+    const old = fakeServer("https://127.0.0.1:45123");
+    const dead = await registerInstance(old, options);
+    // The restarted process registers while the dead one's lease still runs.
+    const restarted = fakeServer("https://127.0.0.1:45124");
+    const registration = await registerInstance(restarted, options);
+    assert.equal(registration.key, dead.key);
+    // The old lease ends (revoked here, as its expiry would end it): only keys still on it go.
+    await old.runDeregisterHooks();
+    const after = (await etcd.rangePrefix(`${prefix}/`)).kvs;
+    assert.deepEqual(
+      after.map((kv) => parseInstanceRecord(kv.value)?.port),
+      [45124],
+      "the new process's record",
+    );
+    await restarted.runDeregisterHooks();
+    assert.deepEqual((await etcd.rangePrefix(`${prefix}/`)).kvs, []);
+  } finally {
+    etcd.close();
+  }
+});
+
 Deno.test("an instance registers again by itself after its lease is lost", async () => {
   await using ns = await (await etcdForTests()).createNamespace({ label: "reregister" });
   const etcd = new EtcdClient(ns.root);

@@ -12,6 +12,7 @@ export type DiscoveryConfigSchema = {
   ttl: Field<number>;
   passwordFile: Field<string>;
   advertiseHost: Field<string>;
+  instanceId: Field<string>;
 };
 
 /**
@@ -43,6 +44,12 @@ export function discoveryConfigSchema(): DiscoveryConfigSchema {
      * the address it listens on, or the host name when it listens on every address.
      */
     advertiseHost: string({ default: "" }),
+    /**
+     * The id this instance registers under; empty: `<service>-<host>-<pid>-<random>`, new at every start.
+     * A stable one (`deno task dev` gives `product-1`, ...) keeps the instance's metrics in the same
+     * series across restarts; it must not be shared by two live instances.
+     */
+    instanceId: string({ default: "", pattern: /^[A-Za-z0-9._-]{0,100}$/ }),
   };
 }
 
@@ -54,6 +61,7 @@ export interface DiscoveryConfig {
   ttl: number;
   passwordFile: string;
   advertiseHost: string;
+  instanceId: string;
 }
 
 /**
@@ -125,6 +133,7 @@ export async function joinDiscovery(
     prefix: config.prefix,
     ttlSeconds: Math.round(config.ttl / 1000),
     ...(config.advertiseHost === "" ? {} : { advertiseHost: config.advertiseHost }),
+    ...(config.instanceId === "" ? {} : { instanceId: config.instanceId }),
     // The gateway sheds a service's calls beyond the sum of its instances' capacities (services/edge).
     ...(server.maxInFlight === undefined
       ? {}
