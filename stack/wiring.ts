@@ -272,7 +272,6 @@ const serviceSettings: Record<StackService, {
 /** Starts one instance of a service; the first of each takes its setup port, later ones any free port. */
 async function startInstance<P>(launch: Launch<P>, service: StackService): Promise<LaunchedInstance<P>> {
   const { setup } = launch;
-  const servers = need(launch.servers, "servers");
   const count = (launch.counters.get(service) ?? 0) + 1;
   launch.counters.set(service, count);
   const name = `${service}-${count}`;
@@ -288,14 +287,7 @@ async function startInstance<P>(launch: Launch<P>, service: StackService): Promi
       SHOP_ENV: "dev",
       [`${p}_SERVER_PORT`]: String(count === 1 ? setup.ports.services[service] : 0),
       [`${p}_TLS_CERTS_DIR`]: setup.certsDir,
-      [`${p}_DISCOVERY_ENABLED`]: "true",
-      [`${p}_DISCOVERY_ETCD`]: servers.etcdUrl,
-      // The same id after a restart: Prometheus keeps one series per instance instead of a new set each start.
-      [`${p}_DISCOVERY_INSTANCE_ID`]: name,
-      ...(servers.discoveryPrefix === undefined
-        ? {}
-        : { [`${p}_DISCOVERY_PREFIX`]: servers.discoveryPrefix }),
-      ...(setup.discoveryTtlMs === undefined ? {} : { [`${p}_DISCOVERY_TTL`]: `${setup.discoveryTtlMs}ms` }),
+      ...discoveryEnv(launch, p, name),
       ...(setup.preStopDelayMs === undefined
         ? {}
         : { [`${p}_SERVER_PRE_STOP_DELAY`]: `${setup.preStopDelayMs}ms` }),
@@ -398,6 +390,27 @@ function serviceV8Flags<P>(
   const flags = setup.serviceV8Flags;
   if (flags === undefined) return { env: {} };
   return flags === "" ? { env: {}, unsetEnv: ["DENO_V8_FLAGS"] } : { env: { DENO_V8_FLAGS: flags } };
+}
+
+/**
+ * The environment that has a service (keys under `prefix`: `SHOP_ORDER`) register in the stack's etcd as
+ * `instanceId`. The id is the stack's name for the instance, so it stays the same after a restart and
+ * Prometheus keeps one series per instance instead of a new set each start.
+ */
+function discoveryEnv<P>(launch: Launch<P>, prefix: string, instanceId: string): Record<string, string> {
+  const { setup } = launch;
+  const servers = need(launch.servers, "servers");
+  return {
+    [`${prefix}_DISCOVERY_ENABLED`]: "true",
+    [`${prefix}_DISCOVERY_ETCD`]: servers.etcdUrl,
+    [`${prefix}_DISCOVERY_INSTANCE_ID`]: instanceId,
+    ...(servers.discoveryPrefix === undefined
+      ? {}
+      : { [`${prefix}_DISCOVERY_PREFIX`]: servers.discoveryPrefix }),
+    ...(setup.discoveryTtlMs === undefined
+      ? {}
+      : { [`${prefix}_DISCOVERY_TTL`]: `${setup.discoveryTtlMs}ms` }),
+  };
 }
 
 /** The environment that has a service send its spans to the stack's trace store (none without one). */
@@ -689,15 +702,7 @@ export const stackParts: readonly StackPart[] = [
           SHOP_ENV: "dev",
           SHOP_NOTIFICATION_SERVER_PORT: String(port),
           SHOP_NOTIFICATION_TLS_CERTS_DIR: setup.certsDir,
-          SHOP_NOTIFICATION_DISCOVERY_ENABLED: "true",
-          SHOP_NOTIFICATION_DISCOVERY_ETCD: servers.etcdUrl,
-          SHOP_NOTIFICATION_DISCOVERY_INSTANCE_ID: "notification-1",
-          ...(servers.discoveryPrefix === undefined
-            ? {}
-            : { SHOP_NOTIFICATION_DISCOVERY_PREFIX: servers.discoveryPrefix }),
-          ...(setup.discoveryTtlMs === undefined
-            ? {}
-            : { SHOP_NOTIFICATION_DISCOVERY_TTL: `${setup.discoveryTtlMs}ms` }),
+          ...discoveryEnv(launch, "SHOP_NOTIFICATION", "notification-1"),
           ...(launch.logShipUrl === undefined ? {} : { SHOP_LOG_SHIP_URL: launch.logShipUrl }),
           SHOP_NOTIFICATION_DATABASE_URL: await servers.postgresDatabase("notification"),
           SHOP_NOTIFICATION_SMTP_URL: need(launch.mailpit, "Mailpit").smtpUrl,
