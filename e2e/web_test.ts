@@ -4,6 +4,7 @@
  * page checked with axe-core at 375 px wide and photographed into `web/screenshots/`.
  */
 import assert from "node:assert/strict";
+import { eventually } from "@shop/platform/testing";
 import type { Page } from "playwright-core";
 import {
   createProduct,
@@ -17,7 +18,7 @@ import {
 } from "./rest.ts";
 import { intentsOf } from "./simulator.ts";
 import { launchBrowser, newVisitor, snapshot } from "./browser.ts";
-import { delay, startStack } from "./stack.ts";
+import { startStack } from "./stack.ts";
 
 /** A button's accessible name: its visible words, then words only a screen reader hears. */
 function named(visible: string, hidden: string): RegExp {
@@ -162,11 +163,10 @@ Deno.test("the storefront and the admin console in a real browser, through the g
     // The first page may not show the mug at all (other tests' products fill it), so its leaving
     // proves nothing: wait until every offered product is the one searched for.
     const offers = page.getByRole("button", { name: /^Add to cart/ });
-    const searched = async () => {
+    await eventually("only the searched product offered", async () => {
       const names = await offers.allTextContents();
       return names.length > 0 && names.every((name) => name.includes(`Kettle ${tag}`));
-    };
-    for (const until = Date.now() + 10_000; !(await searched()) && Date.now() < until;) await delay(50);
+    }, { timeoutMs: 10_000, intervalMs: 50 });
     assert.equal(await offers.count(), 1, "the search leaves one product");
     for (let presses = 0; presses < 20; presses++) {
       await page.keyboard.press("Tab");

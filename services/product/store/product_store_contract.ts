@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { contractTest, type StoreFixture as KitStoreFixture } from "@shop/platform/testing";
+import { contractTest, delay, type StoreFixture as KitStoreFixture } from "@shop/platform/testing";
 import assert from "node:assert/strict";
 import { DomainError } from "@shop/platform/errors";
 import type { ProductFilter, ProductStore, StockMove } from "../domain/ports.ts";
@@ -364,7 +364,7 @@ export function productStoreContract(name: string, fixture: () => Promise<StoreF
   test("a view with a staleness bound reads the store once per bound, shows its own changes at once and others' after the bound", async (store) => {
     const boundMs = 300;
     /** Waits past the bound (plus a little: timers and the clock the view reads round differently). */
-    const pastBound = () => new Promise((resolve) => setTimeout(resolve, boundMs + 10));
+    const pastBound = () => delay(boundMs + 10);
     const calls: string[] = [];
     // The store as this instance uses it, each call counted.
     const counted = new Proxy(store, {
